@@ -1,0 +1,37 @@
+"""Controllers by name, as the CLI and experiment configs refer to them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from controllers.base import Controller
+from controllers.fixed_time import FixedTimeController, FixedTimePlan
+from scenarios.scenario import Junction, Scenario
+
+
+def _fixed_time(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Controller:
+    plan_spec = scenario.spec.plan(params.get("plan"))
+    greens = params.get("greens") or plan_spec.greens
+    offset = float(params.get("offset_s", plan_spec.offset_s))
+    return FixedTimeController(FixedTimePlan.build(junction.layout.model, greens, offset))
+
+
+BUILDERS: dict[str, Callable[[Junction, Scenario, dict[str, Any]], Controller]] = {
+    "fixed-time": _fixed_time,
+}
+
+
+def controller_names() -> list[str]:
+    """Names accepted by ``--controller``."""
+    return sorted(BUILDERS)
+
+
+def controller_factory(name: str, params: dict[str, Any] | None = None
+                       ) -> Callable[[Junction, Scenario], Controller]:
+    """A factory that builds the named controller for each junction of a scenario."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown controller {name!r} (known: {', '.join(controller_names())})")
+    builder = BUILDERS[name]
+    params = dict(params or {})
+    return lambda junction, scenario: builder(junction, scenario, params)

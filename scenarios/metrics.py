@@ -1,0 +1,112 @@
+"""Run metrics from SUMO's tripinfo (unfinished trips included) and statistics output."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MOTOR_TYPES = frozenset({"car", "truck", "bus"})
+
+
+@dataclass(frozen=True)
+class TripRecord:
+    """One finished or unfinished trip from tripinfo."""
+
+    id: str
+    vtype: str
+    depart_s: float
+    arrived: bool
+    duration_s: float
+    time_loss_s: float
+    waiting_s: float
+    stops: int
+    co2_mg: float
+    nox_mg: float
+    pmx_mg: float
+
+
+def read_tripinfo(path: Path) -> tuple[list[TripRecord], list[TripRecord]]:
+    """Vehicle trips and person trips from a tripinfo file."""
+    vehicles: list[TripRecord] = []
+    persons: list[TripRecord] = []
+    if not path.exists():
+        return vehicles, persons
+    for _event, el in ET.iterparse(path, events=("end",)):
+        if el.tag == "tripinfo":
+            em = el.find("emissions")
+            vehicles.append(TripRecord(
+                id=el.get("id", ""),
+                vtype=el.get("vType", ""),
+                depart_s=float(el.get("depart", "0")),
+                arrived=float(el.get("arrival", "-1")) >= 0,
+                duration_s=float(el.get("duration", "0")),
+                time_loss_s=float(el.get("timeLoss", "0")),
+                waiting_s=float(el.get("waitingTime", "0")),
+                stops=int(el.get("waitingCount", "0")),
+                co2_mg=float(em.get("CO2_abs", "0")) if em is not None else 0.0,
+                nox_mg=float(em.get("NOx_abs", "0")) if em is not None else 0.0,
+                pmx_mg=float(em.get("PMx_abs", "0")) if em is not None else 0.0,
+            ))
+            el.clear()
+        elif el.tag == "personinfo":
+            walks = el.findall("walk")
+            persons.append(TripRecord(
+                id=el.get("id", ""), vtype=el.get("type", "pedestrian"),
+                depart_s=float(el.get("depart", "0")),
+                arrived=all(float(w.get("arrival", "-1")) >= 0 for w in walks) and bool(walks),
+                duration_s=sum(float(w.get("duration", "0")) for w in walks),
+                time_loss_s=sum(float(w.get("timeLoss", "0")) for w in walks),
+                waiting_s=sum(float(w.get("waitingTime", "0")) for w in walks),
+                stops=0, co2_mg=0.0, nox_mg=0.0, pmx_mg=0.0,
+            ))
+            el.clear()
+    return vehicles, persons
+
+
+def read_teleports(path: Path) -> int:
+    """Total teleports from SUMO's statistic output."""
+    if not path.exists():
+        return 0
+    root = ET.parse(path).getroot()
+    tele = root.find("teleports")
+    return int(tele.get("total", "0")) if tele is not None else 0
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else 0.0
+
+
+def summarise(tripinfo: Path, statistics: Path) -> dict[str, float | int]:
+    """The metric block of ``summary.json``.
+
+    Delay, travel time, waiting and stops are means over motor vehicles (cars, trucks,
+    buses) including unfinished trips, as HBS rates junctions by motor-vehicle delay.
+    Bicycles and pedestrians are reported separately.
+    """
+    vehicles, persons = read_tripinfo(tripinfo)
+    motor = [v for v in vehicles if v.vtype in MOTOR_TYPES]
+    bikes = [v for v in vehicles if v.vtype == "bicycle"]
+    buses = [v for v in vehicles if v.vtype == "bus"]
+    return {
+        "vehicles_departed": len(motor),
+        "vehicles_arrived": sum(v.arrived for v in motor),
+        "mean_delay_s": _mean([v.time_loss_s for v in motor]),
+        "mean_travel_time_s": _mean([v.duration_s for v in motor]),
+        "mean_waiting_s": _mean([v.waiting_s for v in motor]),
+        "max_waiting_s": max((v.waiting_s for v in motor), default=0.0),
+        "mean_stops": _mean([float(v.stops) for v in motor]),
+        "bus_mean_delay_s": _mean([v.time_loss_s for v in buses]),
+        "bicycles_departed": len(bikes),
+        "bicycle_mean_delay_s": _mean([v.time_loss_s for v in bikes]),
+        "bicycle_max_waiting_s": max((v.waiting_s for v in bikes), default=0.0),
+        "pedestrians_departed": len(persons),
+        "pedestrian_mean_delay_s": _mean([p.time_loss_s for p in persons]),
+        "pedestrian_max_waiting_s": max((p.waiting_s for p in persons), default=0.0),
+        "co2_kg": sum(v.co2_mg for v in vehicles) / 1e6,
+        "nox_g": sum(v.nox_mg for v in vehicles) / 1e3,
+        "pmx_g": sum(v.pmx_mg for v in vehicles) / 1e3,
+        "teleports": read_teleports(statistics),
+    }

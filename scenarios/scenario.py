@@ -1,0 +1,90 @@
+"""A ready-to-run scenario: spec + built network + signal layout + detectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scenarios.build import build_network, default_cache_dir
+from scenarios.demand import generate_departures, write_routes
+from scenarios.detectors import LaneDetectors, plan_detectors, write_detector_file
+from scenarios.layout import JunctionLayout, build_layout
+from scenarios.netfile import NetFile, read_net
+from scenarios.observation import ApproachLane, JunctionInfo
+from scenarios.registry import find_spec
+from scenarios.session import SessionFiles, SumoSession
+from scenarios.spec import ScenarioSpec
+
+
+@dataclass(frozen=True)
+class Junction:
+    """One signalised junction of a scenario: its layout, detectors and static info."""
+
+    layout: JunctionLayout
+    detectors: tuple[LaneDetectors, ...]
+    info: JunctionInfo
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario whose network is built; nothing is simulated until a session starts."""
+
+    spec: ScenarioSpec
+    net_path: Path
+    net: NetFile
+    junctions: tuple[Junction, ...]
+
+    @property
+    def name(self) -> str:
+        """Registered name."""
+        return self.spec.name
+
+    def session(self, seed: int, duration_s: float, out_dir: Path, demand_scale: float = 1.0,
+                gui: bool = False) -> SumoSession:
+        """Write this seed's demand and the detector file, and return an unstarted session."""
+        if duration_s <= 0:
+            raise ValueError(f"duration must be positive, got {duration_s}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        begin = self.spec.demand.begin_s
+        routes = write_routes(
+            generate_departures(self.spec.demand, seed, demand_scale, duration_s),
+            out_dir / "routes.rou.xml")
+        all_detectors = tuple(d for j in self.junctions for d in j.detectors)
+        additional = write_detector_file(all_detectors, out_dir / "detectors.add.xml")
+        files = SessionFiles(net=self.net_path, routes=routes, additional=(additional,),
+                             tripinfo=out_dir / "tripinfo.xml",
+                             statistics=out_dir / "statistics.xml")
+        return SumoSession(files=files, seed=seed, begin_s=begin, end_s=begin + duration_s,
+                           gui=gui)
+
+
+def _junction(spec: ScenarioSpec, net: NetFile) -> Junction:
+    layout = build_layout(spec, net)
+    lanes = layout.incoming_lanes()
+    detectors = plan_detectors(net, lanes, spec.detectors)
+    model = layout.model
+    approach = []
+    for lane_id in lanes:
+        groups = layout.groups_of_lane(lane_id)
+        stages = tuple(i for i, st in enumerate(model.stages) if st.green & set(groups))
+        lane = net.lanes[lane_id]
+        approach.append(ApproachLane(lane=lane_id, groups=groups, stages=stages,
+                                     outgoing=layout.outgoing_lanes(lane_id),
+                                     is_bicycle=not lane.permits("passenger")))
+    info = JunctionInfo(
+        junction=layout.tls,
+        stage_names=tuple(s.name for s in model.stages),
+        group_names=layout.group_names,
+        lanes=tuple(approach),
+        min_green_s=tuple(g.min_green_s for g in model.groups),
+        max_green_s=tuple(g.max_green_s for g in model.groups),
+    )
+    return Junction(layout=layout, detectors=detectors, info=info)
+
+
+def load_scenario(name: str, cache_dir: Path | None = None) -> Scenario:
+    """Load a registered scenario by name and build (or reuse) its network."""
+    spec = find_spec(name)
+    net_path = build_network(spec, cache_dir or default_cache_dir())
+    net = read_net(net_path)
+    return Scenario(spec=spec, net_path=net_path, net=net, junctions=(_junction(spec, net),))

@@ -1,0 +1,150 @@
+"""The SUMO session: the only place that talks to libsumo / TraCI.
+
+libsumo (in-process, fast) by default; TraCI with ``sumo-gui`` when a GUI is wanted. One
+libsumo simulation per process: parallel runs need processes, not threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scenarios.build import sumo_binary
+from scenarios.detectors import LaneDetectors
+from scenarios.observation import LaneReading
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionFiles:
+    """Inputs and outputs of one simulation run."""
+
+    net: Path
+    routes: Path
+    additional: tuple[Path, ...]
+    tripinfo: Path
+    statistics: Path
+
+
+@dataclass
+class _LoopCounters:
+    stop_total: int = 0
+    up_total: int = 0
+    stop_seen: int = 0
+    up_seen: int = 0
+
+
+@dataclass
+class SumoSession:
+    """A running SUMO simulation. Use as a context manager; ``close()`` flushes outputs."""
+
+    files: SessionFiles
+    seed: int
+    begin_s: float = 0.0
+    end_s: float = 3600.0
+    gui: bool = False
+    step_length_s: float = 1.0
+    _sim: Any = field(default=None, init=False, repr=False)
+    _counters: dict[str, _LoopCounters] = field(default_factory=dict, init=False, repr=False)
+    _last_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def command(self) -> list[str]:
+        """The SUMO command line for this run."""
+        binary = sumo_binary("sumo-gui" if self.gui else "sumo")
+        cmd = [
+            binary, "-n", str(self.files.net), "-r", str(self.files.routes),
+            "--begin", str(self.begin_s), "--end", str(self.end_s),
+            "--step-length", str(self.step_length_s),
+            "--seed", str(self.seed),
+            "--tripinfo-output", str(self.files.tripinfo),
+            "--tripinfo-output.write-unfinished", "true",
+            "--statistic-output", str(self.files.statistics),
+            "--device.emissions.probability", "1",
+            "--time-to-teleport", "300",
+            "--no-step-log", "true", "--no-warnings", "true",
+            "--duration-log.disable", "true",
+        ]
+        if self.files.additional:
+            cmd += ["-a", ",".join(str(p) for p in self.files.additional)]
+        if self.gui:
+            cmd += ["--start", "--delay", "100"]
+        return cmd
+
+    def start(self) -> SumoSession:
+        """Start the simulation (libsumo, or TraCI + sumo-gui)."""
+        if self._sim is not None:
+            raise RuntimeError("session already started")
+        if self.gui:
+            import traci
+
+            label = f"ampel-{uuid.uuid4().hex[:8]}"
+            traci.start(self.command(), label=label)
+            self._sim = traci.getConnection(label)
+        else:
+            import libsumo
+
+            libsumo.start(self.command())
+            self._sim = libsumo
+        return self
+
+    def __enter__(self) -> SumoSession:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def time_s(self) -> float:
+        """Current simulation time."""
+        return float(self._sim.simulation.getTime())
+
+    def step(self) -> None:
+        """Advance the simulation by one step."""
+        self._sim.simulationStep()
+
+    def finished(self) -> bool:
+        """True once the end time is reached."""
+        return self.time_s >= self.end_s - 1e-9
+
+    def set_signal_state(self, tls: str, state: str) -> None:
+        """Apply a link state string to a traffic light (only when it changed)."""
+        if self._last_state.get(tls) != state:
+            self._sim.trafficlight.setRedYellowGreenState(tls, state)
+            self._last_state[tls] = state
+
+    def read_lanes(self, detectors: tuple[LaneDetectors, ...]) -> tuple[LaneReading, ...]:
+        """Detector readings per lane since the previous call (counts are differences)."""
+        loops = self._sim.inductionloop
+        readings = []
+        for det in detectors:
+            c = self._counters.setdefault(det.lane, _LoopCounters())
+            stop_total = loops.getIntervalVehicleNumber(det.stopline)
+            up_total = loops.getIntervalVehicleNumber(det.upstream)
+            stop_count = stop_total - c.stop_seen
+            up_count = up_total - c.up_seen
+            c.stop_seen, c.up_seen = stop_total, up_total
+            c.stop_total += stop_count
+            c.up_total += up_count
+            readings.append(LaneReading(
+                lane=det.lane,
+                stopline_count=stop_count,
+                upstream_count=up_count,
+                occupancy=loops.getLastStepOccupancy(det.stopline) / 100.0,
+                presence=loops.getLastStepVehicleNumber(det.stopline) > 0,
+                gap_s=float(loops.getTimeSinceDetection(det.stopline)),
+                queue=float(max(0, c.up_total - c.stop_total)),
+            ))
+        return tuple(readings)
+
+    def close(self) -> None:
+        """End the simulation and flush tripinfo/statistics output."""
+        if self._sim is None:
+            return
+        try:
+            self._sim.close()
+        finally:
+            self._sim = None
