@@ -1,0 +1,82 @@
+"""The ``ampel`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+log = logging.getLogger("ampel")
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (sub-commands register here)."""
+    from experiments.commands import register_all
+
+    parser = _Parser(
+        prog="ampel",
+        description="Adaptive traffic signal control for Hamm: SUMO scenarios, safe "
+                    "controllers, learned policies and hardware-in-the-loop.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    register_all(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ampel`` console script."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return int(args.handler(args) or 0)
+    except (CliError, ValueError) as exc:
+        print(f"ampel: error: {exc}".replace("ampel: error: ampel", "ampel"), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ampel: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

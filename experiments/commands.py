@@ -1,0 +1,119 @@
+"""Sub-commands of ``ampel``: each registers its parser and handler here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from experiments.cli import _non_negative_int, _positive_float
+
+SUMMARY_ORDER = (
+    ("vehicles_departed", "Motor vehicles departed", "{:d}"),
+    ("vehicles_arrived", "Motor vehicles arrived", "{:d}"),
+    ("mean_delay_s", "Mean delay (timeLoss) [s]", "{:.1f}"),
+    ("mean_travel_time_s", "Mean travel time [s]", "{:.1f}"),
+    ("mean_waiting_s", "Mean waiting time [s]", "{:.1f}"),
+    ("max_waiting_s", "Max waiting time [s]", "{:.0f}"),
+    ("mean_stops", "Mean stops per vehicle", "{:.2f}"),
+    ("bicycle_mean_delay_s", "Bicycle mean delay [s]", "{:.1f}"),
+    ("pedestrian_mean_delay_s", "Pedestrian mean delay [s]", "{:.1f}"),
+    ("co2_kg", "CO2 [kg]", "{:.1f}"),
+    ("nox_g", "NOx [g]", "{:.1f}"),
+    ("pmx_g", "PMx [g]", "{:.2f}"),
+    ("teleports", "Teleports", "{:d}"),
+    ("safety_violations", "Safety violations", "{:d}"),
+    ("wall_s", "Wall time [s]", "{:.1f}"),
+)
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    from scenarios.registry import registered
+
+    entries = registered()
+    width = max((len(e.name) for e in entries), default=4)
+    print(f"{'NAME':<{width}}  TITLE")
+    for e in entries:
+        print(f"{e.name:<{width}}  {e.title}")
+    return 0
+
+
+def format_summary(summary: dict) -> str:
+    """The summary table printed after a run."""
+    lines = [f"{summary['scenario']} | {summary['controller']} | seed {summary['seed']} | "
+             f"{summary['duration_s']:g} s"]
+    for key, label, fmt in SUMMARY_ORDER:
+        if key in summary:
+            value = summary[key]
+            lines.append(f"  {label:<28} {fmt.format(value)}")
+    return "\n".join(lines)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from controllers.registry import controller_factory
+    from controllers.runner import run_closed_loop
+    from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
+    from scenarios.scenario import load_scenario
+
+    factory = controller_factory(args.controller, {"plan": args.plan} if args.plan else None)
+    scenario = load_scenario(args.scenario)
+    out = ensure_writable_dir(Path(args.out))
+    with tqdm(total=int(args.duration), unit="sim s", desc=f"{args.scenario}/{args.controller}",
+              disable=args.quiet, file=sys.stderr, mininterval=0.5) as bar:
+        def advance(t: float) -> None:
+            bar.update(min(int(t), bar.total) - bar.n)
+
+        result = run_closed_loop(scenario, factory, seed=args.seed, duration_s=args.duration,
+                                 out_dir=out, demand_scale=args.demand, gui=args.gui,
+                                 on_step=advance)
+    summary = {
+        "scenario": scenario.name,
+        "controller": args.controller,
+        "seed": args.seed,
+        "duration_s": float(args.duration),
+        "demand_scale": args.demand,
+        **result.metrics,
+        "safety_violations": result.safety_violations,
+        "deferred_requests": result.deferred_requests,
+        "stage_changes": result.stage_changes,
+        "wall_s": round(result.wall_s, 3),
+        "code_revision": code_revision(),
+    }
+    write_json_atomic(summary, out / "summary.json")
+    print(format_summary(summary))
+    print(f"  written: {out / 'summary.json'}, {out / 'tripinfo.xml'}")
+    if result.safety_violations:
+        for message in result.violation_messages:
+            print(f"  SAFETY: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register_all(sub: argparse._SubParsersAction) -> None:
+    """Add every sub-command to the parser."""
+    p = sub.add_parser("scenarios", help="list the registered scenarios",
+                       description="List the registered Hamm scenarios.")
+    p.set_defaults(handler=_cmd_scenarios)
+
+    p = sub.add_parser(
+        "run", help="run one simulation under a controller",
+        description="Run one SUMO simulation of a scenario under a controller, print a "
+                    "summary table and write DIR/summary.json and DIR/tripinfo.xml.")
+    p.add_argument("--scenario", required=True, help="registered scenario name (see 'ampel "
+                   "scenarios')")
+    p.add_argument("--controller", default="fixed-time", help="controller name (default: "
+                   "fixed-time)")
+    p.add_argument("--plan", default=None, help="fixed-time plan name from the scenario "
+                   "(default: its first plan)")
+    p.add_argument("--seed", type=_non_negative_int, default=1, help="demand and SUMO seed "
+                   "(default: 1)")
+    p.add_argument("--duration", type=_positive_float, default=3600.0,
+                   help="simulated seconds (default: 3600, the morning peak hour)")
+    p.add_argument("--demand", type=_positive_float, default=1.0,
+                   help="demand scale factor, e.g. 1.3 for 30%% more traffic (default: 1.0)")
+    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--gui", action="store_true", help="watch in sumo-gui (TraCI)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_run)
