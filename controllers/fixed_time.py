@@ -47,7 +47,7 @@ class FixedTimePlan:
         if not items:
             raise ValueError("a fixed-time plan needs at least one stage green")
         order = []
-        for name, green in items:
+        for name, _green in items:
             try:
                 idx = model.stage_index(name)
             except (KeyError, ValueError):

@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 ControllerFactory = Callable[[Junction, Scenario], Controller]
 
 
+def build_controllers(scenario: Scenario, make_controller: ControllerFactory) -> list[Controller]:
+    """One controller per junction of the scenario (validates parameters before a run)."""
+    return [make_controller(j, scenario) for j in scenario.junctions]
+
+
 @dataclass
 class SignalledJunction:
     """One junction under control: its controller, sequencer, guard and SUMO encoder."""
@@ -35,7 +40,8 @@ class SignalledJunction:
     stage_changes: int = 0
 
     @classmethod
-    def create(cls, junction: Junction, controller: Controller, strict: bool = False) -> SignalledJunction:
+    def create(cls, junction: Junction, controller: Controller,
+               strict: bool = False) -> SignalledJunction:
         """Wire a controller to a fresh sequencer and guard for this junction."""
         model = junction.layout.model
         return cls(junction=junction, controller=controller, sequencer=Sequencer(model),
@@ -84,7 +90,7 @@ class RunResult:
 
 def run_closed_loop(
     scenario: Scenario,
-    make_controller: ControllerFactory,
+    controllers: list[Controller],
     seed: int,
     duration_s: float,
     out_dir: Path,
@@ -92,11 +98,13 @@ def run_closed_loop(
     gui: bool = False,
     on_step: Callable[[float], None] | None = None,
 ) -> RunResult:
-    """Run one simulation under the given controller; outputs go to ``out_dir``."""
+    """Run one simulation, one controller per junction; outputs go to ``out_dir``."""
+    if len(controllers) != len(scenario.junctions):
+        raise ValueError(f"{len(controllers)} controllers for {len(scenario.junctions)} junctions")
     started = time.perf_counter()
     session = scenario.session(seed, duration_s, out_dir, demand_scale, gui)
-    junctions = [SignalledJunction.create(j, make_controller(j, scenario))
-                 for j in scenario.junctions]
+    junctions = [SignalledJunction.create(j, c)
+                 for j, c in zip(scenario.junctions, controllers, strict=True)]
     with session:
         t = session.time_s
         while t < session.end_s - 1e-9:

@@ -53,19 +53,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from controllers.registry import controller_factory
-    from controllers.runner import run_closed_loop
+    from controllers.runner import build_controllers, run_closed_loop
     from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
     from scenarios.scenario import load_scenario
 
     factory = controller_factory(args.controller, {"plan": args.plan} if args.plan else None)
     scenario = load_scenario(args.scenario)
+    controllers = build_controllers(scenario, factory)
     out = ensure_writable_dir(Path(args.out))
     with tqdm(total=int(args.duration), unit="sim s", desc=f"{args.scenario}/{args.controller}",
               disable=args.quiet, file=sys.stderr, mininterval=0.5) as bar:
         def advance(t: float) -> None:
             bar.update(min(int(t), bar.total) - bar.n)
 
-        result = run_closed_loop(scenario, factory, seed=args.seed, duration_s=args.duration,
+        result = run_closed_loop(scenario, controllers, seed=args.seed, duration_s=args.duration,
                                  out_dir=out, demand_scale=args.demand, gui=args.gui,
                                  on_step=advance)
     summary = {

@@ -12,13 +12,17 @@ import numpy as np
 
 from scenarios.spec import DemandSpec
 
-VEHICLE_TYPES = """\
-    <vType id="car" vClass="passenger" length="4.5" minGap="2.5" accel="2.6" decel="4.5" sigma="0.5"/>
-    <vType id="truck" vClass="truck" length="12.0" minGap="3.0" accel="1.3" decel="4.0" sigma="0.5" emissionClass="HBEFA3/HDV"/>
-    <vType id="bus" vClass="bus" length="12.0" minGap="3.0" accel="1.2" decel="4.0" sigma="0.3" emissionClass="HBEFA3/Bus"/>
-    <vType id="bicycle" vClass="bicycle" length="1.8" minGap="0.5" maxSpeed="5.5" accel="1.2" decel="3.0" sigma="0.5"/>
-    <vType id="pedestrian" vClass="pedestrian" length="0.3" minGap="0.3" maxSpeed="1.3"/>
-"""
+VEHICLE_TYPES = "\n".join([
+    '    <vType id="car" vClass="passenger" length="4.5" minGap="2.5" accel="2.6" '
+    'decel="4.5" sigma="0.5"/>',
+    '    <vType id="truck" vClass="truck" length="12.0" minGap="3.0" accel="1.3" '
+    'decel="4.0" sigma="0.5" emissionClass="HBEFA3/HDV"/>',
+    '    <vType id="bus" vClass="bus" length="12.0" minGap="3.0" accel="1.2" decel="4.0" '
+    'sigma="0.3" emissionClass="HBEFA3/Bus"/>',
+    '    <vType id="bicycle" vClass="bicycle" length="1.8" minGap="0.5" maxSpeed="5.5" '
+    'accel="1.2" decel="3.0" sigma="0.5"/>',
+    '    <vType id="pedestrian" vClass="pedestrian" length="0.3" minGap="0.3" maxSpeed="1.3"/>',
+])
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,9 @@ class Departure:
     to_edge: str
 
 
-def poisson_times(rate_per_h: float, begin: float, end: float, rng: np.random.Generator) -> np.ndarray:
+def poisson_times(
+    rate_per_h: float, begin: float, end: float, rng: np.random.Generator
+) -> np.ndarray:
     """Departure times of a Poisson process with the given hourly rate in [begin, end)."""
     if rate_per_h <= 0 or end <= begin:
         return np.empty(0)
@@ -48,7 +54,8 @@ def generate_departures(
         raise ValueError(f"demand scale must be >= 0, got {scale}")
     rng = np.random.default_rng(seed)
     begin = demand.begin_s
-    end = begin + (demand.duration_s if duration_s is None else min(duration_s, demand.duration_s))
+    span = demand.duration_s if duration_s is None else min(duration_s, demand.duration_s)
+    end = begin + span
     out: list[Departure] = []
     for frm, to, flow in demand.vehicles:
         for t in poisson_times(flow * scale, begin, end, rng):
@@ -66,11 +73,12 @@ def generate_departures(
 
 def write_routes(departures: list[Departure], path: Path) -> Path:
     """Write departures as a SUMO route file (atomically)."""
-    lines = ["<routes>", VEHICLE_TYPES.rstrip("\n")]
+    lines = ["<routes>", VEHICLE_TYPES]
     for i, d in enumerate(departures):
         if d.kind == "pedestrian":
             lines.append(f'    <person id="p{i}" type="pedestrian" depart="{d.time_s:.2f}">'
-                         f'<walk from={quoteattr(d.from_edge)} to={quoteattr(d.to_edge)}/></person>')
+                         f'<walk from={quoteattr(d.from_edge)} to={quoteattr(d.to_edge)}/>'
+                         '</person>')
         else:
             lines.append(f'    <trip id="{d.kind[0]}{i}" type="{d.kind}" depart="{d.time_s:.2f}" '
                          f'from={quoteattr(d.from_edge)} to={quoteattr(d.to_edge)} '

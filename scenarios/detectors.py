@@ -26,7 +26,9 @@ class LaneDetectors:
     upstream_pos_m: float
 
 
-def plan_detectors(net: NetFile, lanes: tuple[str, ...], spec: DetectorSpec) -> tuple[LaneDetectors, ...]:
+def plan_detectors(
+    net: NetFile, lanes: tuple[str, ...], spec: DetectorSpec
+) -> tuple[LaneDetectors, ...]:
     """Loop positions for the given approach lanes."""
     out = []
     for lane_id in lanes:

@@ -98,7 +98,8 @@ def _flows(rows: Any, where: str) -> tuple[tuple[str, str, float], ...]:
     out = []
     for row in rows or []:
         if not (isinstance(row, list | tuple) and len(row) == 3):
-            raise ValueError(f"{where}: each flow must be [from_edge, to_edge, per_hour], got {row!r}")
+            raise ValueError(f"{where}: each flow must be [from_edge, to_edge, per_hour], "
+                             f"got {row!r}")
         frm, to, flow = row
         if float(flow) < 0:
             raise ValueError(f"{where}: negative flow {flow} for {frm}->{to}")
@@ -139,8 +140,10 @@ def load_spec(path: str | Path) -> ScenarioSpec:
                    for n, members in _require(data, "stages", where).items())
     plans = []
     for pname, p in (data.get("plans") or {}).items():
-        greens = tuple((str(s), float(v)) for s, v in _require(p, "greens", f"{where}: plan {pname}").items())
-        plans.append(PlanSpec(name=str(pname), greens=greens, offset_s=float(p.get("offset_s", 0.0))))
+        raw = _require(p, "greens", f"{where}: plan {pname}")
+        greens = tuple((str(s), float(v)) for s, v in raw.items())
+        plans.append(PlanSpec(name=str(pname), greens=greens,
+                              offset_s=float(p.get("offset_s", 0.0))))
     if not plans:
         raise ValueError(f"{where}: at least one fixed-time plan is needed under 'plans'")
     d = _require(data, "demand", where)

@@ -28,6 +28,21 @@ RULES = (
     "intergreen",
 )
 
+# Order in which violations of one tick are reported (most dangerous first).
+_SEVERITY = {
+    rule: rank
+    for rank, rule in enumerate(
+        (
+            "conflicting_greens",
+            "intergreen",
+            "colour_order",
+            "min_green",
+            "amber_duration",
+            "red_amber_duration",
+        )
+    )
+}
+
 # Tolerance when comparing durations (ticks * dt) with model seconds.
 _EPS = 1e-6
 
@@ -120,7 +135,7 @@ class SafetyGuard:
         return self.check(parse_state_string(state))
 
     def check(self, states: Sequence[Colour]) -> list[Violation]:
-        """Check the states of the next tick; return the violations found in it."""
+        """Check the states of the next tick; return its violations, most dangerous first."""
         new = tuple(states)
         if len(new) != len(self._names):
             raise ValueError(
@@ -153,6 +168,7 @@ class SafetyGuard:
         self._check_overlaps(new, t, found)
         self._colours = new
         if found:
+            found.sort(key=lambda violation: _SEVERITY[violation.rule])
             self._violations.extend(found)
             for violation in found:
                 logger.warning("safety violation: %s", violation.message)
