@@ -92,8 +92,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: modules with a ``register(sub)`` function that add further sub-commands
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def register_all(sub: argparse._SubParsersAction) -> None:
     """Add every sub-command to the parser."""
+    import importlib
+
     p = sub.add_parser("scenarios", help="list the registered scenarios",
                        description="List the registered Hamm scenarios.")
     p.set_defaults(handler=_cmd_scenarios)
@@ -118,3 +124,5 @@ def register_all(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gui", action="store_true", help="watch in sumo-gui (TraCI)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_run)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
