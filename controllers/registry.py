@@ -11,7 +11,7 @@ from scenarios.scenario import Junction, Scenario
 
 
 def _fixed_time(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Controller:
-    plan_spec = scenario.spec.plan(params.get("plan"))
+    plan_spec = junction.plan(params.get("plan"))
     greens = params.get("greens") or plan_spec.greens
     offset = float(params.get("offset_s", plan_spec.offset_s))
     return FixedTimeController(FixedTimePlan.build(junction.layout.model, greens, offset))

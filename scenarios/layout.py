@@ -10,7 +10,7 @@ import numpy as np
 
 from scenarios.intergreen import IntergreenParameters, intergreen_s
 from scenarios.netfile import ControlledLink, NetFile
-from scenarios.spec import GroupSpec, ScenarioSpec
+from scenarios.spec import GroupSpec, JunctionSpec
 from signals import Colour, GroupKind, SignalGroup, SignalModel, Stage
 
 
@@ -90,16 +90,16 @@ class StateEncoder:
 
 
 def build_layout(
-    spec: ScenarioSpec, net: NetFile, params: IntergreenParameters | None = None
+    spec: JunctionSpec, net: NetFile, params: IntergreenParameters | None = None
 ) -> JunctionLayout:
-    """Map the scenario's groups onto the network's links and derive the signal model."""
+    """Map a junction's groups onto the network's links and derive the signal model."""
     tls = spec.tls
     if tls not in net.links:
-        raise ValueError(f"scenario {spec.name}: traffic light {tls!r} not in the network")
+        raise ValueError(f"junction {spec.tls}: traffic light {tls!r} not in the network")
     links = tuple(net.links[tls])
     junctions = net.tls_junctions.get(tls, [])
     if len(junctions) != 1 or len(net.junctions[junctions[0]].foes) != len(links):
-        raise ValueError(f"scenario {spec.name}: traffic light {tls} must control exactly one "
+        raise ValueError(f"junction {spec.tls}: traffic light {tls} must control exactly one "
                          "junction whose links it controls all")
     junction = net.junctions[junctions[0]]
     n = len(links)
@@ -113,24 +113,24 @@ def build_layout(
             if _link_matches(net, lk, g):
                 if link_group[li] != -1:
                     other = spec.groups[link_group[li]].name
-                    raise ValueError(f"scenario {spec.name}: link {li} ({lk.from_edge}->"
+                    raise ValueError(f"junction {spec.tls}: link {li} ({lk.from_edge}->"
                                      f"{lk.to_edge}) is in both groups {other} and {g.name}")
                 link_group[li] = gi
     unmapped = [f"{i} ({lk.from_lane}->{lk.to_lane})" for i, lk in enumerate(links)
                 if link_group[i] == -1]
     if unmapped:
-        raise ValueError(f"scenario {spec.name}: links not in any signal group: "
+        raise ValueError(f"junction {spec.tls}: links not in any signal group: "
                          + ", ".join(unmapped))
     for gi, g in enumerate(spec.groups):
         if gi not in link_group:
-            raise ValueError(f"scenario {spec.name}: group {g.name} matches no link")
+            raise ValueError(f"junction {spec.tls}: group {g.name} matches no link")
     groups = tuple(SignalGroup.default(g.name, g.kind, g.speed_kmh) for g in spec.groups)
     names = [g.name for g in spec.groups]
     compatible = {frozenset(p) for p in spec.compatible}
     for pair in compatible:
         missing = set(pair) - set(names)
         if missing:
-            raise ValueError(f"scenario {spec.name}: 'compatible' names unknown group(s) "
+            raise ValueError(f"junction {spec.tls}: 'compatible' names unknown group(s) "
                              + ", ".join(sorted(missing)))
     members = {gi: [li for li in range(n) if link_group[li] == gi] for gi in range(len(names))}
     conflicts: set[frozenset[str]] = set()
@@ -158,7 +158,7 @@ def build_layout(
         model = SignalModel(groups=groups, conflicts=frozenset(conflicts),
                             intergreens=intergreens, stages=stages)
     except ValueError as exc:
-        raise ValueError(f"scenario {spec.name}: {exc}") from None
+        raise ValueError(f"junction {spec.tls}: {exc}") from None
     turning = frozenset(g.name for g in spec.groups if g.turn)
     return JunctionLayout(tls=tls, model=model, link_group=tuple(link_group), links=links,
                           response=response, turning=turning)

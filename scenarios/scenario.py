@@ -13,16 +13,26 @@ from scenarios.netfile import NetFile, read_net
 from scenarios.observation import ApproachLane, JunctionInfo
 from scenarios.registry import find_spec
 from scenarios.session import SessionFiles, SumoSession
-from scenarios.spec import ScenarioSpec
+from scenarios.spec import DetectorSpec, JunctionSpec, PlanSpec, ScenarioSpec, select_plan
 
 
 @dataclass(frozen=True)
 class Junction:
-    """One signalised junction of a scenario: its layout, detectors and static info."""
+    """One signalised junction of a scenario: layout, detectors, static info, plans."""
 
     layout: JunctionLayout
     detectors: tuple[LaneDetectors, ...]
     info: JunctionInfo
+    plans: tuple[PlanSpec, ...]
+
+    @property
+    def tls(self) -> str:
+        """Traffic-light id in SUMO."""
+        return self.layout.tls
+
+    def plan(self, name: str | None = None) -> PlanSpec:
+        """The named fixed-time plan, or the first one."""
+        return select_plan(self.plans, name, f"junction {self.tls!r}")
 
 
 @dataclass(frozen=True)
@@ -58,10 +68,11 @@ class Scenario:
                            gui=gui)
 
 
-def _junction(spec: ScenarioSpec, net: NetFile) -> Junction:
-    layout = build_layout(spec, net)
+def make_junction(layout: JunctionLayout, net: NetFile, detector_spec: DetectorSpec,
+                  plans: tuple[PlanSpec, ...]) -> Junction:
+    """Detectors and the static controller view for one junction layout."""
     lanes = layout.incoming_lanes()
-    detectors = plan_detectors(net, lanes, spec.detectors)
+    detectors = plan_detectors(net, lanes, detector_spec)
     model = layout.model
     approach = []
     for lane_id in lanes:
@@ -79,7 +90,11 @@ def _junction(spec: ScenarioSpec, net: NetFile) -> Junction:
         min_green_s=tuple(g.min_green_s for g in model.groups),
         max_green_s=tuple(g.max_green_s for g in model.groups),
     )
-    return Junction(layout=layout, detectors=detectors, info=info)
+    return Junction(layout=layout, detectors=detectors, info=info, plans=plans)
+
+
+def _junction(spec: JunctionSpec, net: NetFile, detector_spec: DetectorSpec) -> Junction:
+    return make_junction(build_layout(spec, net), net, detector_spec, spec.plans)
 
 
 def load_scenario(name: str, cache_dir: Path | None = None) -> Scenario:
@@ -87,4 +102,5 @@ def load_scenario(name: str, cache_dir: Path | None = None) -> Scenario:
     spec = find_spec(name)
     net_path = build_network(spec, cache_dir or default_cache_dir())
     net = read_net(net_path)
-    return Scenario(spec=spec, net_path=net_path, net=net, junctions=(_junction(spec, net),))
+    junctions = tuple(_junction(j, net, spec.detectors) for j in spec.junctions)
+    return Scenario(spec=spec, net_path=net_path, net=net, junctions=junctions)

@@ -11,9 +11,10 @@ import yaml
 from signals import GroupKind
 
 _TOP_KEYS = {
-    "name", "title", "tls", "location", "sources", "netconvert_options", "groups",
-    "compatible", "stages", "plans", "demand", "detectors",
+    "name", "title", "location", "sources", "netconvert_options", "junctions", "demand",
+    "detectors",
 }
+_JUNCTION_KEYS = {"groups", "compatible", "stages", "plans", "name"}
 
 
 @dataclass(frozen=True)
@@ -59,33 +60,42 @@ class DetectorSpec:
 
 
 @dataclass(frozen=True)
-class ScenarioSpec:
-    """One registered scenario: plain network sources, signal layout, plans and demand."""
+class JunctionSpec:
+    """One signalised junction: its traffic light id, signal groups, stages and plans."""
 
-    name: str
-    title: str
-    folder: Path
     tls: str
-    lon: float
-    lat: float
-    sources: dict[str, str]
-    netconvert_options: tuple[str, ...]
+    title: str
     groups: tuple[GroupSpec, ...]
     compatible: tuple[tuple[str, str], ...]
     stages: tuple[tuple[str, tuple[str, ...]], ...]
     plans: tuple[PlanSpec, ...]
+
+
+def select_plan(plans: tuple[PlanSpec, ...], name: str | None, where: str) -> PlanSpec:
+    """The named fixed-time plan, or the first one; ValueError naming the known plans."""
+    if name is None and plans:
+        return plans[0]
+    for plan in plans:
+        if plan.name == name:
+            return plan
+    known = ", ".join(p.name for p in plans) or "none"
+    raise ValueError(f"{where} has no plan {name!r} (known: {known})")
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """One registered scenario: plain network sources, junctions, demand and detectors."""
+
+    name: str
+    title: str
+    folder: Path
+    lon: float
+    lat: float
+    sources: dict[str, str]
+    netconvert_options: tuple[str, ...]
+    junctions: tuple[JunctionSpec, ...]
     demand: DemandSpec
     detectors: DetectorSpec = field(default_factory=DetectorSpec)
-
-    def plan(self, name: str | None = None) -> PlanSpec:
-        """The named fixed-time plan, or the first one."""
-        if name is None:
-            return self.plans[0]
-        for plan in self.plans:
-            if plan.name == name:
-                return plan
-        known = ", ".join(p.name for p in self.plans)
-        raise ValueError(f"scenario {self.name!r} has no plan {name!r} (known: {known})")
 
 
 def _require(data: dict[str, Any], key: str, where: str) -> Any:
@@ -107,19 +117,12 @@ def _flows(rows: Any, where: str) -> tuple[tuple[str, str, float], ...]:
     return tuple(out)
 
 
-def load_spec(path: str | Path) -> ScenarioSpec:
-    """Read and validate a ``scenario.yaml``; raises ValueError naming what is wrong."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read scenario file {path}: {exc}") from None
+def _junction_spec(tls: str, data: Any, where: str) -> JunctionSpec:
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
-    unknown = set(data) - _TOP_KEYS
+        raise ValueError(f"{where}: expected a mapping")
+    unknown = set(data) - _JUNCTION_KEYS
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    where = str(path)
+        raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     groups = []
     for name, g in _require(data, "groups", where).items():
         kind_text = _require(g, "kind", f"{where}: group {name}")
@@ -146,6 +149,30 @@ def load_spec(path: str | Path) -> ScenarioSpec:
                               offset_s=float(p.get("offset_s", 0.0))))
     if not plans:
         raise ValueError(f"{where}: at least one fixed-time plan is needed under 'plans'")
+    return JunctionSpec(
+        tls=tls, title=str(data.get("name", tls)), groups=tuple(groups),
+        compatible=tuple((str(a), str(b)) for a, b in data.get("compatible", [])),
+        stages=stages, plans=tuple(plans))
+
+
+def load_spec(path: str | Path) -> ScenarioSpec:
+    """Read and validate a ``scenario.yaml``; raises ValueError naming what is wrong."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read scenario file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    where = str(path)
+    junctions_data = _require(data, "junctions", where)
+    if not isinstance(junctions_data, dict) or not junctions_data:
+        raise ValueError(f"{where}: 'junctions' must map traffic-light ids to their signals")
+    junctions = tuple(_junction_spec(str(tls), j, f"{where}: junction {tls}")
+                      for tls, j in junctions_data.items())
     d = _require(data, "demand", where)
     demand = DemandSpec(
         period=str(d.get("period", "morning_peak")),
@@ -162,15 +189,11 @@ def load_spec(path: str | Path) -> ScenarioSpec:
         name=str(_require(data, "name", where)),
         title=str(data.get("title", data["name"])),
         folder=path.parent,
-        tls=str(_require(data, "tls", where)),
         lon=float(loc.get("lon", 0.0)),
         lat=float(loc.get("lat", 0.0)),
         sources={str(k): str(v) for k, v in _require(data, "sources", where).items()},
         netconvert_options=tuple(str(o) for o in data.get("netconvert_options", [])),
-        groups=tuple(groups),
-        compatible=tuple((str(a), str(b)) for a, b in data.get("compatible", [])),
-        stages=stages,
-        plans=tuple(plans),
+        junctions=junctions,
         demand=demand,
         detectors=DetectorSpec(
             stopline_offset_m=float(det.get("stopline_offset_m", 2.0)),

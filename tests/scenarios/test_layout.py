@@ -34,14 +34,14 @@ def test_intergreens_come_from_geometry(westentor) -> None:
 
 
 def test_conflicting_stage_is_refused(westentor) -> None:
-    spec = westentor.spec
+    spec = westentor.spec.junctions[0]
     broken = dataclasses.replace(spec, stages=spec.stages + (("bad", ("K1", "K5")),))
     with pytest.raises(ValueError, match="K1.*K5|K5.*K1"):
         build_layout(broken, westentor.net)
 
 
 def test_unknown_group_in_compatible_is_refused(westentor) -> None:
-    spec = westentor.spec
+    spec = westentor.spec.junctions[0]
     broken = dataclasses.replace(spec, compatible=spec.compatible + (("K1", "K99"),))
     with pytest.raises(ValueError, match="K99"):
         build_layout(broken, westentor.net)

@@ -44,7 +44,7 @@ def test_unknown_group_kind(tmp_path: Path) -> None:
 
 def test_westentor_spec_is_complete() -> None:
     spec = load_spec(WESTENTOR)
-    kinds = {g.kind.value for g in spec.groups}
+    kinds = {g.kind.value for g in spec.junctions[0].groups}
     assert kinds == {"vehicle", "bicycle", "pedestrian"}
     assert spec.demand.duration_s == 3600
-    assert spec.plan().name == "morning_peak"
+    assert spec.junctions[0].plans[0].name == "morning_peak"
