@@ -86,6 +86,42 @@ class RunResult:
     stage_changes: int
     wall_s: float
     violation_messages: list[str] = field(default_factory=list)
+    queues: QueueSeries | None = None
+    tripinfo: Path | None = None
+
+
+@dataclass
+class QueueSeries:
+    """Halting motor vehicles per junction approach, sampled every ``interval_s`` seconds.
+
+    ``counts[junction][approach]`` is a list aligned with ``times_s`` (seconds from the
+    scenario's begin); an approach is an incoming edge, its lanes summed.
+    """
+
+    interval_s: float
+    times_s: list[float] = field(default_factory=list)
+    counts: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+
+
+def approach_lanes(scenario: Scenario) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Detected motor-vehicle lanes per junction and approach edge (sorted, deterministic)."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for j in scenario.junctions:
+        by_edge: dict[str, list[str]] = {}
+        for lane in j.info.lanes:
+            if not lane.is_bicycle:
+                by_edge.setdefault(scenario.net.lanes[lane.lane].edge, []).append(lane.lane)
+        out[j.info.junction] = {e: tuple(sorted(ls)) for e, ls in sorted(by_edge.items())}
+    return out
+
+
+def _sample_queues(session: SumoSession, lanes: dict[str, dict[str, tuple[str, ...]]],
+                   series: QueueSeries, time_s: float) -> None:
+    series.times_s.append(time_s)
+    for junction, edges in lanes.items():
+        row = series.counts.setdefault(junction, {})
+        for edge, edge_lanes in edges.items():
+            row.setdefault(edge, []).append(sum(session.halting_vehicles(edge_lanes)))
 
 
 def run_closed_loop(
@@ -97,14 +133,22 @@ def run_closed_loop(
     demand_scale: float = 1.0,
     gui: bool = False,
     on_step: Callable[[float], None] | None = None,
+    queue_sample_s: float | None = None,
 ) -> RunResult:
-    """Run one simulation, one controller per junction; outputs go to ``out_dir``."""
+    """Run one simulation, one controller per junction; outputs go to ``out_dir``.
+
+    With ``queue_sample_s``, the halting vehicles on every approach are sampled from SUMO
+    every that many simulated seconds (``RunResult.queues``).
+    """
     if len(controllers) != len(scenario.junctions):
         raise ValueError(f"{len(controllers)} controllers for {len(scenario.junctions)} junctions")
     started = time.perf_counter()
     session = scenario.session(seed, duration_s, out_dir, demand_scale, gui)
     junctions = [SignalledJunction.create(j, c)
                  for j, c in zip(scenario.junctions, controllers, strict=True)]
+    queues = QueueSeries(queue_sample_s) if queue_sample_s else None
+    lanes = approach_lanes(scenario) if queues is not None else {}
+    next_sample_s = queue_sample_s or 0.0
     with session:
         t = session.time_s
         while t < session.end_s - 1e-9:
@@ -114,6 +158,9 @@ def run_closed_loop(
             t = session.time_s
             if on_step is not None:
                 on_step(t - session.begin_s)
+            if queues is not None and t - session.begin_s + 1e-9 >= next_sample_s:
+                _sample_queues(session, lanes, queues, t - session.begin_s)
+                next_sample_s += queues.interval_s
     metrics = summarise(session.files.tripinfo, session.files.statistics)
     violations = [v for sj in junctions for v in sj.guard.violations]
     return RunResult(
@@ -123,4 +170,6 @@ def run_closed_loop(
         stage_changes=sum(sj.stage_changes for sj in junctions),
         wall_s=time.perf_counter() - started,
         violation_messages=[v.message for v in violations[:20]],
+        queues=queues,
+        tripinfo=session.files.tripinfo,
     )

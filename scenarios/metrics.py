@@ -26,6 +26,7 @@ class TripRecord:
     co2_mg: float
     nox_mg: float
     pmx_mg: float
+    depart_lane: str = ""
 
 
 def read_tripinfo(path: Path) -> tuple[list[TripRecord], list[TripRecord]]:
@@ -49,6 +50,7 @@ def read_tripinfo(path: Path) -> tuple[list[TripRecord], list[TripRecord]]:
                 co2_mg=float(em.get("CO2_abs", "0")) if em is not None else 0.0,
                 nox_mg=float(em.get("NOx_abs", "0")) if em is not None else 0.0,
                 pmx_mg=float(em.get("PMx_abs", "0")) if em is not None else 0.0,
+                depart_lane=el.get("departLane", ""),
             ))
             el.clear()
         elif el.tag == "personinfo":
@@ -98,6 +100,7 @@ def summarise(tripinfo: Path, statistics: Path) -> dict[str, float | int]:
         "mean_waiting_s": _mean([v.waiting_s for v in motor]),
         "max_waiting_s": max((v.waiting_s for v in motor), default=0.0),
         "mean_stops": _mean([float(v.stops) for v in motor]),
+        "buses_departed": len(buses),
         "bus_mean_delay_s": _mean([v.time_loss_s for v in buses]),
         "bicycles_departed": len(bikes),
         "bicycle_mean_delay_s": _mean([v.time_loss_s for v in bikes]),
@@ -110,3 +113,28 @@ def summarise(tripinfo: Path, statistics: Path) -> dict[str, float | int]:
         "pmx_g": sum(v.pmx_mg for v in vehicles) / 1e3,
         "teleports": read_teleports(statistics),
     }
+
+
+def approach_delays(vehicles: list[TripRecord], approach_of_edge: dict[str, tuple[str, str]]
+                    ) -> dict[str, dict[str, dict[str, float]]]:
+    """Motor-vehicle delay per junction and approach, keyed by the edge a trip departed on.
+
+    ``approach_of_edge`` maps an incoming edge to ``(junction, approach)``. A trip counts
+    for the approach it entered the network on (``departLane``), which is exact for
+    single-junction scenarios. Returns ``{junction: {approach: {"vehicles", "delay_sum_s",
+    "unfinished"}}}``.
+    """
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for v in vehicles:
+        if v.vtype not in MOTOR_TYPES:
+            continue
+        edge = v.depart_lane.rsplit("_", 1)[0]
+        if edge not in approach_of_edge:
+            continue
+        junction, approach = approach_of_edge[edge]
+        cell = out.setdefault(junction, {}).setdefault(
+            approach, {"vehicles": 0, "delay_sum_s": 0.0, "unfinished": 0})
+        cell["vehicles"] += 1
+        cell["delay_sum_s"] += v.time_loss_s
+        cell["unfinished"] += 0 if v.arrived else 1
+    return out

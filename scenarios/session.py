@@ -140,6 +140,11 @@ class SumoSession:
             ))
         return tuple(readings)
 
+    def halting_vehicles(self, lanes: tuple[str, ...]) -> tuple[int, ...]:
+        """Vehicles standing (speed < 0.1 m/s) on each lane in the last step."""
+        lane = self._sim.lane
+        return tuple(int(lane.getLastStepHaltingNumber(lane_id)) for lane_id in lanes)
+
     def close(self) -> None:
         """End the simulation and flush tripinfo/statistics output."""
         if self._sim is None:
