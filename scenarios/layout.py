@@ -89,6 +89,117 @@ class StateEncoder:
         return text
 
 
+def link_relations(net: NetFile, tls: str) -> tuple[tuple[ControlledLink, ...], np.ndarray,
+                                                   np.ndarray]:
+    """The traffic light's links (one per state index) and their link-level foe (symmetric)
+    and response (``[i, j]``: link i yields to link j) matrices.
+
+    Each link is mapped to the request index of the junction that holds it (the position of
+    its first internal lane in the junction's ``intLanes``), so a traffic light that controls
+    a joined cluster of junctions works too: links of different junctions are not foes.
+    Networks without internal lanes fall back to link index == request index (one junction).
+    Several connections sharing one link index are merged (their foes are OR-ed).
+    """
+    if tls not in net.links:
+        raise ValueError(f"traffic light {tls!r} not in the network")
+    by_index: dict[int, list[ControlledLink]] = {}
+    for lk in net.links[tls]:
+        by_index.setdefault(lk.index, []).append(lk)
+    n = max(by_index) + 1
+    missing = [i for i in range(n) if i not in by_index]
+    if missing:
+        raise ValueError(f"traffic light {tls}: link indices {missing} control no connection")
+    where: dict[str, tuple[str, int]] = {}
+    for jid in net.tls_junctions.get(tls, []):
+        junction = net.junctions.get(jid)
+        if junction is not None:
+            for r, lane_id in enumerate(junction.int_lanes):
+                where[lane_id] = (jid, r)
+    requests: list[list[tuple[str, int]]] = []
+    for i in range(n):
+        found = []
+        for lk in by_index[i]:
+            if lk.via and lk.via[0] in where:
+                found.append(where[lk.via[0]])
+            else:
+                junctions = net.tls_junctions.get(tls, [])
+                if len(junctions) != 1 or junctions[0] not in net.junctions:
+                    raise ValueError(f"traffic light {tls}: cannot map link {i} "
+                                     f"({lk.from_lane}->{lk.to_lane}) to a junction request "
+                                     "(network without internal lanes?)")
+                found.append((junctions[0], i))
+        requests.append(found)
+    foes = np.zeros((n, n), dtype=bool)
+    response = np.zeros((n, n), dtype=bool)
+    for i in range(n):
+        for j in range(n):
+            for ji, ri in requests[i]:
+                for jj, rj in requests[j]:
+                    if ji != jj:
+                        continue
+                    rows = net.junctions[ji]
+                    if ri < len(rows.foes) and rj < len(rows.foes[ri]):
+                        foes[i, j] |= rows.foes[ri][rj]
+                    if ri < len(rows.response) and rj < len(rows.response[ri]):
+                        response[i, j] |= rows.response[ri][rj]
+    links = tuple(by_index[i][0] for i in range(n))
+    return links, foes | foes.T, response
+
+
+def assemble_layout(
+    tls: str,
+    net: NetFile,
+    links: tuple[ControlledLink, ...],
+    foes: np.ndarray,
+    response: np.ndarray,
+    link_group: list[int],
+    groups: tuple[SignalGroup, ...],
+    turns: tuple[bool, ...],
+    compatible: set[frozenset[str]],
+    stages: tuple[Stage, ...],
+    params: IntergreenParameters | None = None,
+    min_intergreen_s: dict[str, float] | None = None,
+) -> JunctionLayout:
+    """Conflicts from link foes, geometric intergreens, and the validated signal model.
+
+    Two groups conflict when any of their links are foes, unless the pair is in
+    ``compatible``. ``min_intergreen_s`` raises the intergreens of a clearing group to at
+    least the given seconds (e.g. a program's own amber + all-red).
+    """
+    names = [g.name for g in groups]
+    n = len(links)
+    members = {gi: [li for li in range(n) if link_group[li] == gi] for gi in range(len(names))}
+    conflicts: set[frozenset[str]] = set()
+    intergreens: dict[tuple[str, str], float] = {}
+    params = params or IntergreenParameters()
+    floors = min_intergreen_s or {}
+    for a, b in combinations(range(len(names)), 2):
+        pair = frozenset((names[a], names[b]))
+        foe_pairs = [(i, j) for i in members[a] for j in members[b] if foes[i, j]]
+        if not foe_pairs or pair in compatible:
+            continue
+        conflicts.add(pair)
+        for c, e in ((a, b), (b, a)):
+            worst = floors.get(names[c], 0.0)
+            for i, j in foe_pairs:
+                lc, le = (i, j) if c == a else (j, i)
+                worst = max(worst, intergreen_s(
+                    groups[c].kind, net.lane_path(links[lc]),
+                    turns[c] or links[lc].direction in "lrLR",
+                    groups[c].amber_s,
+                    groups[e].kind, net.lane_path(links[le]),
+                    turns[e] or links[le].direction in "lrLR", params))
+            intergreens[(names[c], names[e])] = worst
+    try:
+        model = SignalModel(groups=groups, conflicts=frozenset(conflicts),
+                            intergreens=intergreens, stages=stages)
+    except ValueError as exc:
+        raise ValueError(f"junction {tls}: {exc}") from None
+    turning = frozenset(names[i] for i, t in enumerate(turns) if t)
+    return JunctionLayout(tls=tls, model=model, link_group=tuple(link_group), links=links,
+                          response=response, turning=turning)
+
+
 def build_layout(
     spec: JunctionSpec, net: NetFile, params: IntergreenParameters | None = None
 ) -> JunctionLayout:
@@ -96,17 +207,11 @@ def build_layout(
     tls = spec.tls
     if tls not in net.links:
         raise ValueError(f"junction {spec.tls}: traffic light {tls!r} not in the network")
-    links = tuple(net.links[tls])
-    junctions = net.tls_junctions.get(tls, [])
-    if len(junctions) != 1 or len(net.junctions[junctions[0]].foes) != len(links):
-        raise ValueError(f"junction {spec.tls}: traffic light {tls} must control exactly one "
-                         "junction whose links it controls all")
-    junction = net.junctions[junctions[0]]
+    try:
+        links, foes, response = link_relations(net, tls)
+    except ValueError as exc:
+        raise ValueError(f"junction {spec.tls}: {exc}") from None
     n = len(links)
-    foes = np.array([list(row[:n]) + [False] * (n - len(row)) for row in junction.foes], bool)
-    response = np.array([list(row[:n]) + [False] * (n - len(row)) for row in junction.response],
-                        bool)
-    foes = foes | foes.T
     link_group = [-1] * n
     for gi, g in enumerate(spec.groups):
         for li, lk in enumerate(links):
@@ -132,33 +237,6 @@ def build_layout(
         if missing:
             raise ValueError(f"junction {spec.tls}: 'compatible' names unknown group(s) "
                              + ", ".join(sorted(missing)))
-    members = {gi: [li for li in range(n) if link_group[li] == gi] for gi in range(len(names))}
-    conflicts: set[frozenset[str]] = set()
-    intergreens: dict[tuple[str, str], float] = {}
-    params = params or IntergreenParameters()
-    for a, b in combinations(range(len(names)), 2):
-        pair = frozenset((names[a], names[b]))
-        foe_pairs = [(i, j) for i in members[a] for j in members[b] if foes[i, j]]
-        if not foe_pairs or pair in compatible:
-            continue
-        conflicts.add(pair)
-        for c, e in ((a, b), (b, a)):
-            worst = 0.0
-            for i, j in foe_pairs:
-                lc, le = (i, j) if c == a else (j, i)
-                worst = max(worst, intergreen_s(
-                    spec.groups[c].kind, net.lane_path(links[lc]),
-                    spec.groups[c].turn or links[lc].direction in "lrLR",
-                    groups[c].amber_s,
-                    spec.groups[e].kind, net.lane_path(links[le]),
-                    spec.groups[e].turn or links[le].direction in "lrLR", params))
-            intergreens[(names[c], names[e])] = worst
     stages = tuple(Stage(name, frozenset(green)) for name, green in spec.stages)
-    try:
-        model = SignalModel(groups=groups, conflicts=frozenset(conflicts),
-                            intergreens=intergreens, stages=stages)
-    except ValueError as exc:
-        raise ValueError(f"junction {spec.tls}: {exc}") from None
-    turning = frozenset(g.name for g in spec.groups if g.turn)
-    return JunctionLayout(tls=tls, model=model, link_group=tuple(link_group), links=links,
-                          response=response, turning=turning)
+    return assemble_layout(tls, net, links, foes, response, link_group, groups,
+                           tuple(g.turn for g in spec.groups), compatible, stages, params)

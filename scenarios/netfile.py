@@ -55,11 +55,15 @@ class ControlledLink:
 
 @dataclass(frozen=True)
 class Junction:
-    """A junction's link foes (``foes[i][j]``) and yield relations (``response[i][j]``)."""
+    """A junction's link foes (``foes[i][j]``) and yield relations (``response[i][j]``).
+
+    ``int_lanes[i]`` is the internal lane of request index ``i`` (SUMO's ``intLanes``).
+    """
 
     id: str
     foes: tuple[tuple[bool, ...], ...]
     response: tuple[tuple[bool, ...], ...]
+    int_lanes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -191,6 +195,7 @@ def read_net(path: str | Path) -> NetFile:
             id=junction.get("id", ""),
             foes=tuple(f for _, f in foes),
             response=tuple(r for _, r in resp),
+            int_lanes=tuple((junction.get("intLanes") or "").split()),
         )
     for tl in root.iter("tlLogic"):
         tid = tl.get("id", "")
