@@ -137,6 +137,11 @@ class SafetyGuard:
     def check(self, states: Sequence[Colour]) -> list[Violation]:
         """Check the states of the next tick; return its violations, most dangerous first."""
         new = tuple(states)
+        if new == self._colours:
+            # nothing changed: no transition to check, and the overlaps are those of the
+            # previous tick, already reported when they began
+            self._tick += 1
+            return []
         if len(new) != len(self._names):
             raise ValueError(
                 f"expected {len(self._names)} states ({', '.join(self._names)}), got {len(new)}"
