@@ -93,7 +93,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 #: modules with a ``register(sub)`` function that add further sub-commands
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("experiments.cmd_experiment",)
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

@@ -1,0 +1,121 @@
+"""``ampel experiment``, ``ampel report`` and ``ampel demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from experiments.cli import _non_negative_int, _positive_float
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _print_outcome(outcome, report_hint: bool = True) -> int:
+    print(f"{outcome.planned} runs planned: {outcome.finished} run now, {outcome.reused} "
+          f"already finished, {len(outcome.failed)} failed")
+    print(f"results: {outcome.root / 'runs'}/<run_id>.json, table {outcome.table}")
+    for rec in outcome.failed:
+        print(f"  FAILED {rec['run_id']} {rec['scenario']} {rec['controller']} seed "
+              f"{rec['seed']}: {rec.get('error')}", file=sys.stderr)
+    for rec in outcome.unsafe:
+        print(f"  SAFETY: run {rec['run_id']} ({rec['controller']}, seed {rec['seed']}) "
+              f"recorded {rec['safety_violations']} violation(s)", file=sys.stderr)
+    if report_hint:
+        print(f"report: ampel report {outcome.root} -o {outcome.root / 'report.html'}")
+    return 1 if outcome.failed or outcome.unsafe else 0
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from experiments.backends import make_backend
+    from experiments.config import load_config
+    from experiments.sweep import preflight, run_sweep
+
+    config = load_config(Path(args.config))
+    backend = make_backend(args.workers, args.ray)
+    config = preflight(config)
+    root = Path(args.out) if args.out else config.output
+    try:
+        outcome = run_sweep(config, root, backend, resume=args.resume, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"ampel: interrupted; finished runs are stored in {root}; continue with "
+              f"'ampel experiment {args.config} --resume'", file=sys.stderr)
+        return 130
+    return _print_outcome(outcome)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from experiments.report import write_report
+
+    out = Path(args.output) if args.output else Path(args.results) / "report.html"
+    report = write_report(Path(args.results), out, baseline=args.baseline)
+    print(report.markdown)
+    print(f"\nreport: {out}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from experiments.demo import run_demo
+
+    return run_demo(args)
+
+
+def _add_sweep_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="local worker processes (default: all cores)")
+    p.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="run on a Ray cluster instead: 'auto' (the cluster of this machine), "
+                        "HOST:PORT or ray://HOST:PORT, or 'local' (a private Ray here); needs "
+                        "pip install 'ampel[ray]'")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the experiment, report and demo sub-commands."""
+    p = sub.add_parser(
+        "experiment", help="run a sweep of scenarios x controllers x seeds from a YAML config",
+        description="Run every combination of scenarios, controllers, seeds and demand scales "
+                    "listed in CONFIG.yaml, in parallel. Each run's result is stored as soon "
+                    "as it finishes (OUT/runs/<run_id>.json) and collected in OUT/results.csv; "
+                    "a failing run is recorded with its error and the sweep goes on. Exit code "
+                    "1 when a run failed or recorded a safety violation.")
+    p.add_argument("config", metavar="CONFIG.yaml", help="experiment config (see "
+                   "experiments/configs/example.yaml)")
+    _add_sweep_options(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue a sweep in the same folder: keep finished runs, redo failed "
+                        "and missing ones")
+    p.add_argument("--out", default=None, help="results folder (default: the config's "
+                   "'output', or runs/<name>)")
+    p.set_defaults(handler=_cmd_experiment)
+
+    p = sub.add_parser(
+        "report", help="write the HTML report of a results folder",
+        description="Write a self-contained HTML report (images embedded, opens offline) of "
+                    "an experiment's results and print a Markdown summary.")
+    p.add_argument("results", metavar="RESULTS_DIR", help="folder written by 'ampel experiment'")
+    p.add_argument("-o", "--output", default=None,
+                   help="HTML file to write (default: RESULTS_DIR/report.html)")
+    p.add_argument("--baseline", default=None,
+                   help="controller label to compare against (default: the config's baseline)")
+    p.set_defaults(handler=_cmd_report)
+
+    p = sub.add_parser(
+        "demo", help="the Hamm morning-peak comparison of every available controller",
+        description="Compare every registered controller (fixed-time, Webster, actuated, "
+                    "max-pressure, the shipped learned policy, ... whichever exist) on the "
+                    "Hamm morning peak over several seeds, then write the HTML report and print "
+                    "a Markdown summary. Finished runs in OUT are reused.")
+    _add_sweep_options(p)
+    p.add_argument("--seeds", type=_positive_int, default=None,
+                   help="number of seeds (default: from experiments/configs/demo.yaml)")
+    p.add_argument("--duration", type=_positive_float, default=None,
+                   help="simulated seconds per run (default: from the demo config)")
+    p.add_argument("--out", default="runs/demo", help="results folder (default: runs/demo)")
+    p.add_argument("--fresh", action="store_true", help="discard earlier demo runs in OUT")
+    p.set_defaults(handler=_cmd_demo)

@@ -1,0 +1,148 @@
+"""A results folder: ``experiment.json``, one ``runs/<run_id>.json`` per run, ``results.csv``.
+
+The per-run JSON files are the source of truth; each is written atomically the moment its
+run finishes. ``results.csv`` (one row per run, flat numbers, ``pandas.read_csv`` opens it)
+is rebuilt from them.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from experiments.config import ExperimentConfig, RunSpec
+from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
+from experiments.worker import BULKY_KEYS
+
+EXPERIMENT_FILE = "experiment.json"
+RUNS_DIR = "runs"
+TABLE_FILE = "results.csv"
+ID_COLUMNS = ("run_id", "status", "scenario", "controller", "controller_name", "params", "seed",
+              "demand_scale", "duration_s")
+
+
+@dataclass(frozen=True)
+class ResultsDir:
+    """The files of one experiment's results."""
+
+    root: Path
+
+    @property
+    def runs_dir(self) -> Path:
+        """Folder of the per-run JSON files."""
+        return self.root / RUNS_DIR
+
+    def run_path(self, run_id: str) -> Path:
+        """Where a run's record lives."""
+        return self.runs_dir / f"{run_id}.json"
+
+    def create(self) -> ResultsDir:
+        """Make the folders (ValueError when not writable)."""
+        ensure_writable_dir(self.root)
+        self.runs_dir.mkdir(exist_ok=True)
+        return self
+
+    def write_experiment(self, config: ExperimentConfig, backend: str) -> None:
+        """Record the config, the planned runs and the code revision."""
+        write_json_atomic({
+            "name": config.name,
+            "config_text": config.source,
+            "config": config.to_dict(),
+            "code_revision": code_revision(),
+            "backend": backend,
+            "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "runs": [{"run_id": s.run_id, "scenario": s.scenario, "controller": s.controller,
+                      "seed": s.seed, "demand_scale": s.demand_scale} for s in config.runs()],
+        }, self.root / EXPERIMENT_FILE)
+
+    def read_experiment(self) -> dict[str, Any]:
+        """The experiment record (ValueError when this is not a results folder)."""
+        path = self.root / EXPERIMENT_FILE
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"{self.root} is not a results folder (no {EXPERIMENT_FILE}; "
+                             "run 'ampel experiment CONFIG.yaml' first)") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read {path}: {exc}") from None
+
+    def write_run(self, record: dict[str, Any]) -> Path:
+        """Store one finished run (atomically)."""
+        return write_json_atomic(record, self.run_path(record["run_id"]))
+
+    def read_run(self, run_id: str) -> dict[str, Any] | None:
+        """A stored run record, or None."""
+        try:
+            return json.loads(self.run_path(run_id).read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def stored_ids(self) -> set[str]:
+        """Ids of all stored runs."""
+        if not self.runs_dir.is_dir():
+            return set()
+        return {p.stem for p in self.runs_dir.glob("*.json")}
+
+    def finished_ids(self, specs: list[RunSpec]) -> set[str]:
+        """Ids among ``specs`` that finished successfully already."""
+        stored = self.stored_ids()
+        done = set()
+        for s in specs:
+            if s.run_id in stored:
+                rec = self.read_run(s.run_id)
+                if rec is not None and rec.get("status") == "ok":
+                    done.add(s.run_id)
+        return done
+
+    def planned_records(self) -> list[dict[str, Any]]:
+        """Stored records of the runs the experiment plans, labelled as in its config."""
+        records = []
+        for entry in self.read_experiment()["runs"]:
+            rec = self.read_run(entry["run_id"])
+            if rec is not None:
+                rec["controller"] = entry["controller"]
+                records.append(rec)
+        return records
+
+    def write_table(self, records: list[dict[str, Any]] | None = None) -> Path:
+        """Rebuild ``results.csv`` from the run records (atomically)."""
+        rows = [flat_row(r) for r in (self.planned_records() if records is None else records)]
+        columns = list(ID_COLUMNS)
+        for row in rows:
+            columns += [k for k in row if k not in columns]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        path = self.root / TABLE_FILE
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{TABLE_FILE}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(buf.getvalue())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+def flat_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One table row: identifying columns, the metrics, counters; no per-vehicle data."""
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in BULKY_KEYS:
+            continue
+        if key == "metrics":
+            row.update(value)
+        elif key == "params":
+            row[key] = json.dumps(value, sort_keys=True)
+        else:
+            row[key] = value
+    return row

@@ -1,0 +1,99 @@
+"""A sweep: every run of an experiment config, stored as each finishes, resumable."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from experiments.backends import Backend
+from experiments.config import ExperimentConfig
+from experiments.store import ResultsDir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep did."""
+
+    root: Path
+    planned: int
+    reused: int = 0
+    finished: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    unsafe: list[dict[str, Any]] = field(default_factory=list)
+    table: Path | None = None
+
+
+def preflight(config: ExperimentConfig, skip_broken: bool = False) -> ExperimentConfig:
+    """Build every scenario (network cache) and every controller once before the sweep.
+
+    A controller that cannot be built for a scenario is an error naming it, or, with
+    ``skip_broken`` (the demo), is left out with a logged warning.
+    """
+    from controllers.registry import controller_factory
+    from controllers.runner import build_controllers
+    from scenarios.scenario import load_scenario
+
+    keep = []
+    scenarios = [load_scenario(s) for s in config.scenarios]
+    for entry in config.controllers:
+        try:
+            for scenario in scenarios:
+                build_controllers(scenario, controller_factory(entry.name, entry.params))
+        except (ValueError, FileNotFoundError, ImportError) as exc:
+            if not skip_broken:
+                raise ValueError(f"controller {entry.label!r}: {exc}") from None
+            log.warning("skipping controller %r: %s", entry.label, exc)
+            continue
+        keep.append(entry)
+    if not keep:
+        raise ValueError("no controller of the config can be built")
+    if len(keep) == len(config.controllers):
+        return config
+    labels = [c.label for c in keep]
+    baseline = config.baseline if config.baseline in labels else labels[0]
+    return replace(config, controllers=tuple(keep), baseline=baseline)
+
+
+def run_sweep(config: ExperimentConfig, root: Path, backend: Backend, resume: bool = False,
+              progress: bool = True) -> SweepOutcome:
+    """Run every run of ``config`` not yet finished in ``root``; store each as it ends.
+
+    Without ``resume`` the folder must not hold runs yet. With it, runs that finished
+    successfully are kept and skipped; failed and missing runs are (re)done.
+    """
+    from tqdm import tqdm
+
+    results = ResultsDir(root).create()
+    specs = config.runs()
+    stored = results.stored_ids()
+    if stored and not resume:
+        raise ValueError(f"{root} already holds {len(stored)} run(s); pass --resume to "
+                         "continue that sweep, or choose another output folder")
+    results.write_experiment(config, backend.name)
+    done = results.finished_ids(specs) if resume else set()
+    todo = [s for s in specs if s.run_id not in done]
+    outcome = SweepOutcome(root=root, planned=len(specs), reused=len(done))
+    if done:
+        log.info("resuming: %d of %d runs already finished", len(done), len(specs))
+    try:
+        with tqdm(total=len(todo), unit="run", desc=config.name, disable=not progress,
+                  file=sys.stderr, dynamic_ncols=True, smoothing=0.1) as bar:
+            for record in backend.run(todo):
+                results.write_run(record)
+                outcome.finished += 1
+                if record.get("status") != "ok":
+                    outcome.failed.append(record)
+                    bar.write(f"run {record['run_id']} ({record['scenario']}, "
+                              f"{record['controller']}, seed {record['seed']}) failed: "
+                              f"{record.get('error')}", file=sys.stderr)
+                elif record.get("safety_violations"):
+                    outcome.unsafe.append(record)
+                bar.update(1)
+    finally:
+        outcome.table = results.write_table()
+    return outcome
