@@ -1,15 +1,17 @@
-"""Seeded demand: Poisson departures per movement from the scenario's hourly flows."""
+"""Seeded demand: Poisson departures per movement from the scenario's hourly flows, buses
+to their lines' timetables, and the period profiles of ``scenarios.profiles``."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
+from scenarios.profiles import profile, share_ratio
 from scenarios.spec import DemandSpec
 
 VEHICLE_TYPES = "\n".join([
@@ -33,6 +35,59 @@ class Departure:
     kind: str  # car, truck, bus, bicycle, pedestrian
     from_edge: str
     to_edge: str
+    route: tuple[str, ...] = ()  # buses: the line's edges
+    stops: tuple[tuple[str, float], ...] = ()  # buses: (bus stop id, dwell seconds)
+    line: str = ""
+
+
+Flow = tuple[str, str, float]
+
+
+def _mirrored(flows: tuple[Flow, ...], arms: tuple[tuple[str, str], ...], weight: float,
+              what: str) -> tuple[Flow, ...]:
+    """Mix each movement's flow with the flow of its reverse movement (tidal directions)."""
+    if weight == 0 or not flows:
+        return flows
+    entry_of = {exit_: entry for entry, exit_ in arms}
+    exit_of = {entry: exit_ for entry, exit_ in arms}
+    rows = {(a, b): q for a, b, q in flows}
+    out = []
+    for a, b, q in flows:
+        if b not in entry_of or a not in exit_of:
+            raise ValueError(f"demand.{what}: movement {a}->{b} is not between arms listed "
+                             "under demand.arms; cannot derive a mirrored period")
+        reverse = rows.get((entry_of[b], exit_of[a]), q)
+        out.append((a, b, (1 - weight) * q + weight * reverse))
+    return tuple(out)
+
+
+def demand_for_period(demand: DemandSpec, period: str) -> DemandSpec:
+    """The basis demand turned into the given period's flows (see ``scenarios.profiles``)."""
+    prof = profile(period)
+    if period == demand.period:
+        return demand
+    base = profile(demand.period)
+    weight = abs(prof.mirror - base.mirror)
+
+    def derive(flows: tuple[Flow, ...], mode: str) -> tuple[Flow, ...]:
+        factor = share_ratio(period, mode, demand.period)
+        mixed = _mirrored(flows, demand.arms, weight, mode) if weight > 0 else flows
+        return tuple((a, b, q * factor) for a, b, q in mixed)
+
+    return replace(demand, period=period,
+                   vehicles=derive(demand.vehicles, "vehicle"),
+                   bicycles=derive(demand.bicycles, "bicycle"),
+                   pedestrians=derive(demand.pedestrians, "pedestrian"))
+
+
+def timetable_times(per_hour: float, begin: float, end: float,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Departures at a fixed headway with a seeded phase in [begin, end)."""
+    if per_hour <= 0 or end <= begin:
+        return np.empty(0)
+    headway = 3600.0 / per_hour
+    first = begin + rng.uniform(0.0, headway)
+    return np.arange(first, end, headway)
 
 
 def poisson_times(
@@ -67,6 +122,12 @@ def generate_departures(
     for frm, to, flow in demand.pedestrians:
         out.extend(Departure(float(t), "pedestrian", frm, to)
                    for t in poisson_times(flow * scale, begin, end, rng))
+    for line in demand.bus_lines:  # a timetable: not scaled with the demand factor
+        stops = tuple((s, line.dwell_s) for s in line.stops)
+        out.extend(Departure(float(t), "bus", line.route[0], line.route[-1], line.route,
+                             stops, line.line)
+                   for t in timetable_times(line.buses_per_hour(demand.period), begin, end,
+                                            rng))
     out.sort(key=lambda d: (d.time_s, d.kind, d.from_edge, d.to_edge))
     return out
 
@@ -75,7 +136,14 @@ def write_routes(departures: list[Departure], path: Path) -> Path:
     """Write departures as a SUMO route file (atomically)."""
     lines = ["<routes>", VEHICLE_TYPES]
     for i, d in enumerate(departures):
-        if d.kind == "pedestrian":
+        if d.route:
+            stops = "".join(f'<stop busStop={quoteattr(s)} duration="{dwell:g}"/>'
+                            for s, dwell in d.stops)
+            lines.append(f'    <vehicle id="{d.kind}{i}" type="{d.kind}" '
+                         f'depart="{d.time_s:.2f}" line={quoteattr(d.line)} '
+                         f'departLane="best" departSpeed="max">'
+                         f'<route edges={quoteattr(" ".join(d.route))}/>{stops}</vehicle>')
+        elif d.kind == "pedestrian":
             lines.append(f'    <person id="p{i}" type="pedestrian" depart="{d.time_s:.2f}">'
                          f'<walk from={quoteattr(d.from_edge)} to={quoteattr(d.to_edge)}/>'
                          '</person>')
@@ -84,6 +152,22 @@ def write_routes(departures: list[Departure], path: Path) -> Path:
                          f'from={quoteattr(d.from_edge)} to={quoteattr(d.to_edge)} '
                          f'departLane="best" departSpeed="max"/>')
     lines.append("</routes>\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    os.replace(tmp, path)
+    return path
+
+
+def write_bus_stops(demand: DemandSpec, path: Path) -> Path:
+    """Write the scenario's bus stops as a SUMO additional file (atomically)."""
+    lines = ["<additional>"]
+    for s in demand.bus_stops:
+        start = max(0.0, s.pos_m - s.length_m)
+        lines.append(f'    <busStop id={quoteattr(s.id)} lane={quoteattr(s.lane)} '
+                     f'startPos="{start:.2f}" endPos="{s.pos_m:.2f}" name={quoteattr(s.name)}/>')
+    lines.append("</additional>\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

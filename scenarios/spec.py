@@ -15,6 +15,8 @@ _TOP_KEYS = {
     "detectors",
 }
 _JUNCTION_KEYS = {"groups", "compatible", "stages", "plans", "name"}
+_DEMAND_KEYS = {"period", "begin_s", "duration_s", "truck_share", "vehicles", "bicycles",
+                "pedestrians", "arms", "bus_stops", "bus_lines"}
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,41 @@ class PlanSpec:
 
 
 @dataclass(frozen=True)
+class BusStopSpec:
+    """A bus stop (SUMO ``busStop``) on one lane, ending ``pos_m`` from the lane start."""
+
+    id: str
+    lane: str
+    pos_m: float
+    length_m: float = 20.0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class BusLineSpec:
+    """A bus line: its route through the network, the stops it serves, buses per period.
+
+    Buses run to a timetable (a fixed headway with a seeded phase), not at random.
+    """
+
+    line: str
+    route: tuple[str, ...]
+    stops: tuple[str, ...] = ()
+    dwell_s: float = 20.0
+    per_hour: tuple[tuple[str, float], ...] = ()
+
+    def buses_per_hour(self, period: str) -> float:
+        """Timetabled buses per hour in the given period (0 when the line does not run)."""
+        return dict(self.per_hour).get(period, 0.0)
+
+
+@dataclass(frozen=True)
 class DemandSpec:
-    """Hourly flows per movement for one period; departures are drawn per seed."""
+    """Hourly flows per movement for one period; departures are drawn per seed.
+
+    ``arms`` pairs each boundary arm's entry edge with its exit edge, so that a period can
+    mirror the basis period's directions (see ``scenarios.profiles``).
+    """
 
     period: str
     begin_s: float
@@ -49,6 +84,9 @@ class DemandSpec:
     vehicles: tuple[tuple[str, str, float], ...]
     bicycles: tuple[tuple[str, str, float], ...] = ()
     pedestrians: tuple[tuple[str, str, float], ...] = ()
+    arms: tuple[tuple[str, str], ...] = ()
+    bus_stops: tuple[BusStopSpec, ...] = ()
+    bus_lines: tuple[BusLineSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +155,43 @@ def _flows(rows: Any, where: str) -> tuple[tuple[str, str, float], ...]:
     return tuple(out)
 
 
+def _bus_stops(data: Any, where: str) -> tuple[BusStopSpec, ...]:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping of stop ids to {{lane, pos_m}}")
+    out = []
+    for sid, s in data.items():
+        if not isinstance(s, dict) or "lane" not in s or "pos_m" not in s:
+            raise ValueError(f"{where}: stop {sid} needs 'lane' and 'pos_m'")
+        out.append(BusStopSpec(id=str(sid), lane=str(s["lane"]), pos_m=float(s["pos_m"]),
+                               length_m=float(s.get("length_m", 20.0)),
+                               name=str(s.get("name", sid))))
+    return tuple(out)
+
+
+def _bus_lines(rows: Any, stops: tuple[BusStopSpec, ...], where: str
+               ) -> tuple[BusLineSpec, ...]:
+    known = {s.id for s in stops}
+    out = []
+    for row in rows or []:
+        if not isinstance(row, dict) or "line" not in row or "route" not in row:
+            raise ValueError(f"{where}: each bus line needs 'line' and 'route: [edges]'")
+        line = str(row["line"])
+        missing = [s for s in row.get("stops", []) if str(s) not in known]
+        if missing:
+            raise ValueError(f"{where}: line {line} serves unknown stop(s) "
+                             + ", ".join(map(str, missing)))
+        per_hour = row.get("per_hour") or {}
+        if not isinstance(per_hour, dict) or any(float(v) < 0 for v in per_hour.values()):
+            raise ValueError(f"{where}: line {line}: 'per_hour' must map periods to "
+                             "non-negative bus counts")
+        out.append(BusLineSpec(
+            line=line, route=tuple(str(e) for e in row["route"]),
+            stops=tuple(str(s) for s in row.get("stops", [])),
+            dwell_s=float(row.get("dwell_s", 20.0)),
+            per_hour=tuple((str(k), float(v)) for k, v in per_hour.items())))
+    return tuple(out)
+
+
 def _junction_spec(tls: str, data: Any, where: str) -> JunctionSpec:
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a mapping")
@@ -174,6 +249,10 @@ def load_spec(path: str | Path) -> ScenarioSpec:
     junctions = tuple(_junction_spec(str(tls), j, f"{where}: junction {tls}")
                       for tls, j in junctions_data.items())
     d = _require(data, "demand", where)
+    unknown = set(d) - _DEMAND_KEYS
+    if unknown:
+        raise ValueError(f"{where}: demand: unknown key(s) {', '.join(sorted(unknown))}")
+    bus_stops = _bus_stops(d.get("bus_stops") or {}, f"{where}: demand.bus_stops")
     demand = DemandSpec(
         period=str(d.get("period", "morning_peak")),
         begin_s=float(d.get("begin_s", 0.0)),
@@ -182,6 +261,9 @@ def load_spec(path: str | Path) -> ScenarioSpec:
         vehicles=_flows(d.get("vehicles"), f"{where}: demand.vehicles"),
         bicycles=_flows(d.get("bicycles"), f"{where}: demand.bicycles"),
         pedestrians=_flows(d.get("pedestrians"), f"{where}: demand.pedestrians"),
+        arms=tuple((str(a), str(b)) for a, b in d.get("arms") or []),
+        bus_stops=bus_stops,
+        bus_lines=_bus_lines(d.get("bus_lines"), bus_stops, f"{where}: demand.bus_lines"),
     )
     det = data.get("detectors") or {}
     loc = data.get("location") or {}
