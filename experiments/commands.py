@@ -59,6 +59,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     factory = controller_factory(args.controller, {"plan": args.plan} if args.plan else None)
     scenario = load_scenario(args.scenario)
+    if args.duration is None:
+        args.duration = scenario.default_duration_s
     controllers = build_controllers(scenario, factory)
     out = ensure_writable_dir(Path(args.out))
     with tqdm(total=int(args.duration), unit="sim s", desc=f"{args.scenario}/{args.controller}",
@@ -93,7 +95,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 #: modules with a ``register(sub)`` function that add further sub-commands
-COMMAND_MODULES: tuple[str, ...] = ("experiments.cmd_experiment",)
+COMMAND_MODULES: tuple[str, ...] = ("experiments.cmd_experiment", "experiments.cmd_data")
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
@@ -109,15 +111,16 @@ def register_all(sub: argparse._SubParsersAction) -> None:
         description="Run one SUMO simulation of a scenario under a controller, print a "
                     "summary table and write DIR/summary.json and DIR/tripinfo.xml.")
     p.add_argument("--scenario", required=True, help="registered scenario name (see 'ampel "
-                   "scenarios')")
+                   "scenarios') or path/to/x.sumocfg (an external SUMO scenario)")
     p.add_argument("--controller", default="fixed-time", help="controller name (default: "
                    "fixed-time)")
     p.add_argument("--plan", default=None, help="fixed-time plan name from the scenario "
                    "(default: its first plan)")
     p.add_argument("--seed", type=_non_negative_int, default=1, help="demand and SUMO seed "
                    "(default: 1)")
-    p.add_argument("--duration", type=_positive_float, default=3600.0,
-                   help="simulated seconds (default: 3600, the morning peak hour)")
+    p.add_argument("--duration", type=_positive_float, default=None,
+                   help="simulated seconds (default: 3600, the morning peak hour; for a "
+                   ".sumocfg its end - begin)")
     p.add_argument("--demand", type=_positive_float, default=1.0,
                    help="demand scale factor, e.g. 1.3 for 30%% more traffic (default: 1.0)")
     p.add_argument("--out", required=True, help="output folder (created if missing)")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-MOTOR_TYPES = frozenset({"car", "truck", "bus"})
+#: ampel's motor vehicle types, plus SUMO's default (passenger) type of external route files
+MOTOR_TYPES = frozenset({"car", "truck", "bus", "DEFAULT_VEHTYPE"})
 
 
 @dataclass(frozen=True)

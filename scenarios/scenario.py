@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scenarios.build import build_network, default_cache_dir
 from scenarios.demand import generate_departures, write_routes
@@ -11,9 +12,12 @@ from scenarios.detectors import LaneDetectors, plan_detectors, write_detector_fi
 from scenarios.layout import JunctionLayout, build_layout
 from scenarios.netfile import NetFile, read_net
 from scenarios.observation import ApproachLane, JunctionInfo
-from scenarios.registry import find_spec
+from scenarios.registry import find_entry, find_spec
 from scenarios.session import SessionFiles, SumoSession
 from scenarios.spec import DetectorSpec, JunctionSpec, PlanSpec, ScenarioSpec, select_plan
+
+if TYPE_CHECKING:
+    from scenarios.external import ExternalSource
 
 
 @dataclass(frozen=True)
@@ -43,15 +47,24 @@ class Scenario:
     net_path: Path
     net: NetFile
     junctions: tuple[Junction, ...]
+    #: set for an external ``.sumocfg`` scenario: its routes and time window (demand source)
+    external: ExternalSource | None = None
 
     @property
     def name(self) -> str:
         """Registered name."""
         return self.spec.name
 
+    @property
+    def default_duration_s(self) -> float:
+        """Simulated seconds when none are given: a .sumocfg's end - begin, else 3600."""
+        return self.external.duration_s if self.external is not None else 3600.0
+
     def session(self, seed: int, duration_s: float, out_dir: Path, demand_scale: float = 1.0,
                 gui: bool = False) -> SumoSession:
         """Write this seed's demand and the detector file, and return an unstarted session."""
+        if self.external is not None:
+            return self.external.session(self, seed, duration_s, out_dir, demand_scale, gui)
         if duration_s <= 0:
             raise ValueError(f"duration must be positive, got {duration_s}")
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +111,20 @@ def _junction(spec: JunctionSpec, net: NetFile, detector_spec: DetectorSpec) -> 
 
 
 def load_scenario(name: str, cache_dir: Path | None = None) -> Scenario:
-    """Load a registered scenario by name and build (or reuse) its network."""
+    """Load a registered scenario by name and build (or reuse) its network.
+
+    A path ending in ``.sumocfg``, or the name of a user scenario made of a ``.sumocfg``,
+    loads an external scenario (:mod:`scenarios.external`).
+    """
+    if str(name).endswith(".sumocfg"):
+        from scenarios.external import load_external
+
+        return load_external(Path(name))
+    entry = find_entry(name)
+    if entry is not None and entry.sumocfg is not None:
+        from scenarios.external import load_external
+
+        return load_external(entry.sumocfg, name=entry.name)
     spec = find_spec(name)
     net_path = build_network(spec, cache_dir or default_cache_dir())
     net = read_net(net_path)

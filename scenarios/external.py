@@ -1,0 +1,245 @@
+"""Any SUMO scenario with traffic lights: ``--scenario path/to/x.sumocfg``.
+
+The network, route and additional files and the begin/end times come from the
+``.sumocfg``; signal groups, conflicts, stages, intergreens and the fixed-time plan are
+derived from each traffic light's program (:mod:`scenarios.derive`). The routes are used
+as they are: the seed goes to SUMO (``--seed``) and the demand scale to ``--scale``.
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scenarios.derive import derive_junction
+from scenarios.detectors import write_detector_file
+from scenarios.netfile import NetFile, read_net
+from scenarios.session import SessionFiles, SumoSession
+from scenarios.spec import DemandSpec, DetectorSpec, ScenarioSpec
+
+log = logging.getLogger(__name__)
+
+#: simulated seconds when the .sumocfg gives no end time
+DEFAULT_DURATION_S = 3600.0
+
+
+@dataclass(frozen=True)
+class SumoConfig:
+    """What ampel takes from a ``.sumocfg``: files (absolute) and the time window."""
+
+    path: Path
+    net_file: Path
+    route_files: tuple[Path, ...]
+    additional_files: tuple[Path, ...]
+    begin_s: float
+    end_s: float | None
+
+
+def _values(text: str | None) -> list[str]:
+    return [v for v in (text or "").replace(",", " ").split() if v]
+
+
+def _time(text: str | None, what: str, path: Path) -> float | None:
+    if text is None:
+        return None
+    try:
+        if ":" in text:  # SUMO also accepts h:m:s
+            parts = [float(p) for p in text.split(":")]
+            value = sum(p * 60 ** k for k, p in enumerate(reversed(parts)))
+        else:
+            value = float(text)
+    except ValueError:
+        raise ValueError(f"{path}: {what} {text!r} is not a time") from None
+    return value
+
+
+def read_sumocfg(path: str | Path) -> SumoConfig:
+    """Parse a ``.sumocfg``; relative file names are resolved against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"SUMO configuration not found: {path}")
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise ValueError(f"{path} is not a valid SUMO configuration: {exc}") from None
+    options: dict[str, str] = {}
+    for el in root.iter():
+        if el is not root and "value" in el.attrib:
+            options[el.tag] = el.attrib["value"]
+    base = path.parent
+
+    def files(*keys: str) -> tuple[Path, ...]:
+        out = []
+        for key in keys:
+            out += [(base / v).resolve() for v in _values(options.get(key))]
+        return tuple(out)
+
+    nets = files("net-file", "n")
+    if not nets:
+        raise ValueError(f"{path}: no net-file given")
+    if not nets[0].is_file():
+        raise ValueError(f"{path}: net-file {nets[0]} not found")
+    routes = files("route-files", "r")
+    additional = files("additional-files", "a")
+    for f in routes + additional:
+        if not f.is_file():
+            raise ValueError(f"{path}: file {f} not found")
+    begin = _time(options.get("begin", options.get("b")), "begin", path) or 0.0
+    end = _time(options.get("end", options.get("e")), "end", path)
+    if end is not None and end <= begin:
+        raise ValueError(f"{path}: end {end:g} is not after begin {begin:g}")
+    return SumoConfig(path=path, net_file=nets[0], route_files=routes,
+                      additional_files=additional, begin_s=begin, end_s=end)
+
+
+def route_flows(route_files: tuple[Path, ...], begin_s: float, end_s: float
+                ) -> tuple[tuple[str, str, float], ...]:
+    """Estimated veh/h per (first edge, last edge) from vehicles, trips and flows.
+
+    Gives demand-based controllers (e.g. Webster) a view of the demand; persons and
+    routes that cannot be read are skipped.
+    """
+    span_h = max(end_s - begin_s, 1.0) / 3600.0
+    routes: dict[str, list[str]] = {}
+    counts: dict[tuple[str, str], float] = defaultdict(float)
+    for path in route_files:
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError:
+            log.warning("cannot read route file %s; its demand is not estimated", path)
+            continue
+        for el in root.iter("route"):
+            if el.get("id"):
+                routes[el.get("id", "")] = el.get("edges", "").split()
+        for el in root:
+            if el.tag not in ("vehicle", "trip", "flow"):
+                continue
+            edges: list[str] = []
+            if el.get("from") and el.get("to"):
+                edges = [el.get("from", ""), el.get("to", "")]
+            elif el.get("route") in routes:
+                edges = routes[el.get("route", "")]
+            else:
+                inner = el.find("route")
+                if inner is not None:
+                    edges = inner.get("edges", "").split()
+            if len(edges) < 1:
+                continue
+            if el.tag == "flow":
+                f_begin = float(el.get("begin", begin_s))
+                f_end = float(el.get("end", end_s))
+                if el.get("vehsPerHour"):
+                    n = float(el.get("vehsPerHour", "0")) * max(0.0, f_end - f_begin) / 3600
+                elif el.get("period") and not el.get("period", "").startswith("exp"):
+                    n = max(0.0, f_end - f_begin) / max(float(el.get("period", "1")), 1e-9)
+                elif el.get("probability"):
+                    n = float(el.get("probability", "0")) * max(0.0, f_end - f_begin)
+                else:
+                    n = float(el.get("number", "0"))
+            else:
+                depart = el.get("depart", "0")
+                try:
+                    t = float(depart)
+                except ValueError:
+                    t = begin_s
+                if not begin_s <= t < end_s:
+                    continue
+                n = 1.0
+            counts[(edges[0], edges[-1])] += n
+    return tuple((a, b, round(n / span_h, 1)) for (a, b), n in sorted(counts.items()))
+
+
+@dataclass
+class ExternalSumoSession(SumoSession):
+    """A session over the scenario's own route files, scaled with SUMO's ``--scale``."""
+
+    route_files: tuple[Path, ...] = ()
+    scale: float = 1.0
+    extra_args: tuple[str, ...] = field(default=())
+
+    def command(self) -> list[str]:
+        """SUMO command line: the base command with the scenario's routes and the scale."""
+        cmd = super().command()
+        i = cmd.index("-r")
+        if self.route_files:
+            cmd[i + 1] = ",".join(str(p) for p in self.route_files)
+        else:
+            del cmd[i:i + 2]
+        return cmd + ["--scale", f"{self.scale:g}", *self.extra_args]
+
+
+@dataclass(frozen=True)
+class ExternalSource:
+    """Where an external scenario's demand and time window come from."""
+
+    config: SumoConfig
+
+    @property
+    def begin_s(self) -> float:
+        """Simulation begin from the .sumocfg (default 0)."""
+        return self.config.begin_s
+
+    @property
+    def duration_s(self) -> float:
+        """end - begin from the .sumocfg, or :data:`DEFAULT_DURATION_S` without an end."""
+        if self.config.end_s is None:
+            return DEFAULT_DURATION_S
+        return self.config.end_s - self.config.begin_s
+
+    def session(self, scenario, seed: int, duration_s: float, out_dir: Path,  # noqa: ANN001
+                demand_scale: float = 1.0, gui: bool = False) -> SumoSession:
+        """An unstarted session from begin to begin + duration over the cfg's routes."""
+        if duration_s <= 0:
+            raise ValueError(f"duration must be positive, got {duration_s}")
+        if demand_scale < 0:
+            raise ValueError(f"demand scale must be >= 0, got {demand_scale}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        detectors = tuple(d for j in scenario.junctions for d in j.detectors)
+        det_file = write_detector_file(detectors, out_dir / "detectors.add.xml")
+        files = SessionFiles(net=scenario.net_path,
+                             routes=self.config.route_files[0] if self.config.route_files
+                             else out_dir / "none.rou.xml",
+                             additional=(*self.config.additional_files, det_file),
+                             tripinfo=out_dir / "tripinfo.xml",
+                             statistics=out_dir / "statistics.xml")
+        begin = self.begin_s
+        return ExternalSumoSession(files=files, seed=seed, begin_s=begin,
+                                   end_s=begin + duration_s, gui=gui,
+                                   route_files=self.config.route_files, scale=demand_scale)
+
+
+def external_spec(name: str, config: SumoConfig, net: NetFile, duration_s: float
+                  ) -> ScenarioSpec:
+    """A ScenarioSpec describing an external scenario (no plain sources, estimated demand)."""
+    demand = DemandSpec(period="external", begin_s=config.begin_s, duration_s=duration_s,
+                        truck_share=0.0,
+                        vehicles=route_flows(config.route_files, config.begin_s,
+                                             config.begin_s + duration_s))
+    return ScenarioSpec(name=name, title=f"external SUMO scenario {config.path.name}",
+                        folder=config.path.parent, lon=0.0, lat=0.0, sources={},
+                        netconvert_options=(), junctions=(), demand=demand)
+
+
+def load_external(path: str | Path, name: str | None = None):  # noqa: ANN201
+    """Load a ``.sumocfg`` as an ampel Scenario with derived signal layouts."""
+    from scenarios.scenario import Scenario, make_junction
+
+    config = read_sumocfg(path)
+    net = read_net(config.net_file)
+    if not net.tls_ids:
+        raise ValueError(f"{config.path}: the network has no traffic lights")
+    junctions = []
+    for tls in net.tls_ids:
+        try:
+            derived = derive_junction(net, tls)
+        except ValueError as exc:
+            raise ValueError(f"{config.path}: traffic light {tls}: {exc}") from None
+        junctions.append(make_junction(derived.layout, net, DetectorSpec(), (derived.plan,)))
+    source = ExternalSource(config)
+    spec = external_spec(name or config.path.name.removesuffix(".sumocfg"), config, net,
+                         source.duration_s)
+    return Scenario(spec=spec, net_path=config.net_file, net=net, junctions=tuple(junctions),
+                    external=source)
