@@ -214,7 +214,7 @@ def parse_config(data: Any, base: Path = Path("."), source: str = "",
             entries.append(_controller(value, f"controllers[{i}]", base, known))
         except ValueError as exc:
             if skip_missing_controllers and "unknown controller" in str(exc):
-                log.warning("skipping %s", exc)
+                log.info("skipping %s", exc)
                 continue
             raise
     if not entries:
