@@ -51,6 +51,7 @@ class SumoSession:
     _sim: Any = field(default=None, init=False, repr=False)
     _counters: dict[str, _LoopCounters] = field(default_factory=dict, init=False, repr=False)
     _last_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _speed_limits: dict[str, float] = field(default_factory=dict, init=False, repr=False)
 
     def command(self) -> list[str]:
         """The SUMO command line for this run."""
@@ -144,6 +145,43 @@ class SumoSession:
         """Vehicles standing (speed < 0.1 m/s) on each lane in the last step."""
         lane = self._sim.lane
         return tuple(int(lane.getLastStepHaltingNumber(lane_id)) for lane_id in lanes)
+
+    def lane_traffic(self, lanes: tuple[str, ...]) -> tuple[tuple[int, int, float, float], ...]:
+        """Ground truth per lane in the last step: (vehicles, halting, waiting s, delay rate).
+
+        ``waiting s`` sums the current waiting times of the lane's vehicles; ``delay rate``
+        is ``vehicles * (1 - mean speed / lane speed limit)``, the seconds lost per second.
+        For rewards in training only: controllers observe detectors, not this.
+        """
+        lane = self._sim.lane
+        out = []
+        for lane_id in lanes:
+            n = int(lane.getLastStepVehicleNumber(lane_id))
+            if n == 0:
+                out.append((0, 0, 0.0, 0.0))
+                continue
+            vmax = max(float(lane.getMaxSpeed(lane_id)), 0.1)
+            speed = min(float(lane.getLastStepMeanSpeed(lane_id)), vmax)
+            out.append((n, int(lane.getLastStepHaltingNumber(lane_id)),
+                        float(lane.getWaitingTime(lane_id)), n * (1.0 - speed / vmax)))
+        return tuple(out)
+
+    def delay_rate(self, lanes: tuple[str, ...]) -> float:
+        """Seconds lost per second on the lanes now: sum of ``vehicles * (1 - v / v_max)``.
+
+        Ground truth for training rewards only (cheap enough to call every step).
+        """
+        lane = self._sim.lane
+        limits = self._speed_limits
+        total = 0.0
+        for lane_id in lanes:
+            n = lane.getLastStepVehicleNumber(lane_id)
+            if n:
+                vmax = limits.get(lane_id)
+                if vmax is None:
+                    vmax = limits[lane_id] = max(float(lane.getMaxSpeed(lane_id)), 0.1)
+                total += n * (1.0 - min(lane.getLastStepMeanSpeed(lane_id), vmax) / vmax)
+        return total
 
     def close(self) -> None:
         """End the simulation and flush tripinfo/statistics output."""

@@ -1,0 +1,249 @@
+"""The simulation core under both environments: one SUMO session, every junction driven
+through ``SignalledJunction.control_step`` (the same path as ``ampel run``), agents'
+actions entering as stage requests of an :class:`ActionController`."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from controllers.base import StageRequest
+from controllers.rl.config import TRAIN_SEED_MAX, TRAIN_SEED_MIN, EnvConfig
+from controllers.rl.encoding import (
+    ObservationEncoder,
+    action_count,
+    action_mask,
+    action_to_stage,
+    observation_shape,
+)
+from controllers.rl.rewards import RewardMeter
+from controllers.runner import SignalledJunction
+from scenarios.metrics import summarise
+from scenarios.observation import Observation
+from scenarios.scenario import Junction, Scenario
+from scenarios.session import SumoSession
+
+log = logging.getLogger(__name__)
+
+
+class ActionController:
+    """A controller whose decision is the agent's latest action (set before each step)."""
+
+    name = "agent"
+    needs_detectors = False  # the environment reads detectors itself, once per decision
+
+    def __init__(self, decision_interval_s: float, initial_stage: int = 0) -> None:
+        self.decision_interval_s = decision_interval_s
+        self.stage = initial_stage
+
+    def decide(self, obs: Observation) -> StageRequest:
+        """Request the stage the agent chose."""
+        return StageRequest(self.stage, "agent")
+
+
+@dataclass
+class Agent:
+    """One learning junction: its control path, encoder, reward meter and last view."""
+
+    junction: Junction
+    signalled: SignalledJunction
+    controller: ActionController
+    encoder: ObservationEncoder
+    meter: RewardMeter
+    last_obs: Observation | None = None
+    deferred: int = 0
+
+    @property
+    def name(self) -> str:
+        """Agent id: the junction's traffic-light id."""
+        return self.junction.tls
+
+
+@dataclass
+class StepReport:
+    """What happened to one agent's action."""
+
+    requested_stage: int
+    deferred: bool
+    reason: str
+
+
+@dataclass
+class Simulation:
+    """Runs episodes of a scenario with some junctions under agents, the rest fixed-time."""
+
+    scenario: Scenario
+    config: EnvConfig
+    agent_ids: tuple[str, ...]
+    agents: dict[str, Agent] = field(default_factory=dict, init=False)
+    session: SumoSession | None = field(default=None, init=False, repr=False)
+    episode: dict = field(default_factory=dict, init=False)
+    _others: list[SignalledJunction] = field(default_factory=list, init=False, repr=False)
+    _workdir: Path | None = field(default=None, init=False, repr=False)
+    _episodes: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        known = {j.tls: j for j in self.scenario.junctions}
+        for aid in self.agent_ids:
+            if aid not in known:
+                raise ValueError(f"scenario {self.scenario.name!r} has no junction {aid!r} "
+                                 f"(junctions: {', '.join(known)})")
+
+    def junction(self, aid: str) -> Junction:
+        """The junction an agent controls."""
+        return next(j for j in self.scenario.junctions if j.tls == aid)
+
+    def observation_shape(self, aid: str) -> tuple[int, ...]:
+        """Encoded observation shape of one agent."""
+        return observation_shape(self.junction(aid).info, self.config.encoding)
+
+    def action_count(self, aid: str) -> int:
+        """Number of actions of one agent."""
+        return action_count(self.junction(aid).info, self.config.action_mode)
+
+    # ------------------------------------------------------------------ episodes
+    def start(self, rng: np.random.Generator, options: dict | None = None) -> None:
+        """Close any running episode and start a new one (demand seed and scale drawn)."""
+        self.close_session()
+        options = options or {}
+        cfg = self.config
+        if "demand_seed" in options:
+            seed = int(options["demand_seed"])
+        elif cfg.demand_seeds:
+            seed = cfg.demand_seeds[self._episodes % len(cfg.demand_seeds)]
+        else:
+            seed = int(rng.integers(TRAIN_SEED_MIN, TRAIN_SEED_MAX))
+        scale = float(options.get("demand_scale", cfg.demand_scale))
+        if "demand_scale" not in options and cfg.demand_jitter > 0:
+            scale *= float(rng.uniform(1 - cfg.demand_jitter, 1 + cfg.demand_jitter))
+        self._episodes += 1
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="ampel-rl-"))
+        self.session = self.scenario.session(seed, cfg.episode_s, self._workdir, scale)
+        self.session.start()
+        self.episode = {"demand_seed": seed, "demand_scale": scale}
+        self.agents = {}
+        self._others = []
+        from controllers.registry import controller_factory
+
+        fixed = controller_factory("fixed-time")
+        for j in self.scenario.junctions:
+            if j.tls in self.agent_ids:
+                ctrl = ActionController(cfg.decision_interval_s)
+                agent = Agent(junction=j, signalled=SignalledJunction.create(j, ctrl),
+                              controller=ctrl,
+                              encoder=ObservationEncoder(j.info, cfg.encoding, cfg.sensor),
+                              meter=RewardMeter(j.info, cfg.reward))
+                self.agents[j.tls] = agent
+            else:
+                self._others.append(SignalledJunction.create(j, fixed(j, self.scenario)))
+        for aid in self.agent_ids:
+            self.agents[aid].last_obs = self._observe(self.agents[aid])
+
+    @property
+    def time_s(self) -> float:
+        """Simulated seconds since the episode began."""
+        assert self.session is not None
+        return self.session.time_s - self.session.begin_s
+
+    @property
+    def done(self) -> bool:
+        """Whether the episode's simulated time is used up."""
+        return self.session is None or self.session.finished()
+
+    def encode(self, aid: str, rng: np.random.Generator | None) -> np.ndarray:
+        """The agent's encoded observation of the latest decision point."""
+        agent = self.agents[aid]
+        return agent.encoder.encode(agent.last_obs, rng if self.config.sensor.active else None)
+
+    def mask(self, aid: str) -> np.ndarray:
+        """Actions the sequencer would carry out at once."""
+        return action_mask(self.config.action_mode, self.agents[aid].last_obs)
+
+    def advance(self, actions: dict[str, int]) -> dict[str, StepReport]:
+        """Apply the agents' actions and run one decision interval of the simulation."""
+        session = self.session
+        if session is None:
+            raise RuntimeError("episode not started: call reset() first")
+        reports: dict[str, StepReport] = {}
+        for aid, agent in self.agents.items():
+            obs = agent.last_obs
+            stage = action_to_stage(self.config.action_mode, actions[aid], obs)
+            agent.controller.stage = stage
+            deferred = not obs.allowed[stage]
+            reason = _deferral_reason(agent, stage) if deferred else ""
+            if deferred:
+                agent.deferred += 1
+            reports[aid] = StepReport(stage, deferred, reason)
+        ticks = int(self.config.decision_interval_s)
+        agents = list(self.agents.values())
+        signalled = [a.signalled for a in agents] + self._others
+        meters = [a.meter for a in agents if a.meter.per_tick]
+        begin = session.begin_s
+        for _ in range(ticks):
+            if session.finished():
+                break
+            t = session.time_s - begin
+            for sj in signalled:
+                sj.control_step(session, t)
+            session.step()
+            for m in meters:
+                m.tick(session)
+        for agent in agents:
+            agent.last_obs = self._observe(agent)
+        return reports
+
+    def reward(self, aid: str) -> float:
+        """The agent's reward for the interval that just ran."""
+        assert self.session is not None
+        return self.agents[aid].meter.collect(self.session)
+
+    def finish(self) -> dict:
+        """Close the session; metrics of the episode (from tripinfo) if configured."""
+        session = self.session
+        self.close_session()
+        out = dict(self.episode)
+        out["safety_violations"] = sum(len(a.signalled.guard.violations)
+                                       for a in self.agents.values())
+        out["deferred_requests"] = sum(a.deferred for a in self.agents.values())
+        if session is not None and self.config.episode_metrics:
+            out.update(summarise(session.files.tripinfo, session.files.statistics))
+        return out
+
+    def close_session(self) -> None:
+        """End the running SUMO session, if any."""
+        if self.session is not None:
+            try:
+                self.session.close()
+            finally:
+                self.session = None
+
+    def close(self) -> None:
+        """End the session and remove the episode files."""
+        self.close_session()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def _observe(self, agent: Agent) -> Observation:
+        seq = agent.signalled.sequencer
+        assert self.session is not None
+        return Observation(junction=agent.junction.tls, time_s=self.time_s,
+                           stage=seq.current_stage, target_stage=seq.target_stage,
+                           time_in_stage_s=seq.time_in_stage_s, allowed=seq.allowed_stages(),
+                           lanes=self.session.read_lanes(agent.junction.detectors))
+
+
+def _deferral_reason(agent: Agent, stage: int) -> str:
+    seq = agent.signalled.sequencer
+    names = agent.junction.info.stage_names
+    if seq.in_transition:
+        return f"deferred: transition to '{names[seq.target_stage]}' in progress"
+    current = names[seq.current_stage] if seq.current_stage is not None else "?"
+    return (f"deferred: minimum green of stage '{current}' not over "
+            f"({seq.time_in_stage_s:g} s in stage); '{names[stage]}' follows when it is")
