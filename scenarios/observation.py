@@ -42,6 +42,7 @@ class LaneReading:
     presence: bool  # a vehicle is on the stop-line loop now
     gap_s: float  # time since the stop-line loop last saw a vehicle
     queue: float  # input-output estimate of vehicles between the two loops
+    bus_count: int = 0  # buses that passed the upstream loop since the previous observation
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class _LoopCounters:
     up_total: int = 0
     stop_seen: int = 0
     up_seen: int = 0
+    up_ids_seen: int = 0
 
 
 @dataclass
@@ -130,6 +131,7 @@ class SumoSession:
             c.stop_seen, c.up_seen = stop_total, up_total
             c.stop_total += stop_count
             c.up_total += up_count
+            bus_count = self._buses_passed(det.upstream, c) if up_count > 0 else 0
             readings.append(LaneReading(
                 lane=det.lane,
                 stopline_count=stop_count,
@@ -138,6 +140,7 @@ class SumoSession:
                 presence=loops.getLastStepVehicleNumber(det.stopline) > 0,
                 gap_s=float(loops.getTimeSinceDetection(det.stopline)),
                 queue=float(max(0, c.up_total - c.stop_total)),
+                bus_count=bus_count,
             ))
         return tuple(readings)
 
@@ -182,6 +185,20 @@ class SumoSession:
                     vmax = limits[lane_id] = max(float(lane.getMaxSpeed(lane_id)), 0.1)
                 total += n * (1.0 - min(lane.getLastStepMeanSpeed(lane_id), vmax) / vmax)
         return total
+
+    def _buses_passed(self, loop: str, c: _LoopCounters) -> int:
+        """Buses among the vehicles that passed ``loop`` since it was last asked (a bus
+        check-in point; only called when the loop counted someone, so it stays cheap)."""
+        ids = self._sim.inductionloop.getIntervalVehicleIDs(loop)
+        new, c.up_ids_seen = ids[c.up_ids_seen:], len(ids)
+        errors = getattr(self._sim, "TraCIException", Exception)
+        buses = 0
+        for vid in new:
+            try:
+                buses += self._sim.vehicle.getVehicleClass(vid) == "bus"
+            except errors:  # already left the network: it was not on an approach for long
+                continue
+        return buses
 
     def close(self) -> None:
         """End the simulation and flush tripinfo/statistics output."""
