@@ -1,0 +1,230 @@
+"""SUMO in the loop: a Modbus field controller (virtual or real) drives a simulated junction.
+
+Each controller tick the bridge reads the signal-group states, checks them with its own
+:class:`~signals.SafetyGuard`, applies them to SUMO, advances SUMO one step, and writes the
+simulated detector loops into the controller's detector inputs (holding block
+``detector_inputs``) together with ``bridge_ack`` = the controller heartbeat it applied.
+
+Time model: the controller's clock is the master. The bridge steps SUMO once per controller
+tick (SUMO step = controller tick = 1 s). A virtual controller started with ``--sync``
+waits for ``bridge_ack`` before its next tick, so no tick is ever skipped and the loop runs
+as fast as the slowest party allows (``--speed`` caps it). A real controller ticks in real
+time; ticks the bridge could not apply in time are counted as ``missed_ticks``.
+
+This is the only module of ``hil`` that touches SUMO (libsumo).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import libsumo
+
+from controllers.registry import controller_factory
+from controllers.runner import SignalledJunction
+from hil.codec import JunctionBinding
+from hil.link import FieldLink, LinkError, LinkOptions
+from hil.registermap import DecodeError
+from scenarios.layout import StateEncoder
+from scenarios.metrics import summarise
+from scenarios.scenario import Scenario
+from signals import SafetyGuard
+
+__all__ = ["BridgeOptions", "format_result", "run_bridge", "write_summary"]
+
+log = logging.getLogger(__name__)
+
+_U16 = 0x10000
+
+RESULT_ORDER = (
+    ("vehicles_departed", "Motor vehicles departed", "{:d}"),
+    ("vehicles_arrived", "Motor vehicles arrived", "{:d}"),
+    ("mean_delay_s", "Mean delay (timeLoss) [s]", "{:.1f}"),
+    ("mean_travel_time_s", "Mean travel time [s]", "{:.1f}"),
+    ("mean_waiting_s", "Mean waiting time [s]", "{:.1f}"),
+    ("mean_stops", "Mean stops per vehicle", "{:.2f}"),
+    ("teleports", "Teleports", "{:d}"),
+    ("safety_violations", "Safety violations", "{:d}"),
+    ("missed_ticks", "Missed controller ticks", "{:d}"),
+    ("external_share", "Share of ticks in external", "{:.2f}"),
+    ("wall_s", "Wall time [s]", "{:.1f}"),
+)
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    """One bridged run.
+
+    Attributes:
+        seed: demand and SUMO seed.
+        duration_s: simulated seconds.
+        demand_scale: factor on every flow.
+        wait_s: give up when the controller shows no new tick for this many wall seconds.
+        poll_s: wall seconds between two reads while waiting for the next tick.
+    """
+
+    seed: int = 1
+    duration_s: float = 3600.0
+    demand_scale: float = 1.0
+    wait_s: float = 10.0
+    poll_s: float = 0.001
+
+    def __post_init__(self) -> None:
+        if not self.duration_s > 0:
+            raise ValueError(f"duration must be positive, got {self.duration_s}")
+        if not self.wait_s > 0:
+            raise ValueError(f"wait must be positive, got {self.wait_s}")
+
+
+def _loop_values(detectors: tuple, step_s: float) -> list[dict[str, int]]:
+    """Per detector slot (stop line, upstream per lane): presence, count, occupancy."""
+    loops = libsumo.inductionloop
+    rows: list[dict[str, int]] = []
+    for det in detectors:
+        for loop_id in (det.stopline, det.upstream):
+            rows.append({
+                "presence": int(loops.getLastStepVehicleNumber(loop_id) > 0),
+                "count": int(loops.getIntervalVehicleNumber(loop_id)) % _U16,
+                "occupancy": int(round(min(100.0, loops.getLastStepOccupancy(loop_id)) * 10)),
+            })
+    return rows
+
+
+def _connect(link: FieldLink, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            link.connect()
+            return
+        except LinkError as exc:
+            if time.monotonic() >= deadline:
+                raise ValueError(f"bridge: {exc} (gave up after {wait_s:g} s)") from None
+            time.sleep(0.1)
+
+
+def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkOptions,
+               options: BridgeOptions, out_dir: Path) -> dict[str, Any]:
+    """Run SUMO against the field controller; returns the summary (same keys as ``ampel run``)."""
+    if "detector_inputs" not in binding.regmap.holding.blocks:
+        raise ValueError(f"profile {binding.regmap.profile} has no detector_inputs block: the "
+                         "bridge cannot feed the controller's detectors")
+    junction = scenario.junctions[0]
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    link = FieldLink(binding, link_options)
+    _connect(link, options.wait_s)
+    has_ack = binding.regmap.holding.has("bridge_ack")
+    others = [SignalledJunction.create(j, controller_factory("fixed-time")(j, scenario))
+              for j in scenario.junctions[1:]]
+    session = scenario.session(options.seed, options.duration_s, out_dir, options.demand_scale)
+    step_s = session.step_length_s
+    guard = SafetyGuard(binding.model, dt=step_s)
+    encoder = StateEncoder(junction.layout)
+    stats = {"ticks": 0, "missed_ticks": 0, "external_ticks": 0, "dark_ticks": 0,
+             "stage_changes": 0, "link_errors": 0, "implausible": 0}
+    modes: dict[str, int] = {}
+    last_hb: int | None = None
+    last_stage: int | None = None
+    dark = "o" * len(junction.layout.links)
+    try:
+        with session:
+            waiting_since = time.monotonic()
+            while not session.finished():
+                try:
+                    snap = link.read_status()
+                except DecodeError as exc:
+                    stats["implausible"] += 1
+                    log.warning("bridge: implausible read-back: %s", exc)
+                    snap = None
+                except LinkError as exc:
+                    stats["link_errors"] += 1
+                    log.warning("bridge: %s; reconnecting", exc)
+                    _connect(link, options.wait_s)
+                    continue
+                if snap is None or snap.controller_heartbeat == last_hb:
+                    if time.monotonic() - waiting_since > options.wait_s:
+                        raise ValueError(f"bridge: no new controller tick for "
+                                         f"{options.wait_s:g} s; is the controller running?")
+                    time.sleep(options.poll_s)
+                    continue
+                waiting_since = time.monotonic()
+                if last_hb is not None:
+                    stats["missed_ticks"] += (snap.controller_heartbeat - last_hb) % _U16 - 1
+                last_hb = snap.controller_heartbeat
+                stats["ticks"] += 1
+                modes[snap.mode] = modes.get(snap.mode, 0) + 1
+                stats["external_ticks"] += snap.mode == "external"
+                colours = snap.colours()
+                if any(c is None for c in colours):
+                    # flashing amber / dark: SUMO's 'o' (off, blinking: vehicles yield)
+                    stats["dark_ticks"] += 1
+                    session.set_signal_state(junction.layout.tls, dark)
+                else:
+                    guard.check(colours)  # type: ignore[arg-type]
+                    session.set_signal_state(junction.layout.tls, encoder.encode(colours))
+                if snap.active_stage is not None and snap.active_stage != last_stage:
+                    stats["stage_changes"] += last_stage is not None
+                    last_stage = snap.active_stage
+                t = session.time_s - session.begin_s
+                for sj in others:
+                    sj.control_step(session, t)
+                session.step()
+                rows = _loop_values(junction.detectors, step_s)
+                extra = {"bridge_ack": snap.controller_heartbeat} if has_ack else None
+                try:
+                    link.write_slots("detector_inputs", rows, extra)
+                except LinkError as exc:
+                    stats["link_errors"] += 1
+                    log.warning("bridge: %s; reconnecting", exc)
+                    _connect(link, options.wait_s)
+    finally:
+        link.close()
+    metrics = summarise(session.files.tripinfo, session.files.statistics)
+    violations = guard.violations + [v for sj in others for v in sj.guard.violations]
+    ticks = max(1, stats["ticks"])
+    return {
+        "scenario": scenario.name,
+        "controller": f"modbus {link_options.describe()}",
+        "seed": options.seed,
+        "duration_s": float(options.duration_s),
+        "demand_scale": options.demand_scale,
+        **metrics,
+        "safety_violations": len(violations),
+        "violation_messages": [v.message for v in violations[:20]],
+        "stage_changes": stats["stage_changes"],
+        "controller_ticks": stats["ticks"],
+        "missed_ticks": stats["missed_ticks"],
+        "external_share": round(stats["external_ticks"] / ticks, 4),
+        "dark_or_flashing_ticks": stats["dark_ticks"],
+        "controller_modes": modes,
+        "link_errors": stats["link_errors"],
+        "implausible_reads": stats["implausible"],
+        "wall_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def write_summary(result: dict[str, Any], path: Path) -> None:
+    """Write the summary atomically (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def format_result(result: dict[str, Any]) -> str:
+    """The summary table printed after a bridged run."""
+    lines = [f"{result['scenario']} | {result['controller']} | seed {result['seed']} | "
+             f"{result['duration_s']:g} s"]
+    for key, label, fmt in RESULT_ORDER:
+        if key in result:
+            lines.append(f"  {label:<28} {fmt.format(result[key])}")
+    return "\n".join(lines)

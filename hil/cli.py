@@ -1,0 +1,296 @@
+"""``ampel hil serve | deploy | bridge``: the hardware-in-the-loop sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"port {value} outside 0..65535")
+    return value
+
+
+def _quiet_pymodbus(verbose: bool) -> None:
+    """pymodbus logs every failed connect as an error; the adapter reports those itself."""
+    if not verbose:
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
+def _add_tls(p: argparse.ArgumentParser, server: bool) -> None:
+    own = "server" if server else "client (for mutual TLS)"
+    p.add_argument("--tls-cert", type=Path, default=None,
+                   help=f"PEM certificate of this {own}; enables Modbus/TCP over TLS")
+    p.add_argument("--tls-key", type=Path, default=None, help="PEM private key of --tls-cert")
+    p.add_argument("--tls-ca", type=Path, default=None,
+                   help="PEM CA bundle: " + ("require client certificates signed by it"
+                                             if server else "verify the server against it "
+                                             "(enables TLS)"))
+
+
+def _tls_files(args: argparse.Namespace):  # noqa: ANN202
+    from hil.tls import TlsFiles
+
+    return TlsFiles(cert=args.tls_cert, key=args.tls_key, ca=args.tls_ca)
+
+
+def _load(args: argparse.Namespace):  # noqa: ANN202
+    from hil.codec import JunctionBinding
+    from hil.registermap import load_register_map
+    from scenarios.scenario import load_scenario
+
+    regmap = load_register_map(args.profile)
+    scenario = load_scenario(args.scenario)
+    junction = scenario.junctions[0]
+    return scenario, junction, JunctionBinding.for_junction(regmap, junction)
+
+
+# ------------------------------------------------------------------- serve
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from controllers.registry import controller_factory
+    from hil.field import FieldConfig, VirtualFieldController
+    from hil.server import FieldServer, ServeOptions
+    from hil.tls import server_context
+
+    _quiet_pymodbus(args.verbose)
+    scenario, junction, binding = _load(args)
+    params = {"plan": args.plan} if args.plan else None
+    local = controller_factory("fixed-time", params)(junction, scenario)
+    config = FieldConfig(watchdog_s=args.watchdog, handshake_beats=args.handshake)
+    files = _tls_files(args)
+    sslctx = server_context(files) if files.enabled else None
+    options = ServeOptions(host=args.host, port=args.port, speed=args.speed, sync=args.sync,
+                           serial=args.serial, baudrate=args.baudrate, sslctx=sslctx)
+    controller = VirtualFieldController(binding, local, junction.layout.tls, config)
+    server = FieldServer(controller, options)
+    if not args.serial and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"ampel hil serve: warning: listening on {args.host}, not only loopback",
+              file=sys.stderr)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        where = await server.start()
+        print(f"ampel hil serve: {scenario.name} virtual field controller on {where} "
+              f"(profile {binding.regmap.profile}, speed {args.speed:g}x"
+              f"{', sync' if args.sync else ''}, watchdog {args.watchdog:g} s)", flush=True)
+        try:
+            await server.run(stop)
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
+    print(f"ampel hil serve: stopped after {controller.ticks} ticks, mode {controller.mode}",
+          flush=True)
+    return 0
+
+
+# ------------------------------------------------------------------ deploy
+def _link_options(args: argparse.Namespace, timeout: float, retries: int):  # noqa: ANN202
+    from hil.link import LinkOptions, parse_target
+    from hil.tls import client_context
+
+    files = _tls_files(args)
+    if args.serial:
+        if args.target:
+            raise ValueError("give --target or --serial, not both")
+        if files.enabled:
+            raise ValueError("TLS is for Modbus/TCP; it cannot be used with --serial")
+        return LinkOptions(serial=args.serial, baudrate=args.baudrate, timeout_s=timeout,
+                           retries=retries)
+    if not args.target:
+        raise ValueError("--target HOST:PORT (or --serial DEVICE) is required")
+    host, port = parse_target(args.target)
+    sslctx = client_context(files) if files.enabled else None
+    return LinkOptions(host=host, port=port, sslctx=sslctx, timeout_s=timeout, retries=retries)
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from controllers.registry import controller_factory
+    from hil.adapter import Adapter, AdapterConfig
+    from hil.audit import AuditLog
+    from hil.link import FieldLink
+
+    _quiet_pymodbus(args.verbose)
+    if args.policy is not None and not args.policy.is_file():
+        raise ValueError(f"policy file {args.policy} does not exist")
+    options = _link_options(args, args.timeout, args.retries)
+    config = AdapterConfig(period_s=args.period, watchdog_s=args.watchdog, stale_s=args.stale,
+                           slow_s=args.slow, conflict_resume_s=args.conflict_resume)
+    params = {"policy": str(args.policy)} if args.policy is not None else None
+    factory = controller_factory(args.controller, params)
+    scenario, junction, binding = _load(args)
+    controller = factory(junction, scenario)
+    audit = AuditLog(args.audit)
+    adapter = Adapter(FieldLink(binding, options), controller, junction.layout.tls, audit,
+                      config)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    print(f"ampel hil deploy: {args.controller} on {scenario.name} -> "
+          f"{options.describe()} every {args.period:g} s; audit log {args.audit}", flush=True)
+    try:
+        stats = adapter.run(stop, duration_s=args.duration)
+    finally:
+        adapter.shutdown()
+        audit.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"ampel hil deploy: stopped in state {adapter.state}: {stats.cycles} cycles, "
+          f"{stats.commands} commands, {stats.anomalies} anomalies, {stats.alarms} alarms, "
+          f"{stats.deadline_misses} missed deadlines; controller returned to local mode",
+          flush=True)
+    return 3 if stats.alarms else 0
+
+
+# ------------------------------------------------------------------ bridge
+def _cmd_bridge(args: argparse.Namespace) -> int:
+    from hil.bridge import BridgeOptions, run_bridge, write_summary
+
+    _quiet_pymodbus(args.verbose)
+    options = _link_options(args, args.timeout, args.retries)
+    scenario, junction, binding = _load(args)
+    out = Path(args.out)
+    result = run_bridge(scenario, binding, options,
+                        BridgeOptions(seed=args.seed, duration_s=args.duration,
+                                      demand_scale=args.demand, wait_s=args.wait),
+                        out_dir=out)
+    write_summary(result, out / "summary.json")
+    from hil.bridge import format_result
+
+    print(format_result(result))
+    print(f"  written: {out / 'summary.json'}, {out / 'tripinfo.xml'}")
+    return 1 if result["safety_violations"] else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``ampel hil ...``."""
+    p = sub.add_parser("hil", help="hardware-in-the-loop over Modbus (serve, deploy, bridge)",
+                       description="Hardware-in-the-loop: a virtual field controller, the "
+                                   "adapter that runs a controller against a field controller, "
+                                   "and the bridge that puts SUMO in the loop.")
+    hil = p.add_subparsers(dest="hil_command", metavar="ACTION", parser_class=type(p))
+
+    def common(q: argparse.ArgumentParser, scenario_default: str | None) -> None:
+        q.add_argument("--scenario", required=scenario_default is None,
+                       default=scenario_default,
+                       help="registered scenario whose first junction is controlled"
+                       + (f" (default: {scenario_default})" if scenario_default else ""))
+        q.add_argument("--profile", type=Path, default=None,
+                       help="register map file (YAML; default: hil/profiles/ampel-v1.yaml)")
+
+    q = hil.add_parser("serve", help="run a virtual field controller (Modbus server)",
+                       description="A virtual field controller for a scenario's junction: its "
+                                   "own fixed-time plan, sequencer and safety checks; external "
+                                   "stage requests after healthy heartbeats; watchdog fallback.")
+    common(q, None)
+    q.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    q.add_argument("--port", type=_port, default=5020, help="TCP port, 0 = any free port "
+                   "(default: 5020)")
+    q.add_argument("--plan", default=None, help="local fixed-time plan (default: the first)")
+    q.add_argument("--speed", type=_positive_float, default=1.0,
+                   help="simulated seconds per wall second (default: 1 = real time)")
+    q.add_argument("--sync", action="store_true",
+                   help="test bench: wait for the bridge's acknowledgement before each tick")
+    q.add_argument("--watchdog", type=_positive_float, default=1.0,
+                   help="wall seconds without adapter heartbeat before falling back to the "
+                        "local plan (default: 1.0)")
+    q.add_argument("--handshake", type=int, default=3,
+                   help="healthy heartbeats before external control is granted (default: 3)")
+    q.add_argument("--serial", default=None, help="serve Modbus RTU on this serial device "
+                   "instead of TCP")
+    q.add_argument("--baudrate", type=int, default=19200, help="serial speed (default: 19200)")
+    _add_tls(q, server=True)
+    q.set_defaults(handler=_cmd_serve)
+
+    q = hil.add_parser("deploy", help="run a controller or policy against a field controller",
+                       description="The HIL adapter: reads detectors and signal states over "
+                                   "Modbus, runs the controller, writes stage requests and its "
+                                   "heartbeat, checks every read-back against the conflict "
+                                   "matrix. Ctrl-C returns the controller to local mode.")
+    q.add_argument("--target", default=None, help="field controller HOST:PORT (Modbus/TCP)")
+    q.add_argument("--controller", required=True,
+                   help="controller name from the registry (e.g. fixed-time, actuated, "
+                        "max-pressure, rl)")
+    q.add_argument("--policy", type=Path, default=None, help="policy file for --controller rl")
+    common(q, "westentor")
+    q.add_argument("--period", type=_positive_float, default=0.1,
+                   help="control-loop period in seconds (default: 0.1 = 10 Hz)")
+    q.add_argument("--timeout", type=_positive_float, default=0.1,
+                   help="seconds to wait for one Modbus answer (default: 0.1)")
+    q.add_argument("--retries", type=_non_negative_int, default=1,
+                   help="retries after a timeout (default: 1)")
+    q.add_argument("--watchdog", type=_positive_float, default=1.0,
+                   help="the field controller's watchdog in seconds (default: 1.0); "
+                        "timeout x (retries+1) must stay at or below a quarter of it")
+    q.add_argument("--stale", type=_positive_float, default=2.5,
+                   help="seconds the controller heartbeat may stand still (default: 2.5)")
+    q.add_argument("--slow", type=_positive_float, default=None,
+                   help="Modbus I/O seconds per cycle above which a cycle is slow; three in a "
+                        "row request the local plan (default: the period, at least 0.05)")
+    q.add_argument("--conflict-resume", type=_positive_float, default=None,
+                   help="resume after a conflict alarm once the read-back has been clean this "
+                        "many seconds (default: the alarm latches until restart)")
+    q.add_argument("--audit", type=Path, default=Path("hil-audit.jsonl"),
+                   help="audit log, JSON lines (default: hil-audit.jsonl)")
+    q.add_argument("--duration", type=_positive_float, default=None,
+                   help="stop after this many seconds (default: run until Ctrl-C)")
+    q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
+    q.add_argument("--baudrate", type=int, default=19200, help="serial speed (default: 19200)")
+    _add_tls(q, server=False)
+    q.set_defaults(handler=_cmd_deploy)
+
+    q = hil.add_parser("bridge", help="put SUMO in the loop of a Modbus field controller",
+                       description="SUMO in the loop: simulated detectors feed the controller's "
+                                   "detector inputs, its signal-group states drive SUMO; "
+                                   "writes the same summary.json as 'ampel run'.")
+    common(q, None)
+    q.add_argument("--target", default=None, help="field controller HOST:PORT")
+    q.add_argument("--seed", type=_non_negative_int, default=1, help="demand and SUMO seed")
+    q.add_argument("--duration", type=_positive_float, default=3600.0,
+                   help="simulated seconds (default: 3600)")
+    q.add_argument("--demand", type=_positive_float, default=1.0, help="demand scale factor")
+    q.add_argument("--out", required=True, help="output folder (created if missing)")
+    q.add_argument("--wait", type=_positive_float, default=10.0,
+                   help="give up when the controller does not answer for this many seconds "
+                        "(default: 10)")
+    q.add_argument("--timeout", type=_positive_float, default=0.5,
+                   help="seconds to wait for one Modbus answer (default: 0.5)")
+    q.add_argument("--retries", type=_non_negative_int, default=2, help="retries (default: 2)")
+    q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
+    q.add_argument("--baudrate", type=int, default=19200, help="serial speed (default: 19200)")
+    _add_tls(q, server=False)
+    q.set_defaults(handler=_cmd_bridge)
