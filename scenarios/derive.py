@@ -147,7 +147,7 @@ def _group_model(net: NetFile, links: tuple[ControlledLink, ...], link_group: li
         members = [i for i, g in enumerate(link_group) if g == gi]
         speeds = [net.lanes[links[i].from_lane].speed for i in members
                   if links[i].from_lane in net.lanes]
-        speed_kmh = max(speeds, default=50 / 3.6) * 3.6
+        speed_kmh = round(max(speeds, default=50 / 3.6) * 3.6, 1)  # 13.89 m/s -> 50 km/h
         rule = SignalGroup.default(name, kind, min(speed_kmh, 200.0))
         amber, clear = _clearance(phases, members)
         any_amber = any_amber or amber > 0

@@ -95,7 +95,7 @@ def link_relations(net: NetFile, tls: str) -> tuple[tuple[ControlledLink, ...], 
     and response (``[i, j]``: link i yields to link j) matrices.
 
     Each link is mapped to the request index of the junction that holds it (the position of
-    its first internal lane in the junction's ``intLanes``), so a traffic light that controls
+    its internal lane in the junction's ``intLanes``), so a traffic light that controls
     a joined cluster of junctions works too: links of different junctions are not foes.
     Networks without internal lanes fall back to link index == request index (one junction).
     Several connections sharing one link index are merged (their foes are OR-ed).
@@ -119,8 +119,10 @@ def link_relations(net: NetFile, tls: str) -> tuple[tuple[ControlledLink, ...], 
     for i in range(n):
         found = []
         for lk in by_index[i]:
-            if lk.via and lk.via[0] in where:
-                found.append(where[lk.via[0]])
+            # intLanes names the last internal lane of a link split at an internal junction
+            hit = next((where[v] for v in lk.via if v in where), None)
+            if hit is not None:
+                found.append(hit)
             else:
                 junctions = net.tls_junctions.get(tls, [])
                 if len(junctions) != 1 or junctions[0] not in net.junctions:
