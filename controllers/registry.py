@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from controllers import builders as rule_based
 from controllers.base import Controller
 from controllers.fixed_time import FixedTimeController, FixedTimePlan
 from scenarios.scenario import Junction, Scenario
@@ -17,8 +18,22 @@ def _fixed_time(junction: Junction, scenario: Scenario, params: dict[str, Any]) 
     return FixedTimeController(FixedTimePlan.build(junction.layout.model, greens, offset))
 
 
+def _rl(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Controller:
+    """Learned policy (ONNX, onnxruntime only); ``policy`` = path to policy.onnx."""
+    from controllers.rl.policy import SHIPPED_POLICY, OnnxPolicy, RLController
+
+    allow = str(params.get("allow_other_layout", "false")).lower() in ("1", "true", "yes")
+    policy = OnnxPolicy.load(params.get("policy") or SHIPPED_POLICY)
+    return RLController(policy, junction.info, allow_other_layout=allow)
+
+
 BUILDERS: dict[str, Callable[[Junction, Scenario, dict[str, Any]], Controller]] = {
     "fixed-time": _fixed_time,
+    "webster": rule_based.build_webster,
+    "actuated": rule_based.build_actuated,
+    "sotl": rule_based.build_sotl,
+    "max-pressure": rule_based.build_max_pressure,
+    "rl": _rl,
 }
 
 

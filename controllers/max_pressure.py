@@ -1,0 +1,152 @@
+"""Max-pressure control (Varaiya 2013), decentralised, on detector queues.
+
+The pressure of a movement (approach lane -> outgoing lane) is the queue on the approach
+lane minus the queue on the outgoing lane; the pressure of a stage is the sum over the
+movements it serves, each weighted by the share of the approach lane's movements. The
+queues come from the loops: the input-output estimate between the upstream and the
+stop-line loop (corrected for count drift), plus one vehicle standing on the stop-line
+loop. Outgoing lanes that are approach lanes of another junction of the same scenario
+take that junction's latest queue from a :class:`QueueBoard` shared by the junctions'
+controllers; undetected outgoing lanes count as empty (the network exit).
+
+Every ``decision_interval_s`` the controller picks the stage of highest pressure; the
+shown stage keeps the green while its queue still discharges (a stop-line loop saw a
+vehicle within ``discharge_gap_s``) and unless another beats it by more than
+``hysteresis`` vehicles (a switch costs an interstage of lost time). ``max_green_s``
+bounds a green while other stages have pressure; stages without detected lanes are given
+``recall_pressure``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controllers.base import StageRequest
+from controllers.common import (
+    DemandEstimator,
+    GreenLimits,
+    StageHistory,
+    StageMap,
+    hold,
+    require_positive,
+)
+from scenarios.observation import JunctionInfo, Observation
+
+
+@dataclass
+class QueueBoard:
+    """Latest queue per detected lane, shared by the controllers of one scenario run.
+
+    Entries older than ``max_age_s`` (or from the future, i.e. a previous run) are ignored.
+    """
+
+    max_age_s: float = 10.0
+    _queues: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def publish(self, time_s: float, queues: dict[str, float]) -> None:
+        """Store this junction's queues at ``time_s``."""
+        for lane, q in queues.items():
+            self._queues[lane] = (time_s, q)
+
+    def queue(self, lane: str, time_s: float) -> float:
+        """The lane's queue if fresh, else 0."""
+        entry = self._queues.get(lane)
+        if entry is None or not 0 <= time_s - entry[0] <= self.max_age_s:
+            return 0.0
+        return entry[1]
+
+
+@dataclass(frozen=True)
+class MaxPressureParams:
+    """Parameters of max-pressure control.
+
+    Attributes:
+        decision_interval_s: seconds between stage choices.
+        min_green_s: shortest green (raised to the groups' RiLSA minimum).
+        max_green_s: longest green while another stage has positive pressure.
+        hysteresis: pressure (vehicles) by which another stage must beat the shown one.
+        recall_pressure: pressure given to stages that serve no detected lane.
+        discharge_gap_s: while a vehicle crossed a stop-line loop of the shown stage less
+            than this many seconds ago, its queue is still discharging at saturation
+            flow and the stage is kept (0 disables; ``max_green_s`` still applies).
+    """
+
+    decision_interval_s: float = 2.0
+    min_green_s: float = 8.0
+    max_green_s: float = 50.0
+    hysteresis: float = 1.0
+    recall_pressure: float = 0.5
+    discharge_gap_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        require_positive(decision_interval_s=self.decision_interval_s,
+                         min_green_s=self.min_green_s, max_green_s=self.max_green_s)
+        if min(self.hysteresis, self.recall_pressure, self.discharge_gap_s) < 0:
+            raise ValueError("parameters 'hysteresis', 'recall_pressure' and "
+                             "'discharge_gap_s' must be >= 0")
+        if self.max_green_s < self.min_green_s:
+            raise ValueError("parameter 'max_green_s' must be >= 'min_green_s'")
+
+
+class MaxPressureController:
+    """Chooses the stage that maximises the sum of movement pressures."""
+
+    name = "max-pressure"
+    needs_detectors = True
+
+    def __init__(self, info: JunctionInfo, params: MaxPressureParams | None = None,
+                 board: QueueBoard | None = None,
+                 limits: GreenLimits | None = None) -> None:
+        self.params = params or MaxPressureParams()
+        self.decision_interval_s = self.params.decision_interval_s
+        self.map = StageMap.from_info(info)
+        self.info = info
+        limits = limits or GreenLimits.unbounded(self.map.n_stages)
+        self.limits = limits.bounded(self.params.min_green_s, self.params.max_green_s)
+        self.history = StageHistory()
+        self.board = board if board is not None else QueueBoard()
+        self._queues = DemandEstimator(tuple(lane.lane for lane in info.lanes))
+
+    def pressures(self, obs: Observation) -> list[float]:
+        """Pressure of every stage for this observation (updates the shared board)."""
+        stage = obs.stage
+        green = frozenset(self.map.lanes_of_stage[stage]) if stage is not None else frozenset()
+        upstream = self._queues.update(obs, green)
+        self.board.publish(obs.time_s, {r.lane: u for r, u in zip(obs.lanes, upstream,
+                                                                   strict=True)})
+        lane_pressure = []
+        for i, lane in enumerate(self.info.lanes):
+            outs = lane.outgoing or ("",)
+            down = sum(self.board.queue(o, obs.time_s) for o in outs if o) / len(outs)
+            lane_pressure.append(upstream[i] - down)
+        out = []
+        for s in range(self.map.n_stages):
+            lanes = self.map.lanes_of_stage[s]
+            out.append(sum(lane_pressure[i] for i in lanes) if lanes
+                       else self.params.recall_pressure)
+        return out
+
+    def decide(self, obs: Observation) -> StageRequest:
+        """Request the stage of highest pressure (min/max green and hysteresis apply)."""
+        pressures = self.pressures(obs)
+        self.history.update(obs)
+        stage = obs.stage
+        if stage is None:
+            return StageRequest(hold(obs), "transition")
+        if obs.time_in_stage_s < self.limits.min_green[stage]:
+            return StageRequest(stage, "min green")
+        others = [s for s in range(self.map.n_stages) if s != stage]
+        if not others:
+            return StageRequest(stage, "single stage")
+        # ties go to the next stage in cyclic order
+        best = max(others, key=lambda s: (pressures[s], -((s - stage) % self.map.n_stages)))
+        max_green = self.limits.max_for(self.history.previous, stage)
+        if obs.time_in_stage_s >= max_green and pressures[best] > 0:
+            return StageRequest(best, "max green")
+        discharging = any(obs.lanes[i].gap_s < self.params.discharge_gap_s
+                          for i in self.map.lanes_of_stage[stage])
+        if discharging:
+            return StageRequest(stage, "queue discharging")
+        if pressures[best] > pressures[stage] + self.params.hysteresis:
+            return StageRequest(best, f"pressure {pressures[best]:.1f} > {pressures[stage]:.1f}")
+        return StageRequest(stage, "highest pressure")
