@@ -53,12 +53,12 @@ class JunctionsParallelEnv(ParallelEnv):
                 spaces.Discrete(self.sim.action_count(a)))
             for a in ids}
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - PettingZoo's documented pattern
+    @functools.cache  # noqa: B019 - PettingZoo's documented pattern
     def observation_space(self, agent: str) -> spaces.Box:
         """Observation space of one agent."""
         return self._spaces[agent][0]
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def action_space(self, agent: str) -> spaces.Discrete:
         """Action space of one agent."""
         return self._spaces[agent][1]

@@ -1,0 +1,99 @@
+"""The shared stage-scoring network (torch; training and export only, never deployment).
+
+Each stage row of the ``stage`` encoding, concatenated with the mean of all rows (the
+junction's context), passes through the same MLP; a linear head turns each row's hidden
+vector into that stage's score, and the mean of the hidden vectors feeds the value head.
+No weight depends on the number of stages or lanes, so one set of weights serves
+junctions of any shape (parameter sharing) and the ONNX export has a dynamic stage axis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from stable_baselines3.common.policies import ActorCriticPolicy
+from torch import nn
+
+
+class StageRows(nn.Module):
+    """Per-stage shared MLP; outputs (batch, stages * hidden) for the actor, (batch, hidden)
+    for the critic."""
+
+    def __init__(self, n_features: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.hidden = hidden
+        self.latent_dim_pi = hidden  # per stage; the stage head reads rows of this size
+        self.latent_dim_vf = hidden
+        self.rows = nn.Sequential(nn.Linear(2 * n_features, hidden), nn.Tanh(),
+                                  nn.Linear(hidden, hidden), nn.Tanh())
+        self.critic = nn.Sequential(nn.Linear(2 * n_features, hidden), nn.Tanh(),
+                                    nn.Linear(hidden, hidden), nn.Tanh())
+
+    def _inputs(self, features: torch.Tensor) -> torch.Tensor:
+        x = features.reshape(features.shape[0], -1, self.n_features)
+        context = x.mean(dim=1, keepdim=True).expand_as(x)
+        return torch.cat([x, context], dim=-1)
+
+    def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
+        """Hidden vector per stage, flattened."""
+        h = self.rows(self._inputs(features))
+        return h.reshape(h.shape[0], -1)
+
+    def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
+        """Mean-pooled hidden vector for the value head."""
+        return self.critic(self._inputs(features)).mean(dim=1)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.forward_actor(features), self.forward_critic(features)
+
+
+class StageHead(nn.Module):
+    """Scores each stage's hidden vector with the same linear layer."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.score = nn.Linear(hidden, 1)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        rows = latent.reshape(latent.shape[0], -1, self.hidden)
+        return self.score(rows).squeeze(-1)
+
+
+class StagePolicy(ActorCriticPolicy):
+    """Actor-critic policy for the ``stage`` encoding with weights shared across stages."""
+
+    def __init__(self, *args: Any, hidden: int = 64, **kwargs: Any) -> None:
+        self._hidden = hidden
+        super().__init__(*args, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        n_features = int(self.observation_space.shape[-1])
+        self.mlp_extractor = StageRows(n_features, self._hidden)
+
+    def _build(self, lr_schedule: Any) -> None:
+        super()._build(lr_schedule)
+        self.action_net = StageHead(self._hidden)
+        if self.ortho_init:
+            self.action_net.apply(lambda m: self.init_weights(m, gain=0.01))
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1),
+                                              **self.optimizer_kwargs)
+
+
+class ScoreModule(nn.Module):
+    """What is exported to ONNX: observation batch in, one score per action out
+    (PPO: logits; DQN: Q-values). The argmax is the deterministic action."""
+
+    def __init__(self, policy: nn.Module, algo: str) -> None:
+        super().__init__()
+        self.policy = policy
+        self.algo = algo
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.algo == "dqn":
+            return self.policy.q_net(obs)
+        p = self.policy
+        features = p.extract_features(obs, p.pi_features_extractor)
+        return p.action_net(p.mlp_extractor.forward_actor(features))

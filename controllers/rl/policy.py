@@ -1,0 +1,154 @@
+"""Deployable policies: ``policy.onnx`` + ``policy.json`` run with onnxruntime only.
+
+No torch and no pickle: the field box loads the ONNX graph and the JSON spec, encodes
+detector observations with the same encoder as training, and takes the argmax.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from controllers.base import StageRequest
+from controllers.rl.encoding import (
+    ACTION_MODES,
+    LANE_FEATURES,
+    STAGE_FEATURES,
+    ObservationEncoder,
+    action_to_stage,
+    layout_signature,
+    observation_shape,
+)
+from scenarios.observation import JunctionInfo, Observation
+
+FORMAT = "ampel-policy/1"
+INPUT_NAME = "obs"
+OUTPUT_NAME = "scores"
+#: the policy shipped with ampel (Westentor, trained by ``ampel train``)
+SHIPPED_POLICY = Path(__file__).resolve().parent / "policies" / "westentor" / "policy.onnx"
+
+_LAYOUT_KEYS = ("stages", "groups", "lanes_per_stage")
+
+
+def write_json_atomic(data: Any, path: Path) -> Path:
+    """Write JSON via a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@dataclass
+class OnnxPolicy:
+    """An exported policy: its spec and an onnxruntime session."""
+
+    path: Path
+    spec: dict
+    session: Any
+
+    @classmethod
+    def load(cls, path: str | Path) -> OnnxPolicy:
+        """Load ``policy.onnx`` (or its folder) and the ``policy.json`` beside it."""
+        p = Path(path)
+        if p.is_dir():
+            p = p / "policy.onnx"
+        json_path = p.with_suffix(".json")
+        if not p.is_file():
+            raise ValueError(f"policy file {p} not found")
+        if not json_path.is_file():
+            raise ValueError(f"policy spec {json_path} not found (expected beside {p.name})")
+        try:
+            spec = json.loads(json_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"policy spec {json_path} is not valid JSON: {exc}") from None
+        if spec.get("format") != FORMAT:
+            raise ValueError(f"policy spec {json_path} has format {spec.get('format')!r}, "
+                             f"expected {FORMAT!r}")
+        if spec.get("action", {}).get("mode") not in ACTION_MODES:
+            raise ValueError(f"policy spec {json_path}: unknown action mode")
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ValueError(f"cannot load ONNX policy {p}: {str(exc).splitlines()[0]}") from None
+        return cls(path=p, spec=spec, session=session)
+
+    @property
+    def encoding(self) -> str:
+        """Observation encoding the policy expects."""
+        return self.spec["observation"]["encoding"]
+
+    @property
+    def action_mode(self) -> str:
+        """``next-stage`` or ``keep-switch``."""
+        return self.spec["action"]["mode"]
+
+    def scores(self, obs: np.ndarray) -> np.ndarray:
+        """Scores for a batch of encoded observations (argmax = action)."""
+        x = np.asarray(obs, dtype=np.float32)
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+
+    def act(self, obs: np.ndarray) -> int:
+        """Deterministic action for one encoded observation."""
+        return int(np.argmax(self.scores(obs[None])[0]))
+
+    def check_layout(self, info: JunctionInfo, allow_other_layout: bool = False) -> None:
+        """Raise a one-line ValueError unless the policy fits this junction."""
+        features = STAGE_FEATURES if self.encoding == "stage" else LANE_FEATURES
+        if list(self.spec["observation"]["features"]) != list(features):
+            raise ValueError(f"policy {self.path} uses observation features this ampel "
+                             "version does not produce; re-export it")
+        mine = layout_signature(info)
+        trained = self.spec.get("junctions", [])
+        if any(all(t.get(k) == mine[k] for k in _LAYOUT_KEYS) for t in trained):
+            return
+        if allow_other_layout and self.spec.get("shared") and self.action_mode == "next-stage":
+            return
+        names = "; ".join(f"{t.get('junction')} (stages {', '.join(t.get('stages', []))})"
+                          for t in trained) or "unknown"
+        hint = (" (this shared policy can serve it with allow_other_layout=true)"
+                if self.spec.get("shared") else "")
+        raise ValueError(f"policy {self.path} was trained for junction layout {names}; "
+                         f"junction {info.junction} has stages {', '.join(info.stage_names)} "
+                         f"and {mine['lanes']} detected lanes{hint}")
+
+
+class RLController:
+    """The ``rl`` controller: an ONNX policy choosing stages from detector observations."""
+
+    name = "rl"
+    needs_detectors = True
+
+    def __init__(self, policy: OnnxPolicy, info: JunctionInfo,
+                 allow_other_layout: bool = False) -> None:
+        policy.check_layout(info, allow_other_layout)
+        shape = observation_shape(info, policy.encoding)
+        expected = policy.spec["observation"]["shape"]
+        if not policy.spec.get("shared") and list(shape) != list(expected):
+            raise ValueError(f"policy {policy.path} expects observations of shape {expected}, "
+                             f"junction {info.junction} gives {list(shape)}")
+        self.policy = policy
+        self.encoder = ObservationEncoder(info, policy.encoding)
+        self.decision_interval_s = float(policy.spec["decision_interval_s"])
+
+    def decide(self, obs: Observation) -> StageRequest:
+        """Encode the detector observation and request the policy's stage."""
+        action = self.policy.act(self.encoder.encode(obs))
+        return StageRequest(action_to_stage(self.policy.action_mode, action, obs), "policy")

@@ -1,0 +1,293 @@
+"""Training with stable-baselines3: SubprocVecEnv (one libsumo simulation per process),
+TensorBoard logs, periodic evaluation on held-out demand seeds, checkpoints and resume,
+and the ONNX export at the end."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3 import DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecMonitor
+
+from controllers.rl.config import TRAIN_SEED_MIN, EnvConfig
+from controllers.rl.env import JunctionEnv
+from controllers.rl.export import export_policy
+from controllers.rl.nets import StagePolicy
+from controllers.rl.policy import write_json_atomic
+from scenarios.scenario import load_scenario
+
+log = logging.getLogger(__name__)
+
+ALGOS = ("ppo", "dqn")
+CHECKPOINT_RE = re.compile(r"ckpt_(\d+)\.zip$")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run.
+
+    Attributes:
+        algo: ``ppo`` (shared stage-scoring policy with the ``stage`` encoding) or ``dqn``
+            (MLP Q-network).
+        steps: total environment steps (decisions) over all environments.
+        envs: parallel environments, one SUMO process each.
+        seed: training seed (network init, episode demand seeds and scales).
+        out: output folder.
+        env: environment configuration for training episodes.
+        eval_seeds: held-out demand seeds for periodic evaluation (all < TRAIN_SEED_MIN).
+        eval_every: environment steps between evaluations (0: only at the end).
+        eval_episode_s: simulated seconds of an evaluation episode.
+        checkpoint_every: environment steps between checkpoints.
+        resume: continue from the latest checkpoint in ``out/checkpoints``.
+        junction: traffic-light id to train (default: the scenario's first junction).
+        command: the command line, recorded in policy.json.
+        hyper: algorithm keyword overrides.
+        code_revision: git revision of the code, recorded in policy.json.
+    """
+
+    out: Path
+    algo: str = "ppo"
+    steps: int = 100_000
+    envs: int = 2
+    seed: int = 0
+    env: EnvConfig = field(default_factory=lambda: EnvConfig(demand_jitter=0.2))
+    eval_seeds: tuple[int, ...] = (1, 2, 3)
+    eval_every: int = 20_000
+    eval_episode_s: float = 1800.0
+    checkpoint_every: int = 20_000
+    resume: bool = False
+    junction: str | None = None
+    command: str = ""
+    hyper: dict[str, Any] = field(default_factory=dict)
+    code_revision: str = "unknown"
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGOS:
+            raise ValueError(f"unknown algorithm {self.algo!r} (known: {', '.join(ALGOS)})")
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.envs < 1:
+            raise ValueError(f"envs must be >= 1, got {self.envs}")
+        bad = [s for s in self.eval_seeds if not 0 <= s < TRAIN_SEED_MIN]
+        if bad:
+            raise ValueError(f"evaluation seeds must lie in 0..{TRAIN_SEED_MIN - 1} (held out "
+                             f"from training seeds), got {bad}")
+
+
+def _make_env(config: EnvConfig, junction: str | None) -> Callable[[], JunctionEnv]:
+    def thunk() -> JunctionEnv:
+        return JunctionEnv(config.scenario, junction=junction, config=config)
+    return thunk
+
+
+def default_hyper(algo: str, envs: int) -> dict[str, Any]:
+    """Hyperparameters used unless overridden (tuned for minutes, not hours)."""
+    if algo == "ppo":
+        n_steps = max(64, 1024 // envs)
+        return {"n_steps": n_steps, "batch_size": min(256, n_steps * envs), "n_epochs": 8,
+                "learning_rate": 5e-4, "gamma": 0.95, "gae_lambda": 0.9, "ent_coef": 0.01,
+                "clip_range": 0.2}
+    return {"learning_rate": 5e-4, "buffer_size": 50_000, "learning_starts": 1000,
+            "batch_size": 64, "gamma": 0.95, "train_freq": 4, "target_update_interval": 1000,
+            "exploration_fraction": 0.3, "exploration_final_eps": 0.02}
+
+
+def evaluate(model: Any, config: EnvConfig, seeds: tuple[int, ...], episode_s: float,
+             junction: str | None = None) -> dict[str, Any]:
+    """Run the deterministic policy on each held-out seed; mean delay per seed from tripinfo."""
+    eval_cfg = replace(config, demand_jitter=0.0, sensor_noise=0.0, sensor_dropout=0.0,
+                       demand_seeds=tuple(seeds), episode_s=episode_s, episode_metrics=True)
+    env = JunctionEnv(config.scenario, junction=junction, config=eval_cfg)
+    delays, rewards, violations = [], [], 0
+    try:
+        for s in seeds:
+            obs, _ = env.reset(seed=s, options={"demand_seed": s})
+            total, done, info = 0.0, False, {}
+            while not done:
+                action, _ = model.predict(obs, deterministic=True)
+                obs, r, term, trunc, info = env.step(int(action))
+                total += r
+                done = term or trunc
+            m = info["episode_metrics"]
+            delays.append(m["mean_delay_s"])
+            violations += m["safety_violations"]
+            rewards.append(total)
+    finally:
+        env.close()
+    return {"seeds": list(seeds), "mean_delay_s": float(np.mean(delays)),
+            "delays_s": delays, "mean_reward": float(np.mean(rewards)),
+            "safety_violations": violations}
+
+
+class ProgressBar(BaseCallback):
+    """A tqdm bar over environment steps (on stderr)."""
+
+    def __init__(self, total: int, disable: bool = False) -> None:
+        super().__init__()
+        self.total = total
+        self.disable = disable
+        self.bar: Any = None
+
+    def _on_training_start(self) -> None:
+        import sys
+
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.total, initial=min(self.model.num_timesteps, self.total),
+                        unit="step", desc="training", file=sys.stderr, disable=self.disable,
+                        mininterval=1.0)
+
+    def _on_step(self) -> bool:
+        self.bar.update(min(self.model.num_timesteps, self.total) - self.bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+class PeriodicTasks(BaseCallback):
+    """Checkpoints and held-out evaluations every so many environment steps."""
+
+    def __init__(self, cfg: TrainConfig, history: list[dict]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.history = history
+        self._next_eval = self._next(cfg.eval_every)
+        self._next_ckpt = self._next(cfg.checkpoint_every)
+
+    def _next(self, every: int) -> float:
+        return float("inf") if every <= 0 else every
+
+    def _on_training_start(self) -> None:
+        n = self.model.num_timesteps
+        if self.cfg.eval_every > 0:
+            self._next_eval = (n // self.cfg.eval_every + 1) * self.cfg.eval_every
+        if self.cfg.checkpoint_every > 0:
+            self._next_ckpt = (n // self.cfg.checkpoint_every + 1) * self.cfg.checkpoint_every
+
+    def _on_step(self) -> bool:
+        n = self.model.num_timesteps
+        if n >= self._next_ckpt:
+            save_checkpoint(self.model, self.cfg.out)
+            self._next_ckpt += self.cfg.checkpoint_every
+        if n >= self._next_eval:
+            self.run_eval()
+            self._next_eval += self.cfg.eval_every
+        return True
+
+    def run_eval(self) -> dict:
+        """Evaluate now, log to TensorBoard and the history file."""
+        result = evaluate(self.model, self.cfg.env, self.cfg.eval_seeds,
+                          self.cfg.eval_episode_s, self.cfg.junction)
+        result["steps"] = int(self.model.num_timesteps)
+        self.history.append(result)
+        self.logger.record("eval/mean_delay_s", result["mean_delay_s"])
+        self.logger.record("eval/mean_reward", result["mean_reward"])
+        self.logger.dump(self.model.num_timesteps)
+        write_json_atomic(self.history, self.cfg.out / "evaluations.json")
+        log.info("eval at %d steps: mean delay %.1f s", result["steps"], result["mean_delay_s"])
+        return result
+
+
+def save_checkpoint(model: BaseAlgorithm, out: Path) -> Path:
+    """Save a checkpoint named by its step count."""
+    path = out / "checkpoints" / f"ckpt_{model.num_timesteps}.zip"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return path
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    """The checkpoint with the most steps, if any."""
+    found = [(int(m.group(1)), p) for p in (out / "checkpoints").glob("ckpt_*.zip")
+             if (m := CHECKPOINT_RE.search(p.name))]
+    return max(found)[1] if found else None
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    onnx: Path
+    spec: Path
+    steps: int
+    wall_s: float
+    final_eval: dict
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
+    """Train, evaluate, checkpoint and export; returns the exported policy's paths."""
+    started = time.perf_counter()
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    scenario = load_scenario(cfg.env.scenario)
+    tls = cfg.junction or scenario.junctions[0].tls
+    info = next((j.info for j in scenario.junctions if j.tls == tls), None)
+    if info is None:
+        raise ValueError(f"scenario {scenario.name!r} has no junction {tls!r}")
+    algo_cls = PPO if cfg.algo == "ppo" else DQN
+    ckpt = latest_checkpoint(out) if cfg.resume else None
+    if cfg.resume and ckpt is None:
+        raise ValueError(f"--resume: no checkpoint in {out / 'checkpoints'}")
+    history_path = out / "evaluations.json"
+    history: list[dict] = (json.loads(history_path.read_text()) if cfg.resume and
+                           history_path.is_file() else [])
+    venv = VecMonitor(SubprocVecEnv([_make_env(cfg.env, tls) for _ in range(cfg.envs)],
+                                    start_method="forkserver"))
+    try:
+        if ckpt is not None:
+            model = algo_cls.load(ckpt, env=venv, device="cpu",
+                                  tensorboard_log=str(out / "tensorboard"))
+            # fresh episode randomness after a resume (seeded by the step count)
+            venv.seed(cfg.seed + int(model.num_timesteps))
+            log.info("resuming from %s (%d steps)", ckpt, model.num_timesteps)
+        else:
+            hyper = {**default_hyper(cfg.algo, cfg.envs), **cfg.hyper}
+            policy: Any = StagePolicy if (cfg.algo == "ppo" and cfg.env.encoding == "stage") \
+                else "MlpPolicy"
+            model = algo_cls(policy, venv, seed=cfg.seed, device="cpu", verbose=0,
+                             tensorboard_log=str(out / "tensorboard"), **hyper)
+        tasks = PeriodicTasks(cfg, history)
+        remaining = cfg.steps - int(model.num_timesteps)
+        if remaining > 0:
+            model.learn(remaining, callback=CallbackList([ProgressBar(cfg.steps, not progress),
+                                                          tasks]),
+                        reset_num_timesteps=ckpt is None, tb_log_name=cfg.algo)
+        save_checkpoint(model, out)
+        final = tasks.run_eval() if not history or history[-1]["steps"] != model.num_timesteps \
+            else history[-1]
+    finally:
+        venv.close()
+    wall = time.perf_counter() - started
+    prior_wall = 0.0
+    spec_path = out / "policy.json"
+    if cfg.resume and spec_path.is_file():
+        prior_wall = float(json.loads(spec_path.read_text()).get("training", {})
+                           .get("wall_s", 0.0))
+    training = {
+        "command": cfg.command,
+        "code_revision": cfg.code_revision,
+        "seed": cfg.seed,
+        "steps": int(model.num_timesteps),
+        "envs": cfg.envs,
+        "wall_s": round(prior_wall + wall, 1),
+        "resumed": cfg.resume,
+        "train_demand_seeds": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
+        "eval_seeds": list(cfg.eval_seeds),
+        "final_eval": final,
+        "hyper": {**default_hyper(cfg.algo, cfg.envs), **cfg.hyper},
+    }
+    onnx_path, json_path = export_policy(model, cfg.algo, cfg.env, [info], out, training)
+    model.save(out / "model.zip")
+    return TrainResult(onnx=onnx_path, spec=json_path, steps=int(model.num_timesteps),
+                       wall_s=prior_wall + wall, final_eval=final)
