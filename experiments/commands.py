@@ -96,7 +96,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 #: modules with a ``register(sub)`` function that add further sub-commands
 COMMAND_MODULES: tuple[str, ...] = ("experiments.cmd_experiment", "experiments.cmd_data",
-                                   "hil.cli")
+                                   "hil.cli", "experiments.cmd_train")
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

@@ -81,7 +81,8 @@ class TrainConfig:
         bad = [s for s in self.eval_seeds if not 0 <= s < TRAIN_SEED_MIN]
         if bad:
             raise ValueError(f"evaluation seeds must lie in 0..{TRAIN_SEED_MIN - 1} (held out "
-                             f"from training seeds), got {bad}")
+                             f"from training seeds), got {bad[:5]}"
+                             f"{' ...' if len(bad) > 5 else ''}")
 
 
 def _make_env(config: EnvConfig, junction: str | None) -> Callable[[], JunctionEnv]:

@@ -1,0 +1,106 @@
+"""``ampel train``: train a learned controller and export policy.onnx + policy.json."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from experiments.cli import _non_negative_int, _positive_float
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        if "-" in text and "," not in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            return tuple(range(lo, hi + 1))
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected seeds like 1-5 or 1,2,3, got {text!r}") from None
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from controllers.rl.config import EnvConfig
+    from controllers.rl.train import TrainConfig, train
+    from experiments.results import code_revision, ensure_writable_dir
+    from scenarios.registry import find_spec
+
+    find_spec(args.scenario)  # one-line error for an unknown scenario
+    out = ensure_writable_dir(Path(args.out))
+    env = EnvConfig(scenario=args.scenario, decision_interval_s=args.decision_interval,
+                    episode_s=args.episode, action_mode=args.action_mode,
+                    encoding=args.encoding, reward=args.reward,
+                    sensor_noise=args.sensor_noise, sensor_dropout=args.sensor_dropout,
+                    demand_jitter=args.demand_jitter)
+    argv = args.argv if args.argv is not None else sys.argv[1:]
+    cfg = TrainConfig(out=out, algo=args.algo, steps=args.steps, envs=args.envs,
+                      seed=args.seed, env=env, eval_seeds=args.eval_seeds,
+                      eval_every=args.eval_every, eval_episode_s=args.eval_episode,
+                      checkpoint_every=args.checkpoint_every, resume=args.resume,
+                      junction=args.junction, command="ampel " + shlex.join(argv),
+                      code_revision=code_revision())
+    result = train(cfg, progress=not args.quiet)
+    ev = result.final_eval
+    print(f"trained {result.steps} steps in {result.wall_s / 60:.1f} min "
+          f"({args.algo}, {args.envs} envs, seed {args.seed})")
+    print(f"  held-out seeds {ev['seeds']}: mean delay {ev['mean_delay_s']:.1f} s "
+          f"({args.eval_episode:g} s episodes, final policy)")
+    print(f"  written: {result.onnx}, {result.spec}, TensorBoard logs in {out / 'tensorboard'}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` sub-command."""
+    p = sub.add_parser(
+        "train", help="train a learned controller (SB3) and export it to ONNX",
+        description="Train a policy for one junction with stable-baselines3 (one SUMO "
+                    "process per environment), evaluate it on held-out demand seeds, and "
+                    "write DIR/policy.onnx + DIR/policy.json, checkpoints and TensorBoard "
+                    "logs (tensorboard --logdir DIR/tensorboard).")
+    p.add_argument("--scenario", required=True, help="registered scenario name")
+    p.add_argument("--junction", default=None, help="traffic-light id (default: the first)")
+    p.add_argument("--algo", choices=("ppo", "dqn"), default="ppo",
+                   help="ppo: shared stage-scoring policy; dqn: MLP Q-network (default: ppo)")
+    p.add_argument("--steps", type=_positive_int, default=100_000,
+                   help="total decisions over all environments (default: 100000)")
+    p.add_argument("--envs", type=_positive_int, default=2,
+                   help="parallel environments, one SUMO process each (default: 2)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="training seed")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the latest checkpoint in DIR/checkpoints")
+    p.add_argument("--episode", type=_positive_float, default=1800.0,
+                   help="simulated seconds per training episode (default: 1800)")
+    p.add_argument("--decision-interval", type=_positive_float, default=5.0,
+                   help="seconds between decisions (default: 5)")
+    p.add_argument("--action-mode", choices=("next-stage", "keep-switch"),
+                   default="next-stage", help="action space (default: next-stage)")
+    p.add_argument("--encoding", choices=("stage", "lane"), default="stage",
+                   help="observation encoding (default: stage, shared across junctions)")
+    p.add_argument("--reward", choices=("delay", "queue", "waiting", "pressure"),
+                   default="delay", help="training reward (default: delay)")
+    p.add_argument("--sensor-noise", type=float, default=0.0,
+                   help="multiplicative detector noise, e.g. 0.1 (default: 0)")
+    p.add_argument("--sensor-dropout", type=float, default=0.0,
+                   help="per-lane detector dropout probability (default: 0)")
+    p.add_argument("--demand-jitter", type=float, default=0.2,
+                   help="demand scale drawn per episode within 1 +- this (default: 0.2)")
+    p.add_argument("--eval-seeds", type=_seed_list, default=(1, 2, 3),
+                   help="held-out demand seeds for evaluation, e.g. 1-3 (default: 1-3)")
+    p.add_argument("--eval-every", type=_non_negative_int, default=20_000,
+                   help="steps between evaluations (0: only at the end; default: 20000)")
+    p.add_argument("--eval-episode", type=_positive_float, default=1800.0,
+                   help="simulated seconds per evaluation episode (default: 1800)")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=20_000,
+                   help="steps between checkpoints (default: 20000)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_train, argv=None)
