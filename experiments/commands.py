@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from experiments.cli import _non_negative_int, _positive_float
+from scenarios.profiles import period_names
 
 SUMMARY_ORDER = (
     ("vehicles_departed", "Motor vehicles departed", "{:d}"),
@@ -49,6 +50,17 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def parse_param_options(items: list[str]) -> dict[str, str]:
+    """``--param key=value`` options as a dict (values stay strings; builders convert)."""
+    params: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param expects KEY=VALUE, got {item!r}")
+        params[key.strip()] = value.strip()
+    return params
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -57,8 +69,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
     from scenarios.scenario import load_scenario
 
-    factory = controller_factory(args.controller, {"plan": args.plan} if args.plan else None)
+    controller_factory(args.controller)  # an unknown name fails before the network builds
     scenario = load_scenario(args.scenario)
+    if args.period is not None:
+        scenario = scenario.for_period(args.period)
+    # by default a junction runs its plan named after the period, if it has one
+    plan = args.plan or (args.period or "morning_peak")
+    if not args.plan and not all(any(p.name == plan for p in j.plans)
+                                 for j in scenario.junctions):
+        plan = None
+    params = parse_param_options(getattr(args, "param", None) or [])
+    if plan and "plan" not in params:
+        params["plan"] = plan
+    factory = controller_factory(args.controller, params or None)
     if args.duration is None:
         args.duration = scenario.default_duration_s
     controllers = build_controllers(scenario, factory)
@@ -96,7 +119,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 #: modules with a ``register(sub)`` function that add further sub-commands
 COMMAND_MODULES: tuple[str, ...] = ("experiments.cmd_experiment", "experiments.cmd_data",
-                                   "hil.cli", "experiments.cmd_train")
+                                   "hil.cli", "experiments.cmd_train",
+                                   "experiments.cmd_plan")
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
@@ -116,7 +140,7 @@ def register_all(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--controller", default="fixed-time", help="controller name (default: "
                    "fixed-time)")
     p.add_argument("--plan", default=None, help="fixed-time plan name from the scenario "
-                   "(default: its first plan)")
+                   "(default: the plan named after --period, else its first plan)")
     p.add_argument("--seed", type=_non_negative_int, default=1, help="demand and SUMO seed "
                    "(default: 1)")
     p.add_argument("--duration", type=_positive_float, default=None,
@@ -124,6 +148,12 @@ def register_all(sub: argparse._SubParsersAction) -> None:
                    ".sumocfg its end - begin)")
     p.add_argument("--demand", type=_positive_float, default=1.0,
                    help="demand scale factor, e.g. 1.3 for 30%% more traffic (default: 1.0)")
+    p.add_argument("--period", default=None, choices=period_names(),
+                   help="time of day: demand profile and, if the junctions have one, the "
+                   "plan of that name (default: morning_peak)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="controller parameter, repeatable, e.g. --param max_gap_s=2.5 "
+                   "(see README, Controllers); unknown keys are refused")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--gui", action="store_true", help="watch in sumo-gui (TraCI)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scenarios.build import build_network, default_cache_dir
-from scenarios.demand import generate_departures, write_routes
+from scenarios.demand import (
+    demand_for_period,
+    generate_departures,
+    write_bus_stops,
+    write_routes,
+)
 from scenarios.detectors import LaneDetectors, plan_detectors, write_detector_file
 from scenarios.layout import JunctionLayout, build_layout
 from scenarios.netfile import NetFile, read_net
@@ -60,21 +65,35 @@ class Scenario:
         """Simulated seconds when none are given: a .sumocfg's end - begin, else 3600."""
         return self.external.duration_s if self.external is not None else 3600.0
 
+    def for_period(self, period: str) -> Scenario:
+        """This scenario with the demand of another time-of-day period as its default."""
+        if self.external is not None:
+            raise ValueError("--period applies to registered Hamm scenarios only")
+        spec = replace(self.spec, demand=demand_for_period(self.spec.demand, period))
+        return replace(self, spec=spec)
+
     def session(self, seed: int, duration_s: float, out_dir: Path, demand_scale: float = 1.0,
-                gui: bool = False) -> SumoSession:
-        """Write this seed's demand and the detector file, and return an unstarted session."""
+                gui: bool = False, period: str | None = None) -> SumoSession:
+        """Write this seed's demand and the detector file, and return an unstarted session.
+
+        ``period`` picks a time-of-day profile (``scenarios.profiles``); default: the
+        scenario's basis period (the morning peak).
+        """
         if self.external is not None:
             return self.external.session(self, seed, duration_s, out_dir, demand_scale, gui)
         if duration_s <= 0:
             raise ValueError(f"duration must be positive, got {duration_s}")
         out_dir.mkdir(parents=True, exist_ok=True)
         begin = self.spec.demand.begin_s
+        demand = demand_for_period(self.spec.demand, period or self.spec.demand.period)
         routes = write_routes(
-            generate_departures(self.spec.demand, seed, demand_scale, duration_s),
+            generate_departures(demand, seed, demand_scale, duration_s),
             out_dir / "routes.rou.xml")
         all_detectors = tuple(d for j in self.junctions for d in j.detectors)
-        additional = write_detector_file(all_detectors, out_dir / "detectors.add.xml")
-        files = SessionFiles(net=self.net_path, routes=routes, additional=(additional,),
+        additional = (write_detector_file(all_detectors, out_dir / "detectors.add.xml"),)
+        if demand.bus_stops:
+            additional += (write_bus_stops(demand, out_dir / "busstops.add.xml"),)
+        files = SessionFiles(net=self.net_path, routes=routes, additional=additional,
                              tripinfo=out_dir / "tripinfo.xml",
                              statistics=out_dir / "statistics.xml")
         return SumoSession(files=files, seed=seed, begin_s=begin, end_s=begin + duration_s,
@@ -94,7 +113,8 @@ def make_junction(layout: JunctionLayout, net: NetFile, detector_spec: DetectorS
         lane = net.lanes[lane_id]
         approach.append(ApproachLane(lane=lane_id, groups=groups, stages=stages,
                                      outgoing=layout.outgoing_lanes(lane_id),
-                                     is_bicycle=not lane.permits("passenger")))
+                                     is_bicycle=(lane.permits("bicycle")
+                                                 and not lane.permits("passenger"))))
     info = JunctionInfo(
         junction=layout.tls,
         stage_names=tuple(s.name for s in model.stages),
