@@ -114,6 +114,12 @@ class VirtualFieldController:
     # ------------------------------------------------------------------- poll
     def poll(self, now: float, holding: Mapping[int, int]) -> bool:
         """Watch the adapter heartbeat at wall time ``now``; True when the mode changed."""
+        if self.mode == "external" and self._rm.name_of(
+                "mode", self._holding(holding, "requested_mode") or 0) == "local":
+            self.mode = "local"  # handing back never waits for the next tick
+            self._ext_target = None
+            self._event("local plan requested by the adapter")
+            return True
         hb = self._holding(holding, "adapter_heartbeat")
         if self._hb_last is None:
             self._hb_last, self._hb_seen_at = hb, now
@@ -214,7 +220,7 @@ class VirtualFieldController:
         hold = self._holding(holding, "hold")
         force_off = self._holding(holding, "force_off")
         raw_mode = self._holding(holding, "requested_mode") or 0
-        if self._rm.name_of("mode", raw_mode) not in ("local", "external"):
+        if raw_mode != 0 and self._rm.name_of("mode", raw_mode) not in ("local", "external"):
             self._reject("invalid_mode", f"command {seq_no}: requested mode {raw_mode}")
         elif self.mode != "external":
             self._reject("not_external", f"command {seq_no} while in {self.mode} mode")
