@@ -12,11 +12,19 @@ from typing import Any
 from controllers.actuated import ActuatedController, ActuatedParams, stage_green_bounds
 from controllers.base import Controller
 from controllers.common import GreenLimits, parse_params
+from controllers.coordination import (
+    CoordinatedActuatedController,
+    CoordinationParams,
+    green_wave,
+)
 from controllers.fixed_time import FixedTimeController
 from controllers.max_pressure import MaxPressureController, MaxPressureParams, QueueBoard
 from controllers.sotl import SotlController, SotlParams
 from controllers.webster import WebsterParams, webster_plan
 from scenarios.scenario import Junction, Scenario
+
+#: ``ampel run`` passes the period's plan name to every controller; adaptive ones ignore it
+PLAN_KEY = frozenset({"plan"})
 
 
 def green_limits(junction: Junction) -> GreenLimits:
@@ -27,6 +35,42 @@ def green_limits(junction: Junction) -> GreenLimits:
     rows = tuple(tuple(maxs[s] - (model.interstage_duration(p, s) if p != s else 0.0) - 1.0
                        for s in range(n)) for p in range(n))
     return GreenLimits(mins, rows)
+
+
+def check_keys(params: dict[str, Any], known: set[str], where: str) -> None:
+    """Refuse parameters a builder does not know (one line naming the key)."""
+    for key in params:
+        if key not in known and not key.startswith("_"):
+            raise ValueError(f"{where}: unknown parameter {key!r} "
+                             f"(known: {', '.join(sorted(known))})")
+
+
+def parse_greens(value: Any, junction: Junction) -> tuple[tuple[str, float], ...] | None:
+    """Stage greens from a config mapping or a CLI string ``S1=30,S2=12``.
+
+    For a scenario with several junctions the string form takes ``TLS:STAGE=SECONDS``
+    items; items of other junctions are ignored, and a junction named by none keeps its
+    plan (None is returned).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        return tuple((str(k), float(v)) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return tuple((str(k), float(v)) for k, v in value)
+    out = []
+    for item in str(value).split(","):
+        key, sep, seconds = item.strip().partition("=")
+        if not sep:
+            raise ValueError(f"greens: expected STAGE=SECONDS items, got {item.strip()!r}")
+        tls, colon, stage = key.rpartition(":")
+        if colon and tls != junction.tls:
+            continue
+        try:
+            out.append((stage.strip(), float(seconds)))
+        except ValueError:
+            raise ValueError(f"greens: {item.strip()!r} needs seconds as a number") from None
+    return tuple(out) or None
 
 
 def build_webster(junction: Junction, scenario: Scenario, params: dict[str, Any]
@@ -42,19 +86,48 @@ def build_webster(junction: Junction, scenario: Scenario, params: dict[str, Any]
 def build_actuated(junction: Junction, scenario: Scenario, params: dict[str, Any]
                    ) -> Controller:
     """Gap-out / max-out actuated control."""
-    p = parse_params(ActuatedParams, params, "actuated")
+    p = parse_params(ActuatedParams, params, "actuated", extra=PLAN_KEY)
     return ActuatedController(junction.info, p, green_limits(junction))
 
 
 def build_sotl(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Controller:
     """Self-organising traffic light."""
-    p = parse_params(SotlParams, params, "sotl")
+    p = parse_params(SotlParams, params, "sotl", extra=PLAN_KEY)
     return SotlController(junction.info, p, green_limits(junction))
 
 
 def build_max_pressure(junction: Junction, scenario: Scenario, params: dict[str, Any]
                        ) -> Controller:
     """Max-pressure control; the junctions of one factory share a queue board."""
-    p = parse_params(MaxPressureParams, params, "max-pressure")
+    p = parse_params(MaxPressureParams, params, "max-pressure", extra=PLAN_KEY)
     board = params.setdefault("_board", QueueBoard())
     return MaxPressureController(junction.info, p, board, green_limits(junction))
+
+
+COORDINATED_KEYS = frozenset({"plan", "control"})
+
+
+def build_coordinated(junction: Junction, scenario: Scenario, params: dict[str, Any]
+                      ) -> Controller:
+    """Green-wave coordination; ``control`` = ``fixed-time`` (default) or ``actuated``.
+
+    The green wave is computed once per factory (all junctions of a run share it).
+    """
+    control = str(params.get("control", "fixed-time"))
+    if control not in ("fixed-time", "actuated"):
+        raise ValueError(f"coordinated: parameter 'control' must be fixed-time or actuated, "
+                         f"got {control!r}")
+    p = parse_params(CoordinationParams, params, "coordinated", extra=COORDINATED_KEYS)
+    if "_wave" not in params:
+        params["_wave"] = green_wave(scenario, p, params.get("plan") if p.base == "plan"
+                                     else None)
+    wave = params["_wave"]
+    plan = wave.plans[junction.tls]
+    if control == "fixed-time":
+        ctl = FixedTimeController(plan)
+        ctl.name = "coordinated"
+        return ctl
+    model = junction.layout.model
+    actuated = ActuatedController(junction.info, ActuatedParams(), green_limits(junction))
+    return CoordinatedActuatedController(plan, wave.coordinated_stage[junction.tls], actuated,
+                                         model.interstage_duration)

@@ -12,8 +12,9 @@ from scenarios.scenario import Junction, Scenario
 
 
 def _fixed_time(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Controller:
+    rule_based.check_keys(params, {"plan", "greens", "offset_s"}, "fixed-time")
     plan_spec = junction.plan(params.get("plan"))
-    greens = params.get("greens") or plan_spec.greens
+    greens = rule_based.parse_greens(params.get("greens"), junction) or plan_spec.greens
     offset = float(params.get("offset_s", plan_spec.offset_s))
     return FixedTimeController(FixedTimePlan.build(junction.layout.model, greens, offset))
 
@@ -33,6 +34,7 @@ BUILDERS: dict[str, Callable[[Junction, Scenario, dict[str, Any]], Controller]] 
     "actuated": rule_based.build_actuated,
     "sotl": rule_based.build_sotl,
     "max-pressure": rule_based.build_max_pressure,
+    "coordinated": rule_based.build_coordinated,
     "rl": _rl,
 }
 

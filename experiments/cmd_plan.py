@@ -1,0 +1,100 @@
+"""``ampel plan``: compute signal plans (Webster; green-wave offsets) from a scenario."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+
+def _write_text_atomic(text: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(args: argparse.Namespace):
+    from scenarios.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    period = getattr(args, "period", None)
+    if period is not None:
+        scenario = scenario.for_period(period)
+    return scenario
+
+
+def _cmd_webster(args: argparse.Namespace) -> int:
+    from controllers.common import parse_params
+    from controllers.webster import WebsterParams, plan_yaml, webster_plan
+    from experiments.commands import parse_param_options
+
+    params = parse_param_options(args.param)
+    if args.demand != 1.0:
+        params["demand_scale"] = str(args.demand)
+    p = parse_params(WebsterParams, params, "webster")
+    scenario = _load(args)
+    results = [webster_plan(j, scenario, p) for j in scenario.junctions]
+    text = plan_yaml(results, scenario.name, args.name)
+    print(text, end="")
+    if args.out:
+        _write_text_atomic(text, Path(args.out))
+        print(f"# written: {args.out}")
+    return 0
+
+
+def _cmd_green_wave(args: argparse.Namespace) -> int:
+    from controllers.common import parse_params
+    from controllers.coordination import CoordinationParams, green_wave, green_wave_text
+    from experiments.commands import parse_param_options
+
+    p = parse_params(CoordinationParams, parse_param_options(args.param), "green-wave")
+    scenario = _load(args)
+    wave = green_wave(scenario, p)
+    print(green_wave_text(wave), end="")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``ampel plan webster`` and ``ampel plan green-wave``."""
+    from experiments.cli import _positive_float
+
+    plan = sub.add_parser("plan", help="compute signal plans from a scenario",
+                          description="Compute fixed-time plans from a scenario's demand.")
+    kinds = plan.add_subparsers(dest="plan_kind", metavar="KIND",
+                                parser_class=type(plan))
+    p = kinds.add_parser(
+        "webster", help="Webster cycle and splits from the scenario's demand",
+        description="Print Webster plans (cycle from C0 = (1.5 L + 5) / (1 - Y), greens in "
+                    "proportion to the critical flow ratios) as YAML to paste under the "
+                    "junctions of scenario.yaml; 'ampel run --controller webster' runs the "
+                    "same plan directly.")
+    p.add_argument("--scenario", required=True, help="registered scenario or x.sumocfg")
+    p.add_argument("--demand", type=_positive_float, default=1.0,
+                   help="plan for this demand factor (default: 1.0)")
+    p.add_argument("--name", default="webster", help="plan name in the YAML (default: webster)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="Webster parameter, e.g. --param max_cycle_s=100 (repeatable)")
+    p.add_argument("--out", default=None, help="also write the YAML to this file")
+    p.set_defaults(handler=_cmd_webster)
+    p = kinds.add_parser(
+        "green-wave", help="green-wave offsets and bandwidth along a corridor",
+        description="Offsets of the coordinated stage along the scenario's junctions from "
+                    "their distances and a progression speed, and the resulting bandwidth "
+                    "in both directions.")
+    p.add_argument("--scenario", required=True, help="registered scenario or x.sumocfg")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="coordination parameter, e.g. --param speed_kmh=45 (repeatable)")
+    p.set_defaults(handler=_cmd_green_wave)
+
+    def _no_kind(args: argparse.Namespace) -> int:
+        plan.print_help()
+        return 2
+
+    plan.set_defaults(handler=_no_kind)
