@@ -210,8 +210,8 @@ class ObservationEncoder:
         served = self._lane_stage  # lanes x stages
         sums = lanes.T @ served  # LANE_FEATURES x stages
         out = np.empty((n, len(STAGE_FEATURES)), dtype=np.float32)
-        out[:, 0] = sums[0] / 20.0
-        out[:, 1] = (served * lanes[:, :1]).max(axis=0) / 10.0
+        out[:, 0] = sums[0] * 0.5  # lane queues are / 10 veh; the sum is / 20 veh
+        out[:, 1] = (served * lanes[:, :1]).max(axis=0)
         out[:, 2] = sums[1] * self._inv_counts
         out[:, 3] = sums[2] * self._inv_counts
         out[:, 4] = sums[3]
