@@ -11,6 +11,7 @@ from typing import Any
 
 from controllers.actuated import ActuatedController, ActuatedParams, stage_green_bounds
 from controllers.base import Controller
+from controllers.bus_priority import BusPriorityController, BusPriorityParams
 from controllers.common import GreenLimits, parse_params
 from controllers.coordination import (
     CoordinatedActuatedController,
@@ -131,3 +132,26 @@ def build_coordinated(junction: Junction, scenario: Scenario, params: dict[str, 
     actuated = ActuatedController(junction.info, ActuatedParams(), green_limits(junction))
     return CoordinatedActuatedController(plan, wave.coordinated_stage[junction.tls], actuated,
                                          model.interstage_duration)
+
+
+BASES = ("fixed-time", "webster", "actuated", "sotl", "max-pressure", "coordinated")
+
+
+def build_bus_priority(junction: Junction, scenario: Scenario, params: dict[str, Any]
+                       ) -> Controller:
+    """Bus priority around a base controller: ``base`` (default fixed-time); parameters
+    ``base.KEY`` go to the base controller (``plan`` too)."""
+    from controllers.registry import BUILDERS
+
+    base = str(params.get("base", "fixed-time"))
+    if base not in BASES:
+        raise ValueError(f"bus-priority: parameter 'base' must be one of {', '.join(BASES)}, "
+                         f"got {base!r}")
+    own = {k: v for k, v in params.items()
+           if not k.startswith("base.") and k not in ("base", "plan") and not k.startswith("_")}
+    p = parse_params(BusPriorityParams, own, "bus-priority")
+    base_params = params.setdefault("_base_params", {
+        **({"plan": params["plan"]} if "plan" in params else {}),
+        **{k[len("base."):]: v for k, v in params.items() if k.startswith("base.")}})
+    return BusPriorityController(BUILDERS[base](junction, scenario, base_params),
+                                 junction.info, p)

@@ -35,6 +35,7 @@ BUILDERS: dict[str, Callable[[Junction, Scenario, dict[str, Any]], Controller]] 
     "sotl": rule_based.build_sotl,
     "max-pressure": rule_based.build_max_pressure,
     "coordinated": rule_based.build_coordinated,
+    "bus-priority": rule_based.build_bus_priority,
     "rl": _rl,
 }
 
