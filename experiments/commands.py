@@ -100,6 +100,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "duration_s": float(args.duration),
         "demand_scale": args.demand,
+        "period": (args.period or "morning_peak") if scenario.external is None else None,
         **result.metrics,
         "safety_violations": result.safety_violations,
         "deferred_requests": result.deferred_requests,
