@@ -113,7 +113,14 @@ class VirtualFieldController:
 
     # ------------------------------------------------------------------- poll
     def poll(self, now: float, holding: Mapping[int, int]) -> bool:
-        """Watch the adapter heartbeat at wall time ``now``; True when the mode changed."""
+        """Watch the adapter heartbeat at wall time ``now`` and pass detector inputs through
+        (live, as a controller's detector inputs are); True when a register changed."""
+        before = (self._det_presence[:], self._det_count[:], self._det_occ[:])
+        self._read_detectors(holding)
+        moved = before != (self._det_presence, self._det_count, self._det_occ)
+        return self._poll_modes(now, holding) or moved
+
+    def _poll_modes(self, now: float, holding: Mapping[int, int]) -> bool:
         if self.mode == "external" and self._rm.name_of(
                 "mode", self._holding(holding, "requested_mode") or 0) == "local":
             self.mode = "local"  # handing back never waits for the next tick
