@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
 from experiments.cli import _non_negative_int, _positive_float
@@ -28,6 +27,27 @@ def _seed_list(text: str) -> tuple[int, ...]:
             f"expected seeds like 1-5 or 1,2,3, got {text!r}") from None
 
 
+#: options in the order they are recorded in policy.json (every one, explicit)
+_RECORDED = ("scenario", "junction", "algo", "steps", "envs", "seed", "out", "episode",
+             "decision_interval", "action_mode", "encoding", "reward", "sensor_noise",
+             "sensor_dropout", "demand_jitter", "eval_seeds", "eval_every", "eval_episode",
+             "checkpoint_every")
+
+
+def _canonical_argv(args: argparse.Namespace) -> list[str]:
+    """The training command with every option spelled out (defaults included)."""
+    out: list[str] = []
+    for name in _RECORDED:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name == "eval_seeds":
+            value = ",".join(str(s) for s in value)
+        out += [f"--{name.replace('_', '-')}", f"{value:g}" if isinstance(value, float)
+                else str(value)]
+    return out + (["--resume"] if args.resume else [])
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from controllers.rl.config import EnvConfig
     from controllers.rl.train import TrainConfig, train
@@ -41,12 +61,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     encoding=args.encoding, reward=args.reward,
                     sensor_noise=args.sensor_noise, sensor_dropout=args.sensor_dropout,
                     demand_jitter=args.demand_jitter)
-    argv = args.argv if args.argv is not None else sys.argv[1:]
+    command = "ampel train " + shlex.join(_canonical_argv(args))
     cfg = TrainConfig(out=out, algo=args.algo, steps=args.steps, envs=args.envs,
                       seed=args.seed, env=env, eval_seeds=args.eval_seeds,
                       eval_every=args.eval_every, eval_episode_s=args.eval_episode,
                       checkpoint_every=args.checkpoint_every, resume=args.resume,
-                      junction=args.junction, command="ampel " + shlex.join(argv),
+                      junction=args.junction, command=command,
                       code_revision=code_revision())
     result = train(cfg, progress=not args.quiet)
     ev = result.final_eval
@@ -103,4 +123,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=_positive_int, default=20_000,
                    help="steps between checkpoints (default: 20000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=_cmd_train, argv=None)
+    p.set_defaults(handler=_cmd_train)

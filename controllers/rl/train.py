@@ -91,14 +91,15 @@ def _make_env(config: EnvConfig, junction: str | None) -> Callable[[], JunctionE
     return thunk
 
 
-def default_hyper(algo: str, envs: int) -> dict[str, Any]:
+def default_hyper(algo: str, envs: int, steps: int = 1_000_000) -> dict[str, Any]:
     """Hyperparameters used unless overridden (tuned for minutes, not hours)."""
     if algo == "ppo":
-        n_steps = max(64, 1024 // envs)
+        n_steps = max(32, min(1024 // envs, steps // envs))
         return {"n_steps": n_steps, "batch_size": min(256, n_steps * envs), "n_epochs": 8,
                 "learning_rate": 5e-4, "gamma": 0.95, "gae_lambda": 0.9, "ent_coef": 0.01,
                 "clip_range": 0.2}
-    return {"learning_rate": 5e-4, "buffer_size": 50_000, "learning_starts": 1000,
+    return {"learning_rate": 5e-4, "buffer_size": 50_000,
+            "learning_starts": min(1000, max(steps // 4, 1)),
             "batch_size": 64, "gamma": 0.95, "train_freq": 4, "target_update_interval": 1000,
             "exploration_fraction": 0.3, "exploration_final_eps": 0.02}
 
@@ -253,7 +254,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
             venv.seed(cfg.seed + int(model.num_timesteps))
             log.info("resuming from %s (%d steps)", ckpt, model.num_timesteps)
         else:
-            hyper = {**default_hyper(cfg.algo, cfg.envs), **cfg.hyper}
+            hyper = {**default_hyper(cfg.algo, cfg.envs, cfg.steps), **cfg.hyper}
             policy: Any = StagePolicy if (cfg.algo == "ppo" and cfg.env.encoding == "stage") \
                 else "MlpPolicy"
             model = algo_cls(policy, venv, seed=cfg.seed, device="cpu", verbose=0,
@@ -286,7 +287,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
         "train_demand_seeds": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
         "eval_seeds": list(cfg.eval_seeds),
         "final_eval": final,
-        "hyper": {**default_hyper(cfg.algo, cfg.envs), **cfg.hyper},
+        "hyper": {**default_hyper(cfg.algo, cfg.envs, cfg.steps), **cfg.hyper},
     }
     onnx_path, json_path = export_policy(model, cfg.algo, cfg.env, [info], out, training)
     model.save(out / "model.zip")
