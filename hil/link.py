@@ -70,7 +70,7 @@ class LinkOptions:
     serial: str | None = None
     baudrate: int = 19200
     sslctx: ssl.SSLContext | None = None
-    timeout_s: float = 0.2
+    timeout_s: float = 0.1
     retries: int = 1
 
     def __post_init__(self) -> None:
