@@ -117,20 +117,23 @@ class FieldServer:
         scheme = "modbus+tls" if opts.sslctx is not None else "modbus"
         return f"{scheme}://{host}:{port}"
 
+    def _running(self) -> ModbusTcpServer | ModbusSerialServer:
+        if self._server is None:
+            raise RuntimeError("the field server is not started")
+        return self._server
+
     async def _read_holding(self) -> dict[int, int]:
-        assert self._server is not None
         start, end = self._hr
-        values = await self._server.async_getValues(self._device_id, _FC_HOLDING, start,
-                                                    end - start)
+        values = await self._running().async_getValues(self._device_id, _FC_HOLDING, start,
+                                                       end - start)
         return {start + i: int(v) for i, v in enumerate(values)}
 
     async def _publish(self) -> None:
-        assert self._server is not None
         start, end = self._ir
         image = [0] * (end - start)
         for addr, word in self.controller.input_words().items():
             image[addr - start] = word
-        await self._server.async_setValues(self._device_id, _FC_INPUT, start, image)
+        await self._running().async_setValues(self._device_id, _FC_INPUT, start, image)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick the controller until ``stop`` is set."""
