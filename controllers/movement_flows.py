@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import heapq
 import logging
+import math
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
@@ -72,18 +73,26 @@ def shortest_path(succ: dict[str, set[str]], lengths: dict[str, float], src: str
 
 def movement_flows(scenario: Scenario, demand_scale: float = 1.0
                    ) -> dict[str, dict[tuple[str, str], float]]:
-    """veh/h per (from_edge, to_edge) movement at every traffic light of the scenario."""
+    """veh/h per (from_edge, to_edge) movement at every traffic light of the scenario.
+
+    Car and truck flows are routed; timetabled bus lines follow their given routes.
+    """
     vehicles = getattr(scenario.spec.demand, "vehicles", ()) or ()
     out: dict[str, dict[tuple[str, str], float]] = {j.tls: defaultdict(float)
                                                      for j in scenario.junctions}
-    if not vehicles:
-        return out
     succ, lengths = _edge_graph(scenario.net_path)
     pairs: dict[tuple[str, str], str] = {}
     for j in scenario.junctions:
         for lk in j.layout.links:
             if not lk.is_crossing:
                 pairs[(lk.from_edge, lk.to_edge)] = j.tls
+    demand = scenario.spec.demand
+    for line in getattr(demand, "bus_lines", ()) or ():
+        per_hour = line.buses_per_hour(demand.period) * demand_scale
+        for a, b in zip(line.route, line.route[1:], strict=False):
+            tls = pairs.get((a, b))
+            if tls is not None and per_hour > 0:
+                out[tls][(a, b)] += per_hour
     cache: dict[tuple[str, str], list[str] | None] = {}
     for frm, to, flow in vehicles:
         key = (frm, to)
@@ -144,3 +153,65 @@ def turning_groups(junction: Junction) -> frozenset[str]:
             dirs[layout.model.groups[layout.link_group[i]].name].add(lk.direction)
     turns = {name for name, d in dirs.items() if d and d <= {"l", "L", "r", "R"}}
     return frozenset(turns) | layout.turning
+
+
+def permissive_factor(opposing_veh_h: float, critical_gap_s: float = 5.5,
+                      follow_up_s: float = 2.5, green_share: float = 0.4,
+                      saturation_flow: float = 1800.0) -> float:
+    """Saturation-flow factor of a movement that filters through an opposing stream.
+
+    Harders' gap-acceptance capacity ``c = q e^(-q t_c) / (1 - e^(-q t_f))`` with the
+    opposing flow ``q`` concentrated in its green (``green_share`` of the cycle).
+    """
+    q = opposing_veh_h / 3600.0 / green_share
+    c = 1.0 / follow_up_s if q <= 1e-9 else q * math.exp(-q * critical_gap_s) / (
+        1.0 - math.exp(-q * follow_up_s))
+    return max(0.05, min(1.0, c * 3600.0 / saturation_flow))
+
+
+def lane_loads(junction: Junction, flows: dict[tuple[str, str], float],
+               turn_factor: float = 0.9, saturation_flow: float = 1800.0
+               ) -> dict[str, tuple[float, float]]:
+    """Per approach lane: (veh/h, saturation-flow factor) from the movement flows.
+
+    A movement's flow is split evenly over the vehicle lanes that carry it. The factor is
+    the flow-weighted harmonic mean of the lane's movement factors: 1 for through
+    traffic, ``turn_factor`` for protected turns, :func:`permissive_factor` of the
+    opposing flow for links that must yield to a vehicle stream green in the same stage.
+    """
+    layout = junction.layout
+    model = layout.model
+    groups = model.groups
+    n = len(layout.links)
+    vehicle = [not lk.is_crossing
+               and str(groups[layout.link_group[i]].kind) in ("vehicle", "bus")
+               for i, lk in enumerate(layout.links)]
+    together = {(a, b) for st in model.stages for a in st.green for b in st.green}
+    lanes_of: dict[tuple[str, str], set[str]] = defaultdict(set)
+    factor_of: dict[tuple[str, tuple[str, str]], float] = {}
+    for i, lk in enumerate(layout.links):
+        if not vehicle[i]:
+            continue
+        movement = (lk.from_edge, lk.to_edge)
+        lanes_of[movement].add(lk.from_lane)
+        gi = groups[layout.link_group[i]].name
+        opposing = {(layout.links[j].from_edge, layout.links[j].to_edge) for j in range(n)
+                    if j != i and layout.response[i][j] and vehicle[j]
+                    and (gi, groups[layout.link_group[j]].name) in together}
+        if opposing:
+            f = permissive_factor(sum(flows.get(m, 0.0) for m in opposing),
+                                  saturation_flow=saturation_flow)
+        else:
+            f = turn_factor if lk.direction in "lrLR" else 1.0
+        key = (lk.from_lane, movement)
+        factor_of[key] = min(f, factor_of.get(key, 1.0))
+    load: dict[str, float] = defaultdict(float)
+    inverse: dict[str, float] = defaultdict(float)
+    for movement, flow in flows.items():
+        lanes = sorted(lanes_of.get(movement, ()))
+        for lane in lanes:
+            share = flow / len(lanes)
+            load[lane] += share
+            inverse[lane] += share / factor_of[(lane, movement)]
+    return {lane: (load[lane], load[lane] / inverse[lane] if inverse[lane] > 0 else 1.0)
+            for lane in load}

@@ -1,7 +1,9 @@
 """Webster fixed-time plans computed from the scenario's demand.
 
-Per stage the critical flow ratio ``y = max(q_g / s_g)`` over its vehicle signal groups
-(``q`` from the routed demand, ``s`` = saturation flow per lane x lanes x turn factor);
+Per stage the critical flow ratio ``y = max(q / s)`` over the approach lanes it serves
+(``q`` from the routed demand split over the lanes of each movement, ``s`` = saturation
+flow x the lane's turn factor, or for permissive turns a gap-acceptance factor of the
+opposing flow);
 ``Y = sum(y)``, lost time ``L`` = sum of the interstage times of the stage order plus a
 start-up loss per stage. Webster's optimum cycle ``C0 = (1.5 L + 5) / (1 - Y)`` is
 clamped to ``[min_cycle_s, max_cycle_s]`` and the effective green ``C - L`` is split in
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 
 from controllers.common import require_non_negative, require_positive
 from controllers.fixed_time import MAX_CYCLE_S, FixedTimePlan
-from controllers.movement_flows import group_flows, group_lanes, movement_flows, turning_groups
+from controllers.movement_flows import group_flows, lane_loads, movement_flows
 from scenarios.scenario import Junction, Scenario
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ class WebsterParams:
 
     Attributes:
         saturation_flow: veh/h per lane of green for through traffic (HBS: 1.8 s headway).
-        turn_factor: saturation-flow factor of turning groups.
+        turn_factor: saturation-flow factor of protected turning movements.
         startup_loss_s: start-up lost time per stage, added to the interstage times.
         min_cycle_s: shortest cycle considered.
         max_cycle_s: longest cycle (RiLSA upper bound 120 s).
@@ -98,22 +100,18 @@ def webster_plan(junction: Junction, scenario: Scenario, params: WebsterParams |
     if flows is None:
         flows = movement_flows(scenario, p.demand_scale)[junction.tls]
     q = group_flows(junction, flows)
-    lanes = group_lanes(junction)
-    turns = turning_groups(junction)
+    loads = lane_loads(junction, flows, p.turn_factor, p.saturation_flow)
     order = _stage_order(junction, p.plan)
     n = len(order)
-    stages_of_group: dict[str, int] = {}
-    for s in order:
-        for g in model.stages[s].green:
-            stages_of_group[g] = stages_of_group.get(g, 0) + 1
     ratios = []
     for s in order:
         y = 0.0
-        for g in model.stages[s].green:
-            if lanes.get(g, 0.0) <= 0 or q.get(g, 0.0) <= 0:
+        for lane in junction.info.lanes:
+            if s not in lane.stages or lane.lane not in loads:
                 continue
-            sat = p.saturation_flow * lanes[g] * (p.turn_factor if g in turns else 1.0)
-            y = max(y, q[g] / sat / stages_of_group[g])
+            flow, factor = loads[lane.lane]
+            served_in = sum(1 for k in order if k in lane.stages) or 1
+            y = max(y, flow / (p.saturation_flow * factor) / served_in)
         ratios.append(y)
     interstages = ([model.interstage_duration(order[k], order[(k + 1) % n]) for k in range(n)]
                    if n > 1 else [0.0])
