@@ -206,8 +206,9 @@ class QueueTracker:
     * lane changes between the loops (counted upstream on one lane, at the stop line on
       a neighbour): a negative lane takes the vehicles back from positive lanes of the
       same road (lanes ``EDGE_k`` of one edge ``EDGE``);
-    * missed counts: while a lane is green and its stop-line loop has seen no vehicle
-      for ``idle_reset_s`` (and none stands on it), nothing waits there, so it is zeroed.
+    * missed counts: while a lane is green and neither loop has seen a vehicle for
+      ``idle_reset_s`` (and none stands on the stop-line loop), nothing can be between
+      them, so the lane is zeroed.
 
     Estimates are capped at ``cap`` vehicles (the loops are a few car lengths apart).
     """
@@ -224,6 +225,7 @@ class QueueTracker:
                           for i, lane in enumerate(lane_ids)]
         self._idle_reset_s = idle_reset_s
         self._cap = cap
+        self._last_up = [-math.inf] * len(lane_ids)
 
     def update(self, obs: Observation, green_lanes: tuple[int, ...] | frozenset[int],
                gaps: list[float] | None = None) -> list[float]:
@@ -239,7 +241,10 @@ class QueueTracker:
                 q[i] += take
                 q[j] -= take
         for i, r in enumerate(obs.lanes):
-            if i in green_lanes and r.gap_s >= self._idle_reset_s and not r.presence:
+            if r.upstream_count > 0:
+                self._last_up[i] = obs.time_s
+            if (i in green_lanes and r.gap_s >= self._idle_reset_s and not r.presence
+                    and obs.time_s - self._last_up[i] >= self._idle_reset_s):
                 q[i] = 0.0
             q[i] = min(max(q[i], 0.0), self._cap)
         return list(q)

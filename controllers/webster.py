@@ -13,6 +13,7 @@ proportion to ``y``, then bounded by every group's minimum and maximum green.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 from controllers.common import require_non_negative, require_positive
@@ -117,9 +118,15 @@ def webster_plan(junction: Junction, scenario: Scenario, params: WebsterParams |
                    if n > 1 else [0.0])
     lost = sum(interstages) + p.startup_loss_s * n
     y_total = sum(ratios)
-    if y_total <= 0:
-        log.warning("junction %s: no vehicle demand reaches it; Webster uses minimum greens",
-                    junction.tls)
+    if y_total <= 0 and junction.plans:
+        log.warning("junction %s: the scenario gives no flows that reach it; Webster keeps "
+                    "its own plan", junction.tls)
+        spec = junction.plan(None)
+        plan = FixedTimePlan.build(model, spec.greens, offset_s)
+        return WebsterResult(junction=junction.tls,
+                             stage_names=tuple(model.stages[s].name for s in plan.order),
+                             flow_ratios=tuple(0.0 for _ in plan.order), lost_time_s=lost,
+                             y_total=0.0, optimum_cycle_s=math.nan, plan=plan, group_flows=q)
     if y_total >= p.max_y:
         c0 = p.max_cycle_s
     else:
