@@ -15,6 +15,10 @@ import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
+from controllers.rl.encoding import STAGE_FEATURES
+
+STAGE_COLUMNS = {name: i for i, name in enumerate(STAGE_FEATURES)}
+
 
 class StageRows(nn.Module):
     """Per-stage shared MLP; outputs (batch, stages * hidden) for the actor, (batch, hidden)
@@ -26,6 +30,7 @@ class StageRows(nn.Module):
         self.hidden = hidden
         self.latent_dim_pi = hidden  # per stage; the stage head reads rows of this size
         self.latent_dim_vf = hidden
+        self.head: KeepSwitchHead | None = None  # keep-switch reads the stage flags
         self.rows = nn.Sequential(nn.Linear(2 * n_features, hidden), nn.Tanh(),
                                   nn.Linear(hidden, hidden), nn.Tanh())
         self.critic = nn.Sequential(nn.Linear(2 * n_features, hidden), nn.Tanh(),
@@ -38,6 +43,8 @@ class StageRows(nn.Module):
 
     def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
         """Hidden vector per stage, flattened."""
+        if self.head is not None:
+            self.head.obs = features
         h = self.rows(self._inputs(features))
         return h.reshape(h.shape[0], -1)
 
@@ -62,6 +69,30 @@ class StageHead(nn.Module):
         return self.score(rows).squeeze(-1)
 
 
+class KeepSwitchHead(nn.Module):
+    """``keep-switch`` from stage scores: keep = the reference stage's score (the target
+    during a transition, else the current stage), switch = the next stage's score."""
+
+    def __init__(self, hidden: int, n_features: int) -> None:
+        super().__init__()
+        self.stages = StageHead(hidden)
+        self.n_features = n_features
+        self.obs: torch.Tensor | None = None  # set by StageRows before each head call
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        scores = self.stages(latent)
+        assert self.obs is not None
+        x = self.obs.reshape(self.obs.shape[0], -1, self.n_features)
+        current, target = x[..., STAGE_COLUMNS["is_current"]], x[..., STAGE_COLUMNS["is_target"]]
+        has_target = target.sum(dim=1, keepdim=True) > 0.5
+        ref = torch.where(has_target, target, current)
+        first = torch.zeros_like(ref)
+        first[:, 0] = 1.0
+        ref = torch.where(ref.sum(dim=1, keepdim=True) > 0.5, ref, first)
+        nxt = torch.cat([ref[:, -1:], ref[:, :-1]], dim=1)
+        return torch.stack([(scores * ref).sum(dim=1), (scores * nxt).sum(dim=1)], dim=1)
+
+
 class StagePolicy(ActorCriticPolicy):
     """Actor-critic policy for the ``stage`` encoding with weights shared across stages."""
 
@@ -75,7 +106,12 @@ class StagePolicy(ActorCriticPolicy):
 
     def _build(self, lr_schedule: Any) -> None:
         super()._build(lr_schedule)
-        self.action_net = StageHead(self._hidden)
+        if int(self.action_space.n) == 2:  # keep-switch
+            head = KeepSwitchHead(self._hidden, int(self.observation_space.shape[-1]))
+            self.mlp_extractor.head = head
+            self.action_net = head
+        else:
+            self.action_net = StageHead(self._hidden)
         if self.ortho_init:
             self.action_net.apply(lambda m: self.init_weights(m, gain=0.01))
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1),

@@ -94,8 +94,8 @@ def _make_env(config: EnvConfig, junction: str | None) -> Callable[[], JunctionE
 def default_hyper(algo: str, envs: int, steps: int = 1_000_000) -> dict[str, Any]:
     """Hyperparameters used unless overridden (tuned for minutes, not hours)."""
     if algo == "ppo":
-        n_steps = max(32, min(1024 // envs, steps // envs))
-        return {"n_steps": n_steps, "batch_size": min(256, n_steps * envs), "n_epochs": 8,
+        n_steps = max(32, min(512 // envs, steps // envs))
+        return {"n_steps": n_steps, "batch_size": min(128, n_steps * envs), "n_epochs": 8,
                 "learning_rate": 5e-4, "gamma": 0.95, "gae_lambda": 0.9, "ent_coef": 0.01,
                 "clip_range": 0.2}
     return {"learning_rate": 5e-4, "buffer_size": 50_000,
@@ -271,13 +271,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     finally:
         venv.close()
     wall = time.perf_counter() - started
-    prior_wall = 0.0
+    prior_wall, commands = 0.0, []
     spec_path = out / "policy.json"
     if cfg.resume and spec_path.is_file():
-        prior_wall = float(json.loads(spec_path.read_text()).get("training", {})
-                           .get("wall_s", 0.0))
+        prior = json.loads(spec_path.read_text()).get("training", {})
+        prior_wall = float(prior.get("wall_s", 0.0))
+        commands = list(prior.get("commands", [prior.get("command", "")]))
     training = {
         "command": cfg.command,
+        "commands": [*commands, cfg.command],  # every run that built this policy, in order
         "code_revision": cfg.code_revision,
         "seed": cfg.seed,
         "steps": int(model.num_timesteps),
