@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from experiments import plots
 from experiments.los import LosTable, los_table
 from experiments.stats import Paired, mean_ci, paired
 from experiments.store import ResultsDir
+from scenarios.files import write_text_atomic
 
 #: (metric key, label, unit, decimals, higher is better)
 COMPARED = (
@@ -438,14 +437,5 @@ def write_report(root: Path, out: Path, baseline: str | None = None) -> Report:
     """Analyse ``root`` and write the HTML report to ``out`` (atomically)."""
     a = analyse(root, baseline)
     page = render_html(a)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(out, page)
     return Report(path=out, markdown=markdown_summary(a))

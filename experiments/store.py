@@ -11,8 +11,6 @@ import csv
 import datetime as dt
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 from experiments.config import ExperimentConfig, RunSpec
 from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
 from experiments.worker import BULKY_KEYS
+from scenarios.files import write_text_atomic
 
 EXPERIMENT_FILE = "experiment.json"
 RUNS_DIR = "runs"
@@ -122,16 +121,7 @@ class ResultsDir:
         writer.writeheader()
         writer.writerows(rows)
         path = self.root / TABLE_FILE
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{TABLE_FILE}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(buf.getvalue())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_text_atomic(path, buf.getvalue())
 
 
 def flat_row(record: dict[str, Any]) -> dict[str, Any]:

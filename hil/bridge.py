@@ -16,10 +16,7 @@ This is the only module of ``hil`` that touches SUMO (libsumo).
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +29,7 @@ from controllers.runner import SignalledJunction
 from hil.codec import JunctionBinding
 from hil.link import FieldLink, LinkError, LinkOptions
 from hil.registermap import DecodeError
+from scenarios.files import write_json_atomic
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
 from scenarios.scenario import Scenario
@@ -212,12 +210,7 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
 
 def write_summary(result: dict[str, Any], path: Path) -> None:
     """Write the summary atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(result, fh, indent=2, sort_keys=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    write_json_atomic(result, path)
 
 
 def format_result(result: dict[str, Any]) -> str:

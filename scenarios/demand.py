@@ -3,14 +3,13 @@ to their lines' timetables, and the period profiles of ``scenarios.profiles``.""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
+from scenarios.files import write_text_atomic
 from scenarios.profiles import profile, share_ratio
 from scenarios.spec import DemandSpec
 
@@ -152,12 +151,7 @@ def write_routes(departures: list[Departure], path: Path) -> Path:
                          f'from={quoteattr(d.from_edge)} to={quoteattr(d.to_edge)} '
                          f'departLane="best" departSpeed="max"/>')
     lines.append("</routes>\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, "\n".join(lines))
 
 
 def write_bus_stops(demand: DemandSpec, path: Path) -> Path:
@@ -168,9 +162,4 @@ def write_bus_stops(demand: DemandSpec, path: Path) -> Path:
         lines.append(f'    <busStop id={quoteattr(s.id)} lane={quoteattr(s.lane)} '
                      f'startPos="{start:.2f}" endPos="{s.pos_m:.2f}" name={quoteattr(s.name)}/>')
     lines.append("</additional>\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, "\n".join(lines))

@@ -3,11 +3,10 @@ signal-controlled approach lane (cars and bicycles)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from scenarios.files import write_text_atomic
 from scenarios.netfile import NetFile
 from scenarios.spec import DetectorSpec
 
@@ -49,9 +48,4 @@ def write_detector_file(detectors: tuple[LaneDetectors, ...], path: Path) -> Pat
             lines.append(f'    <inductionLoop id="{det_id}" lane="{d.lane}" pos="{pos:.2f}" '
                          f'period="{LOOP_PERIOD_S}" file="NUL"/>')
     lines.append("</additional>\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, "\n".join(lines))

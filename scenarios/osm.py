@@ -24,6 +24,7 @@ from pathlib import Path
 
 from scenarios.build import sumo_binary
 from scenarios.derive import DerivedJunction, derive_junction
+from scenarios.files import write_text_atomic
 from scenarios.netfile import read_net
 from scenarios.registry import HAMM_DIR, registered, user_scenario_dir
 from scenarios.tools import run_tool
@@ -86,15 +87,8 @@ def write_sumocfg(path: Path, net: str, routes: tuple[str, ...], begin_s: float,
         lines.append(f'        <additional-files value="{",".join(additional)}"/>')
     lines += ["    </input>", "    <time>", f'        <begin value="{begin_s:g}"/>',
               f'        <end value="{end_s:g}"/>', "    </time>", "</configuration>", ""]
-    _write_text(path, "\n".join(lines))
+    write_text_atomic(path, "\n".join(lines))
     return path
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def junction_table(derived: tuple[DerivedJunction, ...]) -> list[str]:
@@ -192,8 +186,8 @@ def import_osm(osm_path: str | Path, name: str, root: Path | None = None, seed: 
             (work / leftover).unlink(missing_ok=True)
         cfg = write_sumocfg(work / f"{name}.sumocfg", net_path.name, (routes.name,), 0.0, 3600.0)
         n_edges = sum(1 for e, f in net.edge_functions.items() if f == "normal")
-        _write_text(work / "CARD.md", _card(name, osm, tuple(derived), vehicles_per_hour, seed,
-                                            n_edges))
+        card = _card(name, osm, tuple(derived), vehicles_per_hour, seed, n_edges)
+        write_text_atomic(work / "CARD.md", card)
         shutil.copyfile(osm, work / "source.osm.xml")
         os.replace(work, folder)
     except BaseException:
