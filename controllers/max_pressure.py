@@ -72,11 +72,11 @@ class MaxPressureParams:
     """
 
     decision_interval_s: float = 2.0
-    min_green_s: float = 8.0
+    min_green_s: float = 6.0
     max_green_s: float = 50.0
     hysteresis: float = 1.0
     recall_pressure: float = 0.5
-    discharge_gap_s: float = 2.0
+    discharge_gap_s: float = 2.5
 
     def __post_init__(self) -> None:
         require_positive(decision_interval_s=self.decision_interval_s,

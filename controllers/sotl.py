@@ -47,8 +47,8 @@ class SotlParams:
         decision_interval_s: seconds between decisions.
     """
 
-    theta: float = 300.0
-    mu: int = 5
+    theta: float = 400.0
+    mu: int = 6
     min_green_s: float = 6.0
     max_green_s: float = 45.0
     approach_gap_s: float = 2.0
