@@ -112,17 +112,21 @@ def build_coordinated(junction: Junction, scenario: Scenario, params: dict[str, 
                       ) -> Controller:
     """Green-wave coordination; ``control`` = ``fixed-time`` (default) or ``actuated``.
 
-    The green wave is computed once per factory (all junctions of a run share it).
+    The green wave is computed once per factory and scenario (the junctions of a run share
+    it).
     """
     control = str(params.get("control", "fixed-time"))
     if control not in ("fixed-time", "actuated"):
         raise ValueError(f"coordinated: parameter 'control' must be fixed-time or actuated, "
                          f"got {control!r}")
     p = parse_params(CoordinationParams, params, "coordinated", extra=COORDINATED_KEYS)
-    if "_wave" not in params:
-        params["_wave"] = green_wave(scenario, p, params.get("plan") if p.base == "plan"
-                                     else None)
-    wave = params["_wave"]
+    key = (scenario.name, str(scenario.net_path), tuple(j.tls for j in scenario.junctions))
+    cached = params.get("_wave")
+    if cached is None or cached[0] != key:
+        cached = (key, green_wave(scenario, p, params.get("plan") if p.base == "plan"
+                                  else None))
+        params["_wave"] = cached
+    wave = cached[1]
     plan = wave.plans[junction.tls]
     if control == "fixed-time":
         ctl = FixedTimeController(plan)

@@ -37,11 +37,14 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
-def _params(scenario: Any, controller: str, period: str) -> dict[str, Any]:
-    """What ``ampel run`` passes: the period's plan when every junction has one."""
+def _params(scenario: Any, controller: str, period: str) -> tuple[str, dict[str, Any]]:
+    """Name and parameters of a ``NAME[:KEY=VALUE;...]`` label, plus what ``ampel run``
+    passes: the period's plan when every junction has one."""
+    name, _, rest = controller.partition(":")
+    params: dict[str, Any] = dict(kv.split("=", 1) for kv in rest.split(";") if kv)
     if all(any(p.name == period for p in j.plans) for j in scenario.junctions):
-        return {"plan": period}
-    return {}
+        params.setdefault("plan", period)
+    return name, params
 
 
 def run_one(task: tuple[str, str, int, float, str]) -> dict[str, Any]:
@@ -52,7 +55,7 @@ def run_one(task: tuple[str, str, int, float, str]) -> dict[str, Any]:
 
     scenario_name, controller, seed, duration, period = task
     scenario = load_scenario(scenario_name)
-    factory = controller_factory(controller, _params(scenario, controller, period))
+    factory = controller_factory(*_params(scenario, controller, period))
     controllers = build_controllers(scenario, factory)
     with tempfile.TemporaryDirectory(prefix="ampel-compare-") as tmp:
         result = run_closed_loop(scenario, controllers, seed=seed, duration_s=duration,
@@ -90,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--scenarios", default=None, help="comma list (default: all registered)")
-    ap.add_argument("--controllers", default=",".join(DEFAULT_CONTROLLERS))
+    ap.add_argument("--controllers", default=",".join(DEFAULT_CONTROLLERS),
+                    help="comma list of NAME or NAME:KEY=VALUE;KEY=VALUE")
+    ap.add_argument("--metric", default="mean_delay_s", help="summary key for the table")
     ap.add_argument("--seeds", type=_seeds, default=_seeds("1001-1010"))
     ap.add_argument("--duration", type=float, default=3600.0)
     ap.add_argument("--period", default="morning_peak")
@@ -108,17 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for k, rec in enumerate(pool.map(run_one, tasks), 1):
             records.append(rec)
-            log.info("%d/%d %s %s seed %d: delay %.1f s, violations %d", k, len(tasks),
-                     rec["scenario"], rec["controller"], rec["seed"], rec["mean_delay_s"],
-                     rec["safety_violations"])
+            log.info("%d/%d %s %s seed %d: %s %.2f, violations %d", k, len(tasks),
+                     rec["scenario"], rec["controller"], rec["seed"], args.metric,
+                     rec[args.metric], rec["safety_violations"])
     write_json_atomic({"code_revision": code_revision(), "seeds": args.seeds,
                        "duration_s": args.duration, "period": args.period,
                        "wall_s": round(time.perf_counter() - started, 1),
                        "runs": records}, args.out)
-    print(f"Mean motor-vehicle delay [s], mean ± 95 % t-interval over seeds "
+    print(f"{args.metric}, mean ± 95 % t-interval over seeds "
           f"{args.seeds[0]}..{args.seeds[-1]} (n = {len(args.seeds)}), {args.duration:g} s "
           f"{args.period}:\n")
-    print(table(records, controllers, scenarios))
+    print(table(records, controllers, scenarios, args.metric))
     violations = sum(r["safety_violations"] for r in records)
     print(f"\nsafety violations in all {len(records)} runs: {violations}")
     return 1 if violations else 0
