@@ -119,7 +119,7 @@ class OnnxPolicy:
         trained = self.spec.get("junctions", [])
         if any(all(t.get(k) == mine[k] for k in _LAYOUT_KEYS) for t in trained):
             return
-        if allow_other_layout and self.spec.get("shared") and self.action_mode == "next-stage":
+        if allow_other_layout and self.spec.get("shared"):
             return
         names = "; ".join(f"{t.get('junction')} (stages {', '.join(t.get('stages', []))})"
                           for t in trained) or "unknown"
