@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ from controllers.movement_flows import group_flows, movement_flows
 from controllers.webster import WebsterParams, webster_plan
 from scenarios.observation import Observation
 from scenarios.scenario import Junction, Scenario
+from signals import SignalModel
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,8 @@ def _coordinated_stage(junction: Junction, scenario: Scenario, axis: np.ndarray,
     return best, fwd, bwd
 
 
-def _stretch(plan: FixedTimePlan, model, coord: int, cycle: float) -> tuple[tuple[str, float]]:
+def _stretch(plan: FixedTimePlan, model: SignalModel, coord: int, cycle: float
+             ) -> tuple[tuple[str, float], ...]:
     """Greens of ``plan`` lengthened to ``cycle``: coordinated stage first, then the rest."""
     greens = list(plan.greens)
     extra = cycle - plan.cycle_s
@@ -281,7 +284,8 @@ class CoordinatedActuatedController:
     needs_detectors = True
 
     def __init__(self, plan: FixedTimePlan, coordinated_stage: int,
-                 actuated: ActuatedController, interstage) -> None:
+                 actuated: ActuatedController, interstage: Callable[[int, int], float]
+                 ) -> None:
         self.plan = plan
         self.coord = coordinated_stage
         self.actuated = actuated
