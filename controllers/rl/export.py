@@ -13,7 +13,8 @@ import torch
 from controllers.rl.config import EnvConfig
 from controllers.rl.encoding import LANE_FEATURES, STAGE_FEATURES, layout_signature
 from controllers.rl.nets import ScoreModule, StagePolicy
-from controllers.rl.policy import FORMAT, INPUT_NAME, OUTPUT_NAME, write_json_atomic
+from controllers.rl.policy import FORMAT, INPUT_NAME, OUTPUT_NAME
+from scenarios.files import write_json_atomic
 from scenarios.observation import JunctionInfo
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def export_policy(model: Any, algo: str, env_config: EnvConfig, junctions: list[
             torch.onnx.export(module, (dummy,), tmp, input_names=[INPUT_NAME],
                               output_names=[OUTPUT_NAME], dynamic_axes=axes, opset_version=17,
                               dynamo=False)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, onnx_path)
     finally:
         Path(tmp).unlink(missing_ok=True)

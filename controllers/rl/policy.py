@@ -7,8 +7,6 @@ detector observations with the same encoder as training, and takes the argmax.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,21 +32,6 @@ OUTPUT_NAME = "scores"
 SHIPPED_POLICY = Path(__file__).resolve().parent / "policies" / "westentor" / "policy.onnx"
 
 _LAYOUT_KEYS = ("stages", "groups", "lanes_per_stage")
-
-
-def write_json_atomic(data: Any, path: Path) -> Path:
-    """Write JSON via a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 @dataclass

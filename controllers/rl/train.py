@@ -23,7 +23,7 @@ from controllers.rl.config import TRAIN_SEED_MIN, EnvConfig
 from controllers.rl.env import JunctionEnv
 from controllers.rl.export import export_policy
 from controllers.rl.nets import StagePolicy
-from controllers.rl.policy import write_json_atomic
+from scenarios.files import write_json_atomic
 from scenarios.scenario import load_scenario
 
 log = logging.getLogger(__name__)
