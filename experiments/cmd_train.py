@@ -87,7 +87,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "write DIR/policy.onnx + DIR/policy.json, checkpoints and TensorBoard "
                     "logs (tensorboard --logdir DIR/tensorboard).")
     p.add_argument("--scenario", required=True, help="registered scenario name")
-    p.add_argument("--junction", default=None, help="traffic-light id (default: the first)")
+    p.add_argument("--junction", default=None,
+                   help="traffic-light id (default: the first); 'all': one shared policy for "
+                        "every junction of the scenario, all under it at once (PPO, stage "
+                        "encoding, equal stage counts)")
     p.add_argument("--algo", choices=("ppo", "dqn"), default="ppo",
                    help="ppo: shared stage-scoring policy; dqn: MLP Q-network (default: ppo)")
     p.add_argument("--steps", type=_positive_int, default=100_000,

@@ -23,12 +23,15 @@ from controllers.rl.config import TRAIN_SEED_MIN, EnvConfig
 from controllers.rl.env import JunctionEnv
 from controllers.rl.export import export_policy
 from controllers.rl.nets import StagePolicy
+from controllers.rl.vec import SharedPolicyVecEnv
 from scenarios.files import write_json_atomic
 from scenarios.scenario import load_scenario
 
 log = logging.getLogger(__name__)
 
 ALGOS = ("ppo", "dqn")
+#: ``junction=ALL`` trains one shared policy on every junction of the scenario at once
+ALL = "all"
 CHECKPOINT_RE = re.compile(r"ckpt_(\d+)\.zip$")
 
 
@@ -106,9 +109,14 @@ def default_hyper(algo: str, envs: int, steps: int = 1_000_000) -> dict[str, Any
 
 def evaluate(model: Any, config: EnvConfig, seeds: tuple[int, ...], episode_s: float,
              junction: str | None = None) -> dict[str, Any]:
-    """Run the deterministic policy on each held-out seed; mean delay per seed from tripinfo."""
+    """Run the deterministic policy on each held-out seed; mean delay per seed from tripinfo.
+
+    ``junction="all"``: every junction of the scenario under the one shared policy.
+    """
     eval_cfg = replace(config, demand_jitter=0.0, sensor_noise=0.0, sensor_dropout=0.0,
                        demand_seeds=tuple(seeds), episode_s=episode_s, episode_metrics=True)
+    if junction == ALL:
+        return _evaluate_shared(model, eval_cfg, seeds)
     env = JunctionEnv(config.scenario, junction=junction, config=eval_cfg)
     delays, rewards, violations = [], [], 0
     try:
@@ -121,6 +129,33 @@ def evaluate(model: Any, config: EnvConfig, seeds: tuple[int, ...], episode_s: f
                 total += r
                 done = term or trunc
             m = info["episode_metrics"]
+            delays.append(m["mean_delay_s"])
+            violations += m["safety_violations"]
+            rewards.append(total)
+    finally:
+        env.close()
+    return {"seeds": list(seeds), "mean_delay_s": float(np.mean(delays)),
+            "delays_s": delays, "mean_reward": float(np.mean(rewards)),
+            "safety_violations": violations}
+
+
+def _evaluate_shared(model: Any, cfg: EnvConfig, seeds: tuple[int, ...]) -> dict[str, Any]:
+    from controllers.rl.multi import JunctionsParallelEnv
+
+    env = JunctionsParallelEnv(cfg.scenario, config=cfg)
+    delays, rewards, violations = [], [], 0
+    try:
+        for s in seeds:
+            obs, _ = env.reset(seed=s, options={"demand_seed": s})
+            total, infos = 0.0, {}
+            while env.agents:
+                agents = list(env.agents)
+                actions, _ = model.predict(np.stack([obs[a] for a in agents]),
+                                           deterministic=True)
+                obs, rew, _, _, infos = env.step(dict(zip(agents, (int(x) for x in actions),
+                                                          strict=True)))
+                total += sum(rew.values())
+            m = next(iter(infos.values()))["episode_metrics"]
             delays.append(m["mean_delay_s"])
             violations += m["safety_violations"]
             rewards.append(total)
@@ -234,9 +269,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     scenario = load_scenario(cfg.env.scenario)
     tls = cfg.junction or scenario.junctions[0].tls
-    info = next((j.info for j in scenario.junctions if j.tls == tls), None)
-    if info is None:
-        raise ValueError(f"scenario {scenario.name!r} has no junction {tls!r}")
+    if tls == ALL:
+        infos = [j.info for j in scenario.junctions]
+    else:
+        infos = [j.info for j in scenario.junctions if j.tls == tls]
+    if not infos:
+        raise ValueError(f"scenario {scenario.name!r} has no junction {tls!r} (junctions: "
+                         f"{', '.join(j.tls for j in scenario.junctions)}, or 'all')")
+    if tls == ALL and not (cfg.algo == "ppo" and cfg.env.encoding == "stage"):
+        raise ValueError("--junction all trains one shared policy: needs --algo ppo with the "
+                         "stage encoding")
     algo_cls = PPO if cfg.algo == "ppo" else DQN
     ckpt = latest_checkpoint(out) if cfg.resume else None
     if cfg.resume and ckpt is None:
@@ -244,8 +286,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     history_path = out / "evaluations.json"
     history: list[dict] = (json.loads(history_path.read_text()) if cfg.resume and
                            history_path.is_file() else [])
-    venv = VecMonitor(SubprocVecEnv([_make_env(cfg.env, tls) for _ in range(cfg.envs)],
-                                    start_method="forkserver"))
+    if tls == ALL:
+        venv = VecMonitor(SharedPolicyVecEnv(cfg.env, cfg.envs))
+    else:
+        venv = VecMonitor(SubprocVecEnv([_make_env(cfg.env, tls) for _ in range(cfg.envs)],
+                                        start_method="forkserver"))
     try:
         if ckpt is not None:
             model = algo_cls.load(ckpt, env=venv, device="cpu",
@@ -259,7 +304,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
                 else "MlpPolicy"
             model = algo_cls(policy, venv, seed=cfg.seed, device="cpu", verbose=0,
                              tensorboard_log=str(out / "tensorboard"), **hyper)
-        tasks = PeriodicTasks(cfg, history)
+        tasks = PeriodicTasks(replace(cfg, junction=tls), history)
         remaining = cfg.steps - int(model.num_timesteps)
         if remaining > 0:
             model.learn(remaining, callback=CallbackList([ProgressBar(cfg.steps, not progress),
@@ -291,7 +336,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
         "final_eval": final,
         "hyper": {**default_hyper(cfg.algo, cfg.envs, cfg.steps), **cfg.hyper},
     }
-    onnx_path, json_path = export_policy(model, cfg.algo, cfg.env, [info], out, training)
+    onnx_path, json_path = export_policy(model, cfg.algo, cfg.env, infos, out, training)
     model.save(out / "model.zip")
     return TrainResult(onnx=onnx_path, spec=json_path, steps=int(model.num_timesteps),
                        wall_s=prior_wall + wall, final_eval=final)
