@@ -4,7 +4,8 @@ Per decision (every ``decision_interval_s``):
 
 * A lane *calls* its stages when a loop detects a vehicle while none of its stages is
   shown (the call is locked until one of them is served). Stages without any detected
-  lane (e.g. pedestrian-only stages without push buttons) are always called (recall).
+  lane (e.g. pedestrian-only stages without push buttons) are always called (recall),
+  and so is a stage not shown for ``max_red_s``.
 * The shown stage is held for at least ``min_green_s``. After that it *gaps out* when on
   all its lanes the time since the last vehicle passed either loop is at least
   ``max_gap_s``, and *maxes out* after ``max_green_s``.
@@ -36,22 +37,33 @@ class ActuatedParams:
     Attributes:
         min_green_s: shortest green of a stage (raised to the groups' RiLSA minimum).
         max_green_s: longest green while other stages call (max-out).
+        max_green_factor: a stage's max-out is also at most this multiple of its green in
+            the junction's fixed-time plan (the plan as the frame: actuation shortens and
+            skips greens but does not lengthen them), which keeps the splits sane when
+            the junction saturates; 0 disables.
         max_gap_s: a stage gaps out when no vehicle passed its loops for this long.
         decision_interval_s: seconds between decisions.
         recall_undetected: always call stages that serve no detected lane.
+        max_red_s: a stage not shown for this long is called even without a detection
+            (vehicles that cannot reach their loops, e.g. a left-turn pocket blocked by
+            the through queue, are not stranded); 0 disables.
     """
 
     min_green_s: float = 5.0
     max_green_s: float = 40.0
     max_gap_s: float = 3.0
+    max_green_factor: float = 1.0
     decision_interval_s: float = 1.0
     recall_undetected: bool = True
+    max_red_s: float = 120.0
 
     def __post_init__(self) -> None:
         require_positive(min_green_s=self.min_green_s, max_green_s=self.max_green_s,
                          max_gap_s=self.max_gap_s, decision_interval_s=self.decision_interval_s)
         if self.max_green_s < self.min_green_s:
             raise ValueError("parameter 'max_green_s' must be >= 'min_green_s'")
+        if self.max_red_s < 0 or self.max_green_factor < 0:
+            raise ValueError("parameters 'max_red_s' and 'max_green_factor' must be >= 0")
 
 
 class ActuatedController:
@@ -97,15 +109,18 @@ class ActuatedController:
                   or queues[i] >= 1.0):
                 self._lane_call[i] = True
 
-    def calls(self) -> list[bool]:
-        """Per stage: whether it has a call (detected vehicle or recall)."""
+    def calls(self, now: float | None = None) -> list[bool]:
+        """Per stage: whether it has a call (detected vehicle, recall, or max red)."""
         out = []
+        max_red = self.params.max_red_s
         for s in range(self.map.n_stages):
             lanes = self.map.lanes_of_stage[s]
             if not lanes:
                 out.append(self.params.recall_undetected)
             else:
-                out.append(any(self._lane_call[i] for i in lanes))
+                out.append(any(self._lane_call[i] for i in lanes)
+                           or (now is not None and max_red > 0
+                               and self.history.red_s(s, now) >= max_red))
         return out
 
     def gapped_out(self, stage: int) -> bool:
@@ -123,7 +138,7 @@ class ActuatedController:
         t = obs.time_in_stage_s
         if t < self.limits.min_green[stage]:
             return StageRequest(stage, "min green")
-        calls = self.calls()
+        calls = self.calls(obs.time_s)
         nxt = self.map.next_in_cycle(stage, calls)
         if nxt is None:
             return StageRequest(stage, "rest: no call")

@@ -88,13 +88,26 @@ def build_actuated(junction: Junction, scenario: Scenario, params: dict[str, Any
                    ) -> Controller:
     """Gap-out / max-out actuated control."""
     p = parse_params(ActuatedParams, params, "actuated", extra=PLAN_KEY)
-    return ActuatedController(junction.info, p, green_limits(junction))
+    return ActuatedController(junction.info, p, actuated_limits(junction, p, params))
+
+
+def actuated_limits(junction: Junction, p: ActuatedParams | SotlParams | MaxPressureParams,
+                    params: dict[str, Any]) -> GreenLimits:
+    """Sequencer bounds, capped at ``max_green_factor`` x the junction's plan greens."""
+    limits = green_limits(junction)
+    if p.max_green_factor <= 0 or not junction.plans:
+        return limits
+    model = junction.layout.model
+    spec = junction.plan(params.get("plan") if any(
+        pl.name == params.get("plan") for pl in junction.plans) else None)
+    return limits.capped({model.stage_index(name): p.max_green_factor * green
+                          for name, green in spec.greens})
 
 
 def build_sotl(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Controller:
     """Self-organising traffic light."""
     p = parse_params(SotlParams, params, "sotl", extra=PLAN_KEY)
-    return SotlController(junction.info, p, green_limits(junction))
+    return SotlController(junction.info, p, actuated_limits(junction, p, params))
 
 
 def build_max_pressure(junction: Junction, scenario: Scenario, params: dict[str, Any]
@@ -102,7 +115,7 @@ def build_max_pressure(junction: Junction, scenario: Scenario, params: dict[str,
     """Max-pressure control; the junctions of one factory share a queue board."""
     p = parse_params(MaxPressureParams, params, "max-pressure", extra=PLAN_KEY)
     board = params.setdefault("_board", QueueBoard())
-    return MaxPressureController(junction.info, p, board, green_limits(junction))
+    return MaxPressureController(junction.info, p, board, actuated_limits(junction, p, params))
 
 
 COORDINATED_KEYS = frozenset({"plan", "control"})
@@ -133,7 +146,10 @@ def build_coordinated(junction: Junction, scenario: Scenario, params: dict[str, 
         ctl.name = "coordinated"
         return ctl
     model = junction.layout.model
-    actuated = ActuatedController(junction.info, ActuatedParams(), green_limits(junction))
+    actuated = ActuatedController(junction.info, ActuatedParams(),
+                                  green_limits(junction).capped(
+                                      {k: 1.5 * g for k, g in zip(plan.order, plan.greens,
+                                                                  strict=True)}))
     return CoordinatedActuatedController(plan, wave.coordinated_stage[junction.tls], actuated,
                                          model.interstage_duration)
 

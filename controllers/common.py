@@ -146,6 +146,12 @@ class GreenLimits:
                            tuple(tuple(min(max_green_s, m) for m in row)
                                  for row in self.max_green))
 
+    def capped(self, per_stage_max: dict[int, float]) -> GreenLimits:
+        """These limits with further per-stage maximum greens (never below the minimum)."""
+        rows = tuple(tuple(min(m, max(per_stage_max.get(s, math.inf), self.min_green[s]))
+                           for s, m in enumerate(row)) for row in self.max_green)
+        return GreenLimits(self.min_green, rows)
+
     def max_for(self, previous: int | None, stage: int) -> float:
         """Maximum green of ``stage`` when it was entered from ``previous``."""
         if previous is None or previous == stage:
@@ -154,16 +160,27 @@ class GreenLimits:
 
 
 class StageHistory:
-    """Remembers the stage shown before the current one."""
+    """Remembers the stage shown before the current one and when each was last shown."""
 
     def __init__(self) -> None:
         self.current: int | None = None
         self.previous: int | None = None
+        self._last_shown: dict[int, float] = {}
+        self._start: float | None = None
 
     def update(self, obs: Observation) -> None:
         """Track stage changes from the observation."""
-        if obs.stage is not None and obs.stage != self.current:
-            self.previous, self.current = self.current, obs.stage
+        if self._start is None:
+            self._start = obs.time_s
+        if obs.stage is not None:
+            self._last_shown[obs.stage] = obs.time_s
+            if obs.stage != self.current:
+                self.previous, self.current = self.current, obs.stage
+
+    def red_s(self, stage: int, now: float) -> float:
+        """Seconds since ``stage`` was last shown (since the first observation if never)."""
+        start = self._start if self._start is not None else now
+        return now - self._last_shown.get(stage, start)
 
 
 def hold(obs: Observation) -> int:

@@ -12,7 +12,8 @@ controllers; undetected outgoing lanes count as empty (the network exit).
 Every ``decision_interval_s`` the controller picks the stage of highest pressure; the
 shown stage keeps the green while its queue still discharges (a stop-line loop saw a
 vehicle within ``discharge_gap_s``) and unless another beats it by more than
-``hysteresis`` vehicles (a switch costs an interstage of lost time). ``max_green_s``
+``hysteresis`` vehicles (a switch costs an interstage of lost time). A stage with
+pressure that has waited ``max_red_s`` is served next; ``max_green_s``
 bounds a green while other stages have pressure; stages without detected lanes are given
 ``recall_pressure``.
 """
@@ -69,6 +70,10 @@ class MaxPressureParams:
         discharge_gap_s: while a vehicle crossed a stop-line loop of the shown stage less
             than this many seconds ago, its queue is still discharging at saturation
             flow and the stage is kept (0 disables; ``max_green_s`` still applies).
+        max_green_factor: the green is also at most this multiple of the stage's green in
+            the junction's fixed-time plan; 0 disables.
+        max_red_s: a stage with positive pressure that has not been shown for this long
+            is served next, whatever the others' pressure (no starvation); 0 disables.
     """
 
     decision_interval_s: float = 2.0
@@ -77,13 +82,16 @@ class MaxPressureParams:
     hysteresis: float = 1.0
     recall_pressure: float = 0.5
     discharge_gap_s: float = 2.5
+    max_red_s: float = 180.0
+    max_green_factor: float = 0.0
 
     def __post_init__(self) -> None:
         require_positive(decision_interval_s=self.decision_interval_s,
                          min_green_s=self.min_green_s, max_green_s=self.max_green_s)
-        if min(self.hysteresis, self.recall_pressure, self.discharge_gap_s) < 0:
-            raise ValueError("parameters 'hysteresis', 'recall_pressure' and "
-                             "'discharge_gap_s' must be >= 0")
+        if min(self.hysteresis, self.recall_pressure, self.discharge_gap_s,
+               self.max_red_s, self.max_green_factor) < 0:
+            raise ValueError("parameters 'hysteresis', 'recall_pressure', 'discharge_gap_s', "
+                             "'max_red_s' and 'max_green_factor' must be >= 0")
         if self.max_green_s < self.min_green_s:
             raise ValueError("parameter 'max_green_s' must be >= 'min_green_s'")
 
@@ -140,6 +148,12 @@ class MaxPressureController:
             return StageRequest(stage, "single stage")
         # ties go to the next stage in cyclic order
         best = max(others, key=lambda s: (pressures[s], -((s - stage) % self.map.n_stages)))
+        if self.params.max_red_s > 0:
+            starved = [s for s in others if pressures[s] > 0
+                       and self.history.red_s(s, obs.time_s) >= self.params.max_red_s]
+            if starved:
+                oldest = max(starved, key=lambda s: self.history.red_s(s, obs.time_s))
+                return StageRequest(oldest, "max red")
         max_green = self.limits.max_for(self.history.previous, stage)
         if obs.time_in_stage_s >= max_green and pressures[best] > 0:
             return StageRequest(best, "max green")

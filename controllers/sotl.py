@@ -45,6 +45,10 @@ class SotlParams:
         approach_gap_s: a vehicle counts as approaching the green while its lane's loops
             saw a vehicle within this many seconds.
         decision_interval_s: seconds between decisions.
+        max_green_factor: the green is also at most this multiple of the stage's green in
+            the junction's fixed-time plan; 0 disables.
+        max_red_s: a stage not shown for this long counts as one waiting vehicle even
+            without a detection (vehicles that cannot reach their loops); 0 disables.
     """
 
     theta: float = 400.0
@@ -53,11 +57,15 @@ class SotlParams:
     max_green_s: float = 45.0
     approach_gap_s: float = 2.0
     decision_interval_s: float = 1.0
+    max_red_s: float = 120.0
+    max_green_factor: float = 1.0
 
     def __post_init__(self) -> None:
         require_positive(theta=self.theta, min_green_s=self.min_green_s,
                          max_green_s=self.max_green_s, approach_gap_s=self.approach_gap_s,
                          decision_interval_s=self.decision_interval_s)
+        if self.max_red_s < 0 or self.max_green_factor < 0:
+            raise ValueError("parameters 'max_red_s' and 'max_green_factor' must be >= 0")
         if self.mu < 0:
             raise ValueError("parameter 'mu' must be >= 0")
         if self.max_green_s < self.min_green_s:
@@ -104,10 +112,14 @@ class SotlController:
             if s == stage:
                 continue
             lanes = self.map.lanes_of_stage[s]
-            # a stage without detected lanes (e.g. pedestrians only) is always on recall
-            wait = sum(demand[i] for i in lanes if i not in green) if lanes else 1.0
-            self._waiting[s] += wait * self.decision_interval_s
-            on_red += 0.0 if lanes else 1.0
+            wait = sum(demand[i] for i in lanes if i not in green)
+            # a stage without detected lanes (e.g. pedestrians only) is always on recall,
+            # and so is one not shown for max_red_s
+            starved = (self.params.max_red_s > 0
+                       and self.history.red_s(s, obs.time_s) >= self.params.max_red_s)
+            recall = 1.0 if (not lanes or (starved and wait <= 0)) else 0.0
+            self._waiting[s] += (wait + recall) * self.decision_interval_s
+            on_red += recall
         self._kappa += on_red * self.decision_interval_s
         t = obs.time_in_stage_s
         if t < self.limits.min_green[stage] or on_red <= 0:

@@ -94,7 +94,9 @@ def test_actuated_gaps_out_on_an_empty_approach_and_skips_uncalled_stages(
     """Westentor with through traffic north->south (heavy) and west->east (light) only."""
     w = scenarios["westentor"]
     scenario = _only(w, {("north_in", "south_out"): 600, ("west_in", "east_out"): 120})
-    ctl = _Recorder(build_controllers(scenario, controller_factory("actuated"))[0])
+    # max_red_s=0: no safety recall of stages that have seen no vehicle for two minutes
+    factory = controller_factory("actuated", {"max_red_s": 0, "max_green_factor": 0})
+    ctl = _Recorder(build_controllers(scenario, factory)[0])
     _, r = _run(scenario, "", {}, seed=4, duration=900, out=tmp_path, controllers=[ctl])
     assert r.safety_violations == 0
     stages = w.junctions[0].info.stage_names
