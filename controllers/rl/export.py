@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,10 @@ def export_policy(model: Any, algo: str, env_config: EnvConfig, junctions: list[
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".policy.", suffix=".onnx")
     os.close(fd)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # the TorchScript exporter is deprecated in favour of torch.export, which needs
+            # onnxscript; the legacy path gives a dynamic stage axis with no extra dependency
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(module, (dummy,), tmp, input_names=[INPUT_NAME],
                               output_names=[OUTPUT_NAME], dynamic_axes=axes, opset_version=17,
                               dynamo=False)

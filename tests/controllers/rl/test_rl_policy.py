@@ -180,3 +180,23 @@ def test_shipped_policy_fits_westentor(westentor) -> None:
     policy = OnnxPolicy.load(SHIPPED_POLICY)
     RLController(policy, westentor.junctions[0].info)
     assert "ampel train" in policy.spec["training"]["command"]
+
+
+def test_one_shared_policy_trains_on_all_corridor_junctions(tmp_path: Path) -> None:
+    from scenarios.registry import registered
+
+    if "werler_strasse" not in {e.name for e in registered()}:
+        pytest.skip("corridor scenario not available")
+    out = tmp_path / "corridor"
+    code = main(["train", "--scenario", "werler_strasse", "--junction", "all", "--steps", "32",
+                 "--action-mode", "keep-switch", "--out", str(out), *TINY])
+    assert code == 0
+    spec = json.loads((out / "policy.json").read_text())
+    assert [j["junction"] for j in spec["junctions"]] == ["ws1", "ws2", "ws3", "ws4"]
+    assert spec["shared"] is True and spec["training"]["final_eval"]["safety_violations"] == 0
+    policy = OnnxPolicy.load(out)
+    from scenarios.scenario import load_scenario
+
+    corridor = load_scenario("werler_strasse")
+    for junction in corridor.junctions:  # one file serves every junction, no override
+        RLController(policy, junction.info)
