@@ -122,7 +122,7 @@ class SharedPolicyVecEnv(VecEnv):
         return self._flat([r.recv() for r in self._remotes])
 
     def close(self) -> None:
-        if self.closed if hasattr(self, "closed") else False:
+        if getattr(self, "closed", False):
             return
         for remote in self._remotes:
             try:
