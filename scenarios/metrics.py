@@ -87,7 +87,8 @@ def summarise(tripinfo: Path, statistics: Path) -> dict[str, float | int]:
 
     Delay, travel time, waiting and stops are means over motor vehicles (cars, trucks,
     buses) including unfinished trips, as HBS rates junctions by motor-vehicle delay.
-    Bicycles and pedestrians are reported separately.
+    Bicycles and pedestrians are reported separately; pedestrian delay is over finished
+    walks, because SUMO records no time loss for a walk still under way.
     """
     vehicles, persons = read_tripinfo(tripinfo)
     motor = [v for v in vehicles if v.vtype in MOTOR_TYPES]
@@ -107,7 +108,9 @@ def summarise(tripinfo: Path, statistics: Path) -> dict[str, float | int]:
         "bicycle_mean_delay_s": _mean([v.time_loss_s for v in bikes]),
         "bicycle_max_waiting_s": max((v.waiting_s for v in bikes), default=0.0),
         "pedestrians_departed": len(persons),
-        "pedestrian_mean_delay_s": _mean([p.time_loss_s for p in persons]),
+        # SUMO writes no time loss for walks still under way, so only finished walks count
+        "pedestrians_arrived": sum(p.arrived for p in persons),
+        "pedestrian_mean_delay_s": _mean([p.time_loss_s for p in persons if p.arrived]),
         "pedestrian_max_waiting_s": max((p.waiting_s for p in persons), default=0.0),
         "co2_kg": sum(v.co2_mg for v in vehicles) / 1e6,
         "nox_g": sum(v.nox_mg for v in vehicles) / 1e3,
