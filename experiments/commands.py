@@ -87,7 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     controllers = build_controllers(scenario, factory)
     out = ensure_writable_dir(Path(args.out))
     with tqdm(total=int(args.duration), unit="sim s", desc=f"{args.scenario}/{args.controller}",
-              disable=args.quiet, file=sys.stderr, mininterval=0.5) as bar:
+              disable=args.quiet, file=sys.stderr, mininterval=0.5, delay=1.0) as bar:
         def advance(t: float) -> None:
             bar.update(min(int(t), bar.total) - bar.n)
 

@@ -7,6 +7,7 @@ libsumo simulation per process: parallel runs need processes, not threads.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,8 +84,15 @@ class SumoSession:
         if self.gui:
             import traci
 
+            if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+                raise ValueError("--gui needs a graphical display (DISPLAY is not set); "
+                                 "run without --gui")
             label = f"ampel-{uuid.uuid4().hex[:8]}"
-            traci.start(self.command(), label=label)
+            try:
+                traci.start(self.command(), label=label, numRetries=20)
+            except (traci.exceptions.FatalTraCIError, traci.exceptions.TraCIException,
+                    OSError) as exc:
+                raise ValueError(f"sumo-gui did not start: {exc}") from None
             self._sim = traci.getConnection(label)
         else:
             import libsumo

@@ -58,3 +58,14 @@ def test_run_writes_summary_and_tripinfo(tmp_path: Path) -> None:
     assert summary["vehicles_arrived"] > 0 and summary["mean_delay_s"] > 0
     assert (out_dir / "tripinfo.xml").stat().st_size > 0
     assert "Mean delay" in out.stdout
+
+
+def test_gui_without_a_display_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    out = subprocess.run([sys.executable, "-m", "experiments.cli", "run", "--scenario",
+                          "westentor", "--gui", "--duration", "10", "--out", str(tmp_path / "g")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ampel: error: --gui needs"), out.stderr
+    assert "Traceback" not in out.stderr
