@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.cli import _non_negative_int, _positive_float
+from hil.argtypes import non_negative_int, positive_float
 
 
 def _cmd_import_osm(args: argparse.Namespace) -> int:
@@ -60,9 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "$AMPEL_SCENARIOS (default ~/.local/share/ampel/scenarios)/NAME.")
     p.add_argument("osm_file", metavar="FILE.osm", help="OpenStreetMap XML extract")
     p.add_argument("--name", required=True, help="scenario name (lower-case, digits, - _)")
-    p.add_argument("--seed", type=_non_negative_int, default=1,
+    p.add_argument("--seed", type=non_negative_int, default=1,
                    help="seed of the assumed random demand (default: 1)")
-    p.add_argument("--vehicles-per-hour", type=_positive_float, default=600.0,
+    p.add_argument("--vehicles-per-hour", type=positive_float, default=600.0,
                    help="assumed demand over the whole network (default: 600)")
     p.set_defaults(handler=_cmd_import_osm)
 
@@ -78,6 +78,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--counts", required=True, help="counts.csv")
     p.add_argument("--out", default=None, help="folder of the calibrated scenario (default: "
                    "$AMPEL_SCENARIOS/NAME-calibrated)")
-    p.add_argument("--seed", type=_non_negative_int, default=1,
+    p.add_argument("--seed", type=non_negative_int, default=1,
                    help="seed of the candidate routes and the sampling (default: 1)")
     p.set_defaults(handler=_cmd_calibrate)

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.cli import _non_negative_int, _positive_float
+from hil.argtypes import non_negative_int, positive_float
 
 
 def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
+    value = non_negative_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
@@ -114,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_sweep_options(p)
     p.add_argument("--seeds", type=_positive_int, default=None,
                    help="number of seeds (default: from experiments/configs/demo.yaml)")
-    p.add_argument("--duration", type=_positive_float, default=None,
+    p.add_argument("--duration", type=positive_float, default=None,
                    help="simulated seconds per run (default: from the demo config)")
     p.add_argument("--out", default="runs/demo", help="results folder (default: runs/demo)")
     p.add_argument("--fresh", action="store_true", help="discard earlier demo runs in OUT")

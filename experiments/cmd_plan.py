@@ -63,7 +63,7 @@ def _cmd_green_wave(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``ampel plan webster`` and ``ampel plan green-wave``."""
-    from experiments.cli import _positive_float
+    from hil.argtypes import positive_float
 
     plan = sub.add_parser("plan", help="compute signal plans from a scenario",
                           description="Compute fixed-time plans from a scenario's demand.")
@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "junctions of scenario.yaml; 'ampel run --controller webster' runs the "
                     "same plan directly.")
     p.add_argument("--scenario", required=True, help="registered scenario or x.sumocfg")
-    p.add_argument("--demand", type=_positive_float, default=1.0,
+    p.add_argument("--demand", type=positive_float, default=1.0,
                    help="plan for this demand factor (default: 1.0)")
     p.add_argument("--name", default="webster", help="plan name in the YAML (default: webster)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",

@@ -6,11 +6,11 @@ import argparse
 import shlex
 from pathlib import Path
 
-from experiments.cli import _non_negative_int, _positive_float
+from hil.argtypes import non_negative_int, positive_float
 
 
 def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
+    value = non_negative_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
@@ -97,13 +97,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="total decisions over all environments (default: 100000)")
     p.add_argument("--envs", type=_positive_int, default=2,
                    help="parallel environments, one SUMO process each (default: 2)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="training seed")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="training seed")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in DIR/checkpoints")
-    p.add_argument("--episode", type=_positive_float, default=1800.0,
+    p.add_argument("--episode", type=positive_float, default=1800.0,
                    help="simulated seconds per training episode (default: 1800)")
-    p.add_argument("--decision-interval", type=_positive_float, default=5.0,
+    p.add_argument("--decision-interval", type=positive_float, default=5.0,
                    help="seconds between decisions (default: 5)")
     p.add_argument("--action-mode", choices=("next-stage", "keep-switch"),
                    default="next-stage", help="action space (default: next-stage)")
@@ -119,9 +119,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="demand scale drawn per episode within 1 +- this (default: 0.2)")
     p.add_argument("--eval-seeds", type=_seed_list, default=(1, 2, 3),
                    help="held-out demand seeds for evaluation, e.g. 1-3 (default: 1-3)")
-    p.add_argument("--eval-every", type=_non_negative_int, default=20_000,
+    p.add_argument("--eval-every", type=non_negative_int, default=20_000,
                    help="steps between evaluations (0: only at the end; default: 20000)")
-    p.add_argument("--eval-episode", type=_positive_float, default=1800.0,
+    p.add_argument("--eval-episode", type=positive_float, default=1800.0,
                    help="simulated seconds per evaluation episode (default: 1800)")
     p.add_argument("--checkpoint-every", type=_positive_int, default=20_000,
                    help="steps between checkpoints (default: 20000)")

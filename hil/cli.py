@@ -10,36 +10,12 @@ import sys
 import threading
 from pathlib import Path
 
+from hil.argtypes import non_negative_int, positive_float
+from hil.argtypes import port as tcp_port
+
 __all__ = ["register"]
 
 log = logging.getLogger(__name__)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _non_negative_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"port {value} outside 0..65535")
-    return value
 
 
 def _quiet_pymodbus(verbose: bool) -> None:
@@ -218,14 +194,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "stage requests after healthy heartbeats; watchdog fallback.")
     common(q, None)
     q.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    q.add_argument("--port", type=_port, default=5020, help="TCP port, 0 = any free port "
+    q.add_argument("--port", type=tcp_port, default=5020, help="TCP port, 0 = any free port "
                    "(default: 5020)")
     q.add_argument("--plan", default=None, help="local fixed-time plan (default: the first)")
-    q.add_argument("--speed", type=_positive_float, default=1.0,
+    q.add_argument("--speed", type=positive_float, default=1.0,
                    help="simulated seconds per wall second (default: 1 = real time)")
     q.add_argument("--sync", action="store_true",
                    help="test bench: wait for the bridge's acknowledgement before each tick")
-    q.add_argument("--watchdog", type=_positive_float, default=1.0,
+    q.add_argument("--watchdog", type=positive_float, default=1.0,
                    help="wall seconds without adapter heartbeat before falling back to the "
                         "local plan (default: 1.0)")
     q.add_argument("--handshake", type=int, default=3,
@@ -247,26 +223,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "max-pressure, rl)")
     q.add_argument("--policy", type=Path, default=None, help="policy file for --controller rl")
     common(q, "westentor")
-    q.add_argument("--period", type=_positive_float, default=0.1,
+    q.add_argument("--period", type=positive_float, default=0.1,
                    help="control-loop period in seconds (default: 0.1 = 10 Hz)")
-    q.add_argument("--timeout", type=_positive_float, default=0.1,
+    q.add_argument("--timeout", type=positive_float, default=0.1,
                    help="seconds to wait for one Modbus answer (default: 0.1)")
-    q.add_argument("--retries", type=_non_negative_int, default=1,
+    q.add_argument("--retries", type=non_negative_int, default=1,
                    help="retries after a timeout (default: 1)")
-    q.add_argument("--watchdog", type=_positive_float, default=1.0,
+    q.add_argument("--watchdog", type=positive_float, default=1.0,
                    help="the field controller's watchdog in seconds (default: 1.0); "
                         "timeout x (retries+1) must stay at or below a quarter of it")
-    q.add_argument("--stale", type=_positive_float, default=2.5,
+    q.add_argument("--stale", type=positive_float, default=2.5,
                    help="seconds the controller heartbeat may stand still (default: 2.5)")
-    q.add_argument("--slow", type=_positive_float, default=None,
+    q.add_argument("--slow", type=positive_float, default=None,
                    help="Modbus I/O seconds per cycle above which a cycle is slow; three in a "
                         "row request the local plan (default: the period, at least 0.05)")
-    q.add_argument("--conflict-resume", type=_positive_float, default=None,
+    q.add_argument("--conflict-resume", type=positive_float, default=None,
                    help="resume after a conflict alarm once the read-back has been clean this "
                         "many seconds (default: the alarm latches until restart)")
     q.add_argument("--audit", type=Path, default=Path("hil-audit.jsonl"),
                    help="audit log, JSON lines (default: hil-audit.jsonl)")
-    q.add_argument("--duration", type=_positive_float, default=None,
+    q.add_argument("--duration", type=positive_float, default=None,
                    help="stop after this many seconds (default: run until Ctrl-C)")
     q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
     q.add_argument("--baudrate", type=int, default=19200, help="serial speed (default: 19200)")
@@ -279,17 +255,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "writes the same summary.json as 'ampel run'.")
     common(q, None)
     q.add_argument("--target", default=None, help="field controller HOST:PORT")
-    q.add_argument("--seed", type=_non_negative_int, default=1, help="demand and SUMO seed")
-    q.add_argument("--duration", type=_positive_float, default=3600.0,
+    q.add_argument("--seed", type=non_negative_int, default=1, help="demand and SUMO seed")
+    q.add_argument("--duration", type=positive_float, default=3600.0,
                    help="simulated seconds (default: 3600)")
-    q.add_argument("--demand", type=_positive_float, default=1.0, help="demand scale factor")
+    q.add_argument("--demand", type=positive_float, default=1.0, help="demand scale factor")
     q.add_argument("--out", required=True, help="output folder (created if missing)")
-    q.add_argument("--wait", type=_positive_float, default=10.0,
+    q.add_argument("--wait", type=positive_float, default=10.0,
                    help="give up when the controller does not answer for this many seconds "
                         "(default: 10)")
-    q.add_argument("--timeout", type=_positive_float, default=0.5,
+    q.add_argument("--timeout", type=positive_float, default=0.5,
                    help="seconds to wait for one Modbus answer (default: 0.5)")
-    q.add_argument("--retries", type=_non_negative_int, default=2, help="retries (default: 2)")
+    q.add_argument("--retries", type=non_negative_int, default=2, help="retries (default: 2)")
     q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
     q.add_argument("--baudrate", type=int, default=19200, help="serial speed (default: 19200)")
     _add_tls(q, server=False)

@@ -134,6 +134,12 @@ def evaluate(model: Any, config: EnvConfig, seeds: tuple[int, ...], episode_s: f
             rewards.append(total)
     finally:
         env.close()
+    return _evaluation(seeds, delays, rewards, violations)
+
+
+def _evaluation(seeds: tuple[int, ...], delays: list[float], rewards: list[float],
+                violations: int) -> dict[str, Any]:
+    """The evaluation record written to evaluations.json and policy.json."""
     return {"seeds": list(seeds), "mean_delay_s": float(np.mean(delays)),
             "delays_s": delays, "mean_reward": float(np.mean(rewards)),
             "safety_violations": violations}
@@ -161,9 +167,7 @@ def _evaluate_shared(model: Any, cfg: EnvConfig, seeds: tuple[int, ...]) -> dict
             rewards.append(total)
     finally:
         env.close()
-    return {"seeds": list(seeds), "mean_delay_s": float(np.mean(delays)),
-            "delays_s": delays, "mean_reward": float(np.mean(rewards)),
-            "safety_violations": violations}
+    return _evaluation(seeds, delays, rewards, violations)
 
 
 class ProgressBar(BaseCallback):
