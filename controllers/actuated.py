@@ -19,14 +19,13 @@ from dataclasses import dataclass
 
 from controllers.base import StageRequest
 from controllers.common import (
-    GapTracker,
     GreenLimits,
-    QueueTracker,
     StageHistory,
     StageMap,
     hold,
     require_positive,
 )
+from controllers.estimators import GapTracker, QueueTracker
 from scenarios.observation import JunctionInfo, Observation
 
 

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 
 from controllers.base import StageRequest
 from controllers.common import (
-    DemandEstimator,
     GreenLimits,
     StageHistory,
     StageMap,
     hold,
     require_positive,
 )
+from controllers.estimators import DemandEstimator
 from scenarios.observation import JunctionInfo, Observation
 
 

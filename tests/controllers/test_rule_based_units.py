@@ -9,8 +9,9 @@ import pytest
 from controllers.actuated import ActuatedController, ActuatedParams
 from controllers.base import Controller, StageRequest
 from controllers.bus_priority import BusPriorityController, BusPriorityParams
-from controllers.common import GreenLimits, QueueTracker, parse_params
+from controllers.common import GreenLimits, parse_params
 from controllers.coordination import CoordinationParams, bandwidth
+from controllers.estimators import QueueTracker
 from controllers.max_pressure import MaxPressureController, MaxPressureParams, QueueBoard
 from controllers.movement_flows import permissive_factor, shortest_path
 from controllers.sotl import SotlController, SotlParams
