@@ -41,8 +41,16 @@ class LaneReading:
     occupancy: float  # stop-line loop occupancy in the last step, 0..1
     presence: bool  # a vehicle is on the stop-line loop now
     gap_s: float  # time since the stop-line loop last saw a vehicle
-    queue: float  # input-output estimate of vehicles between the two loops
+    queue: float  # raw input-output count between the loops (use controllers.estimators)
     bus_count: int = 0  # buses that passed the upstream loop since the previous observation
+    upstream_occupancy: float = 0.0  # upstream (35 m) loop occupancy in the last step, 0..1
+    # ``advance`` sensing profile (None without it): a loop 100-150 m upstream
+    advance_count: int | None = None  # vehicles that passed it since the previous observation
+    advance_occupancy: float | None = None  # its occupancy in the last step, 0..1
+    # ``camera`` sensing profile (None without it): lane-area detection 0-100 m
+    camera_queue: float | None = None  # halting vehicles in view
+    camera_approaching: float | None = None  # moving vehicles in view
+    camera_speed_mps: float | None = None  # mean speed of the vehicles in view (None if empty)
 
 
 @dataclass(frozen=True)
