@@ -14,6 +14,7 @@ from scenarios.metrics import summarise
 from scenarios.observation import Observation
 from scenarios.scenario import Junction, Scenario
 from scenarios.session import SumoSession
+from scenarios.vclass import TypeClasses, session_type_classes
 from signals import SafetyGuard, Sequencer
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ class RunResult:
     violation_messages: list[str] = field(default_factory=list)
     queues: QueueSeries | None = None
     tripinfo: Path | None = None
+    #: vType id -> vehicle class of the run's files (the one vehicle classification)
+    vehicle_types: TypeClasses | None = None
 
 
 @dataclass
@@ -161,7 +164,8 @@ def run_closed_loop(
             if queues is not None and t - session.begin_s + 1e-9 >= next_sample_s:
                 _sample_queues(session, lanes, queues, t - session.begin_s)
                 next_sample_s += queues.interval_s
-    metrics = summarise(session.files.tripinfo, session.files.statistics)
+    types = session_type_classes(session)
+    metrics = summarise(session.files.tripinfo, session.files.statistics, types)
     violations = [v for sj in junctions for v in sj.guard.violations]
     return RunResult(
         metrics=metrics,
@@ -172,4 +176,5 @@ def run_closed_loop(
         violation_messages=[v.message for v in violations[:20]],
         queues=queues,
         tripinfo=session.files.tripinfo,
+        vehicle_types=types,
     )

@@ -65,6 +65,7 @@ class SumoSession:
             "--seed", str(self.seed),
             "--tripinfo-output", str(self.files.tripinfo),
             "--tripinfo-output.write-unfinished", "true",
+            "--tripinfo-output.write-undeparted", "true",
             "--statistic-output", str(self.files.statistics),
             "--device.emissions.probability", "1",
             "--time-to-teleport", "300",
