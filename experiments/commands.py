@@ -12,7 +12,10 @@ from scenarios.profiles import period_names
 SUMMARY_ORDER = (
     ("vehicles_departed", "Motor vehicles departed", "{:d}"),
     ("vehicles_arrived", "Motor vehicles arrived", "{:d}"),
+    ("vehicles_not_departed", "Motor vehicles not departed", "{:d}"),
+    ("mean_total_delay_s", "Mean total delay [s]", "{:.1f}"),
     ("mean_delay_s", "Mean delay (timeLoss) [s]", "{:.1f}"),
+    ("mean_depart_delay_s", "Mean insertion delay [s]", "{:.1f}"),
     ("mean_travel_time_s", "Mean travel time [s]", "{:.1f}"),
     ("mean_waiting_s", "Mean waiting time [s]", "{:.1f}"),
     ("max_waiting_s", "Max waiting time [s]", "{:.0f}"),

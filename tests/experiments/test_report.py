@@ -95,9 +95,17 @@ def runs(results: Path) -> dict[str, list[dict]]:
 
 def test_markdown_summary_printed(report, results) -> None:
     _, stdout = report
-    assert "| controller | seeds | delay [s]" in stdout
-    mean, half = mean_ci([r["metrics"]["mean_delay_s"] for r in runs(results)["alt"]])
-    assert f"| alt | 3 | {fmt_ci(mean, half, 1)} |" in stdout
+    assert "| controller | seeds | total delay [s] | delay [s] | not departed" in stdout
+    alt = runs(results)["alt"]
+    total = fmt_ci(*mean_ci([r["metrics"]["mean_total_delay_s"] for r in alt]), 1)
+    delay = fmt_ci(*mean_ci([r["metrics"]["mean_delay_s"] for r in alt]), 1)
+    assert f"| alt | 3 | {total} | {delay} |" in stdout
+    # ranked by total delay: the lower total comes first
+    totals = {label: np.mean([r["metrics"]["mean_total_delay_s"] for r in recs])
+              for label, recs in runs(results).items()}
+    rows = [line.split(" | ")[0].lstrip("| ") for line in stdout.splitlines()
+            if line.startswith("| ") and " | 3 | " in line]
+    assert rows == sorted(totals, key=totals.get)
 
 
 def test_report_is_self_contained_and_numbers_come_from_results(report, results) -> None:
