@@ -18,7 +18,7 @@ from typing import Any
 from experiments.config import RunSpec
 
 #: keys of a run record that are not flat numbers for the results table
-BULKY_KEYS = ("approaches", "queues", "delays_s", "traceback", "violation_messages")
+BULKY_KEYS = ("approaches", "queues", "delays_s", "traceback", "violation_messages", "notes")
 
 
 def _now() -> str:
@@ -83,6 +83,7 @@ def _simulate(spec: RunSpec, out: Path, started: float) -> dict[str, Any]:
         "host": socket.gethostname(),
         "finished_at": _now(),
         "violation_messages": result.violation_messages,
+        **result.record(),
         "approaches": approach_delays(vehicles, approach_of_edge, result.vehicle_types),
         "queues": queues,
         "delays_s": [round(v.time_loss_s, 1)

@@ -127,6 +127,10 @@ class SumoSession:
             self._sim.trafficlight.setRedYellowGreenState(tls, state)
             self._last_state[tls] = state
 
+    def signal_state(self, tls: str) -> str:
+        """The link state string SUMO shows for a traffic light it runs itself."""
+        return str(self._sim.trafficlight.getRedYellowGreenState(tls))
+
     def read_lanes(self, detectors: tuple[LaneDetectors, ...]) -> tuple[LaneReading, ...]:
         """Detector readings per lane since the previous call (counts are differences)."""
         loops = self._sim.inductionloop
