@@ -6,21 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from resco import resco, with_programs
+from resco_nets import INGOLSTADT1_TLS, MEASURED, resco, with_programs
 
 from scenarios.derive import derive_junction
 from scenarios.external import load_external, read_sumocfg
 from scenarios.netfile import active_programs, read_net
 
-TLS = "gneJ207"  # ingolstadt1's one traffic light
-MEASURED = """    <tlLogic id="gneJ207" type="static" programID="measured" offset="20">
-        <phase duration="30" state="GGgGrGGG"/>
-        <phase duration="3"  state="yygyryyy"/>
-        <phase duration="10" state="GGGrrrrr"/>
-        <phase duration="3"  state="yyyrrrrr"/>
-        <phase duration="41" state="rrrGGGrr"/>
-        <phase duration="3"  state="rrryyyrr"/>
-    </tlLogic>"""
+TLS = INGOLSTADT1_TLS
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,17 @@ from pathlib import Path
 
 import pytest
 
+#: ingolstadt1's traffic light and a "measured" program for it: other greens, offset 20 s
+INGOLSTADT1_TLS = "gneJ207"
+MEASURED = """    <tlLogic id="gneJ207" type="static" programID="measured" offset="20">
+        <phase duration="30" state="GGgGrGGG"/>
+        <phase duration="3"  state="yygyryyy"/>
+        <phase duration="10" state="GGGrrrrr"/>
+        <phase duration="3"  state="yyyrrrrr"/>
+        <phase duration="41" state="rrrGGGrr"/>
+        <phase duration="3"  state="rrryyyrr"/>
+    </tlLogic>"""
+
 
 def resco(name: str) -> Path:
     """``nets/RESCO/<name>/<name>.sumocfg`` of the installed sumo-rl; skips without it."""
