@@ -206,6 +206,7 @@ def run_closed_loop(
     if programs is not None:  # loaded last: SUMO starts with the switched programs
         session = dataclasses.replace(session, files=dataclasses.replace(
             session.files, additional=(*session.files.additional, programs)))
+    types = session_type_classes(session)  # an unknown vClass fails before SUMO starts
     junctions = [SignalledJunction.create(j, c)
                  for j, c in zip(scenario.junctions, controllers, strict=True)]
     notes = transition_notes(junctions)
@@ -226,7 +227,6 @@ def run_closed_loop(
             if queues is not None and t - session.begin_s + 1e-9 >= next_sample_s:
                 _sample_queues(session, lanes, queues, t - session.begin_s)
                 next_sample_s += queues.interval_s
-    types = session_type_classes(session)
     metrics = summarise(session.files.tripinfo, session.files.statistics, types)
     violations = [v for sj in junctions for v in sj.guard.violations]
     if violations and any(sj.decoder is not None for sj in junctions):
