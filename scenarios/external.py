@@ -240,7 +240,10 @@ def load_external(path: str | Path, name: str | None = None):  # noqa: ANN201
                 derived = derive_junction(net, tls, program=programs.get(tls), mode=mode,
                                           begin_s=config.begin_s)
             except ValueError as exc:
-                raise ValueError(f"{config.path}: traffic light {tls}: {exc}") from None
+                message = str(exc)
+                if not message.startswith(f"traffic light {tls}"):
+                    message = f"traffic light {tls}: {message}"
+                raise ValueError(f"{config.path}: {message}") from None
             variants.append(replace(
                 make_junction(derived.layout, net, DetectorSpec(), (derived.plan,)),
                 intergreens=mode, lengthened_s=derived.lengthened_s))
