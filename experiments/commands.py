@@ -12,7 +12,10 @@ from scenarios.profiles import period_names
 SUMMARY_ORDER = (
     ("vehicles_departed", "Motor vehicles departed", "{:d}"),
     ("vehicles_arrived", "Motor vehicles arrived", "{:d}"),
+    ("vehicles_not_departed", "Motor vehicles not departed", "{:d}"),
+    ("mean_total_delay_s", "Mean total delay [s]", "{:.1f}"),
     ("mean_delay_s", "Mean delay (timeLoss) [s]", "{:.1f}"),
+    ("mean_depart_delay_s", "Mean insertion delay [s]", "{:.1f}"),
     ("mean_travel_time_s", "Mean travel time [s]", "{:.1f}"),
     ("mean_waiting_s", "Mean waiting time [s]", "{:.1f}"),
     ("max_waiting_s", "Max waiting time [s]", "{:.0f}"),
@@ -39,14 +42,28 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_controllers(args: argparse.Namespace) -> int:
+    from controllers.registry import controller_infos
+
+    infos = controller_infos()
+    width = max(len(c.name) for c in infos)
+    for c in infos:
+        print(f"{c.name:<{width}}  {c.description}")
+        params = ", ".join(f"{k}={v}" for k, v in c.params)
+        print(f"{'':<{width}}  parameters: {params}")
+    return 0
+
+
 def format_summary(summary: dict) -> str:
     """The summary table printed after a run."""
     lines = [f"{summary['scenario']} | {summary['controller']} | seed {summary['seed']} | "
-             f"{summary['duration_s']:g} s"]
+             f"{summary['duration_s']:g} s | intergreens {summary.get('intergreens', 'rilsa')}"]
     for key, label, fmt in SUMMARY_ORDER:
         if key in summary:
             value = summary[key]
             lines.append(f"  {label:<28} {fmt.format(value)}")
+            if key == "safety_violations" and summary.get("safety_violations_source"):
+                lines[-1] += f" ({summary['safety_violations_source']})"
     return "\n".join(lines)
 
 
@@ -107,14 +124,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "stage_changes": result.stage_changes,
         "wall_s": round(result.wall_s, 3),
         "code_revision": code_revision(),
+        **result.record(),
     }
     write_json_atomic(summary, out / "summary.json")
+    for line in result.notes:
+        print(line)
     print(format_summary(summary))
     print(f"  written: {out / 'summary.json'}, {out / 'tripinfo.xml'}")
     if result.safety_violations:
+        source = summary.get("safety_violations_source")
         for message in result.violation_messages:
-            print(f"  SAFETY: {message}", file=sys.stderr)
-        return 1
+            print(f"  SAFETY ({source}): {message}" if source else f"  SAFETY: {message}",
+                  file=sys.stderr)
+        return 0 if source else 1  # a reference's violations are SUMO's, not a failure
     return 0
 
 
@@ -131,6 +153,12 @@ def register_all(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scenarios", help="list the registered scenarios",
                        description="List the registered Hamm scenarios.")
     p.set_defaults(handler=_cmd_scenarios)
+
+    p = sub.add_parser("controllers", help="list the controllers and their parameters",
+                       description="List every registered controller with a one-line "
+                       "description and its parameters with their defaults (set them "
+                       "with --param KEY=VALUE).")
+    p.set_defaults(handler=_cmd_controllers)
 
     p = sub.add_parser(
         "run", help="run one simulation under a controller",

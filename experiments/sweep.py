@@ -91,7 +91,8 @@ def run_sweep(config: ExperimentConfig, root: Path, backend: Backend, resume: bo
                     bar.write(f"run {record['run_id']} ({record['scenario']}, "
                               f"{record['controller']}, seed {record['seed']}) failed: "
                               f"{record.get('error')}", file=sys.stderr)
-                elif record.get("safety_violations"):
+                elif record.get("safety_violations") and not record.get(
+                        "safety_violations_source"):  # a reference's are SUMO's, not ampel's
                     outcome.unsafe.append(record)
                 bar.update(1)
     finally:

@@ -33,6 +33,7 @@ from scenarios.files import write_json_atomic
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
 from scenarios.scenario import Scenario
+from scenarios.vclass import session_type_classes
 from signals import SafetyGuard
 
 __all__ = ["BridgeOptions", "format_result", "run_bridge", "write_summary"]
@@ -184,7 +185,8 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
                     _connect(link, options.wait_s)
     finally:
         link.close()
-    metrics = summarise(session.files.tripinfo, session.files.statistics)
+    metrics = summarise(session.files.tripinfo, session.files.statistics,
+                        session_type_classes(session))
     violations = guard.violations + [v for sj in others for v in sj.guard.violations]
     ticks = max(1, stats["ticks"])
     return {

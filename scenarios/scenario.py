@@ -33,6 +33,23 @@ class Junction:
     detectors: tuple[LaneDetectors, ...]
     info: JunctionInfo
     plans: tuple[PlanSpec, ...]
+    #: intergreen mode of this layout: ``rilsa`` or ``program`` (see scenarios.derive)
+    intergreens: str = "rilsa"
+    #: transition seconds per cycle the layout adds to the SUMO program's (external only)
+    lengthened_s: float = 0.0
+    #: the same junction in other intergreen modes (external scenarios)
+    variants: tuple[Junction, ...] = ()
+
+    def with_intergreens(self, mode: str) -> Junction:
+        """This junction with the intergreens of ``mode`` (``rilsa`` or ``program``).
+
+        A junction of a Hamm scenario runs ampel's own plans, so both modes are the same.
+        """
+        if mode not in ("rilsa", "program"):
+            raise ValueError(f"parameter intergreens must be rilsa or program, got {mode!r}")
+        if mode == self.intergreens:
+            return self
+        return next((v for v in self.variants if v.intergreens == mode), self)
 
     @property
     def tls(self) -> str:

@@ -65,6 +65,7 @@ class SumoSession:
             "--seed", str(self.seed),
             "--tripinfo-output", str(self.files.tripinfo),
             "--tripinfo-output.write-unfinished", "true",
+            "--tripinfo-output.write-undeparted", "true",
             "--statistic-output", str(self.files.statistics),
             "--device.emissions.probability", "1",
             "--time-to-teleport", "300",
@@ -125,6 +126,10 @@ class SumoSession:
         if self._last_state.get(tls) != state:
             self._sim.trafficlight.setRedYellowGreenState(tls, state)
             self._last_state[tls] = state
+
+    def signal_state(self, tls: str) -> str:
+        """The link state string SUMO shows for a traffic light it runs itself."""
+        return str(self._sim.trafficlight.getRedYellowGreenState(tls))
 
     def read_lanes(self, detectors: tuple[LaneDetectors, ...]) -> tuple[LaneReading, ...]:
         """Detector readings per lane since the previous call (counts are differences)."""
