@@ -11,6 +11,7 @@ from typing import Any
 from controllers import builders as rule_based
 from controllers import sumo_native
 from controllers.base import Controller
+from controllers.common import attribute_docs
 from controllers.fixed_time import MAX_CYCLE_S, FixedTimeController, FixedTimePlan
 from scenarios.scenario import Junction, Scenario
 
@@ -56,16 +57,19 @@ class ControllerInfo:
 
     name: str
     description: str
-    #: (parameter, default as text) in declaration order, the common ones last
-    params: tuple[tuple[str, str], ...]
+    #: (parameter, default as text, meaning) in declaration order, the common ones last
+    params: tuple[tuple[str, str, str], ...]
     reference: bool = False
 
 
-def _dataclass_params(cls: type | None) -> list[tuple[str, str]]:
+def parameter_rows(cls: type | None) -> list[tuple[str, str, str]]:
+    """(parameter, default as text, meaning from the docstring) of a parameter dataclass."""
     if cls is None:
         return []
     defaults = cls()
-    return [(f.name, _text(getattr(defaults, f.name))) for f in dataclasses.fields(cls)]
+    docs = attribute_docs(cls)
+    return [(f.name, _text(getattr(defaults, f.name)), docs.get(f.name, ""))
+            for f in dataclasses.fields(cls) if not f.name.startswith("_")]
 
 
 def _text(value: Any) -> str:
@@ -76,35 +80,39 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _params_of(name: str) -> list[tuple[str, str]]:
+def _params_of(name: str) -> list[tuple[str, str, str]]:
     """The parameters a controller accepts (from its parameter dataclass) with defaults."""
     import importlib
 
     source = _PARAMS.get(name)
     cls = None
-    extra: list[tuple[str, str]] = []
+    extra: list[tuple[str, str, str]] = []
     if isinstance(source, tuple):
         module, cls_name, extra = source[0], source[1], list(source[2])
         cls = getattr(importlib.import_module(module), cls_name) if cls_name else None
     elif name in sumo_native.SUMO_TYPES:
         cls = BUILDERS[name].params  # type: ignore[attr-defined]
-    return _dataclass_params(cls) + extra
+    return parameter_rows(cls) + extra
 
 
 #: name -> (module, parameter dataclass, extra keys the builder consumes itself)
-_PARAMS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
-    "fixed-time": ("", "", (("plan", "the scenario's first plan"),
-                            ("greens", "the plan's (STAGE=SECONDS,...)"),
-                            ("offset_s", "the plan's"))),
-    "webster": ("controllers.webster", "WebsterParams", (("offset_s", "0"),)),
+_PARAMS: dict[str, tuple[str, str, tuple[tuple[str, str, str], ...]]] = {
+    "fixed-time": ("", "", (("plan", "the scenario's first plan", "name of the plan to run"),
+                            ("greens", "the plan's", "stage greens, STAGE=SECONDS,..."),
+                            ("offset_s", "the plan's", "offset of the cycle in seconds"))),
+    "webster": ("controllers.webster", "WebsterParams",
+                (("offset_s", "0", "offset of the cycle in seconds"),)),
     "actuated": ("controllers.actuated", "ActuatedParams", ()),
     "sotl": ("controllers.sotl", "SotlParams", ()),
     "max-pressure": ("controllers.max_pressure", "MaxPressureParams", ()),
     "coordinated": ("controllers.coordination", "CoordinationParams",
-                    (("control", "fixed-time"),)),
+                    (("control", "fixed-time", "fixed-time or actuated inside the wave"),)),
     "bus-priority": ("controllers.bus_priority", "BusPriorityParams",
-                     (("base", "fixed-time"), ("base.KEY", "-"))),
-    "rl": ("", "", (("policy", "the shipped policy"), ("allow_other_layout", "false"))),
+                     (("base", "fixed-time", "the controller bus priority wraps"),
+                      ("base.KEY", "-", "a parameter KEY of the base controller"))),
+    "rl": ("", "", (("policy", "the shipped policy", "path to policy.onnx"),
+                    ("allow_other_layout", "false",
+                     "apply a shared policy to another junction layout on purpose"))),
 }
 
 
@@ -135,7 +143,8 @@ def controller_infos() -> list[ControllerInfo]:
     """Every registered controller with its description and parameters (with defaults)."""
     out = []
     for name in controller_names():
-        params = _params_of(name) + [(k, v) for k, v in COMMON_PARAMS.items()]
+        params = _params_of(name) + [(k, v, COMMON_PARAM_DOCS[k])
+                                     for k, v in COMMON_PARAMS.items()]
         out.append(ControllerInfo(name, _describe(name), tuple(params),
                                   reference=name in sumo_native.SUMO_TYPES))
     return out
@@ -148,6 +157,10 @@ def controller_names() -> list[str]:
 
 #: parameters every controller accepts, with their defaults (handled here, not by builders)
 COMMON_PARAMS: dict[str, str] = {"intergreens": "rilsa"}
+COMMON_PARAM_DOCS: dict[str, str] = {
+    "intergreens": "rilsa: RiLSA transitions from the junction geometry; program: the "
+                   "program's own amber and clearance where it has them (like-for-like "
+                   "comparisons with SUMO)"}
 INTERGREEN_MODES = ("rilsa", "program")
 
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import mkdocs_gen_files
 
-from experiments.docgen import register_map_markdown, scenarios_markdown
+from controllers.registry import controller_infos
+from experiments.docgen import (
+    controller_parameters_markdown,
+    register_map_markdown,
+    scenarios_markdown,
+)
 from scenarios.registry import HAMM_DIR, registered
 
 PAGES = {
+    "reference/controllers.md": lambda: controller_parameters_markdown(controller_infos()),
     "reference/register-map.md": register_map_markdown,
     "reference/scenarios.md": lambda: scenarios_markdown(registered(HAMM_DIR)),
 }

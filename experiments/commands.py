@@ -49,7 +49,7 @@ def _cmd_controllers(args: argparse.Namespace) -> int:
     width = max(len(c.name) for c in infos)
     for c in infos:
         print(f"{c.name:<{width}}  {c.description}")
-        params = ", ".join(f"{k}={v}" for k, v in c.params)
+        params = ", ".join(f"{k}={v}" for k, v, _ in c.params)
         print(f"{'':<{width}}  parameters: {params}")
     return 0
 

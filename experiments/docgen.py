@@ -7,66 +7,13 @@ source and see the page change.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from controllers.registry import ControllerInfo
 from hil.registermap import FieldSpec, RegisterMap, RegisterTable, load_register_map
 from scenarios.registry import RegistryEntry
-
-
-def attribute_docs(cls: type) -> dict[str, str]:
-    """Descriptions of a dataclass's fields from the ``Attributes:`` section of its docstring.
-
-    Google style: ``name: text`` on one line, continuation lines indented deeper;
-    ``a, b: text`` documents several fields at once.
-    """
-    doc = inspect.getdoc(cls) or ""
-    lines = doc.splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == "Attributes:")
-    except StopIteration:
-        return {}
-    out: dict[str, str] = {}
-    names: list[str] = []
-    base_indent: int | None = None
-    for line in lines[start + 1:]:
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        if base_indent is None:
-            base_indent = indent
-        if indent < base_indent:
-            break
-        match = re.match(r"^([\w, ]+):\s*(.*)$", line.strip())
-        if indent == base_indent and match:
-            names = [n.strip() for n in match.group(1).split(",")]
-            for n in names:
-                out[n] = match.group(2).strip()
-        elif names:
-            for n in names:
-                out[n] = f"{out[n]} {line.strip()}".strip()
-    return out
-
-
-def parameter_rows(cls: type) -> list[tuple[str, Any, str]]:
-    """(name, default, description) of every public field of a parameter dataclass."""
-    docs = attribute_docs(cls)
-    rows = []
-    for f in dataclasses.fields(cls):
-        if f.name.startswith("_"):
-            continue
-        if f.default is not dataclasses.MISSING:
-            default: Any = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        else:
-            default = "(required)"
-        rows.append((f.name, default, docs.get(f.name, "")))
-    return rows
 
 
 def _cell(value: Any) -> str:
@@ -74,31 +21,19 @@ def _cell(value: Any) -> str:
     return text if text else "—"
 
 
-def _format_default(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def controller_parameters_markdown(controllers: Iterable[tuple[str, str, type | None]]) -> str:
-    """One section per controller: its description and a table of its parameters.
-
-    ``controllers`` holds (name, one-line description, parameter dataclass or None).
-    """
-    parts = ["# Controller parameters", "",
-             "Generated from the parameter dataclasses in `controllers/` at build time. Set "
-             "any of them with `ampel run --param KEY=VALUE` or under `params:` in an "
+def controller_parameters_markdown(infos: Iterable[ControllerInfo]) -> str:
+    """One section per controller: its description and a table of its parameters."""
+    parts = ["# Controllers and their parameters", "",
+             "Generated from the controller registry and the parameter dataclasses in "
+             "`controllers/` at build time (`ampel controllers` prints the same). Set any "
+             "parameter with `ampel run --param KEY=VALUE` or under `params:` in an "
              "experiment config.", ""]
-    for name, description, params in controllers:
-        parts += [f"## `{name}`", "", description, ""]
-        if params is None:
-            parts += ["No parameters of its own.", ""]
-            continue
-        parts += ["| parameter | default | meaning |", "|---|---|---|"]
-        for key, default, doc in parameter_rows(params):
-            parts.append(f"| `{key}` | `{_format_default(default)}` | {_cell(doc)} |")
+    for info in infos:
+        title = f"## `{info.name}`" + (" (reference)" if info.reference else "")
+        parts += [title, "", info.description, "",
+                  "| parameter | default | meaning |", "|---|---|---|"]
+        for key, default, doc in info.params:
+            parts.append(f"| `{key}` | `{_cell(default)}` | {_cell(doc)} |")
         parts.append("")
     return "\n".join(parts)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from controllers.common import attribute_docs
+from controllers.registry import ControllerInfo, controller_infos, parameter_rows
 from experiments.docgen import (
-    attribute_docs,
     controller_parameters_markdown,
-    parameter_rows,
     register_map_markdown,
     scenarios_markdown,
 )
@@ -39,14 +39,26 @@ def test_attribute_docs_reads_google_style_sections() -> None:
     assert docs == {"gap_s": "a gap that goes on.", "lo": "two bounds.", "hi": "two bounds."}
 
 
+def _page(cls: type) -> str:
+    info = ControllerInfo("demo", "A demo controller.", tuple(parameter_rows(cls)))
+    return controller_parameters_markdown([info])
+
+
 def test_parameter_page_follows_a_changed_default() -> None:
-    page = controller_parameters_markdown([("demo", "A demo controller.", _Params)])
-    assert "| `gap_s` | `3` | a gap that goes on. |" in page
+    assert "| `gap_s` | `3` | a gap that goes on. |" in _page(_Params)
     changed = dataclasses.make_dataclass(
         "_Params", [("gap_s", float, dataclasses.field(default=4.5))], frozen=True)
     changed.__doc__ = _Params.__doc__
-    assert "| `gap_s` | `4.5` |" in controller_parameters_markdown([("demo", "", changed)])
+    assert "| `gap_s` | `4.5` | a gap that goes on. |" in _page(changed)
     assert [r[0] for r in parameter_rows(_Params)] == ["gap_s", "lo", "hi"]
+
+
+def test_every_registered_controller_is_on_the_page() -> None:
+    page = controller_parameters_markdown(controller_infos())
+    for info in controller_infos():
+        assert f"## `{info.name}`" in page
+    assert "| `max_gap_s` | `3` |" in page  # actuated's gap, with its meaning
+    assert "(reference)" in page
 
 
 def test_register_map_page_follows_the_profile(tmp_path: Path) -> None:
