@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import socket
+import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -40,6 +43,32 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the worker is killed when the sweep process dies (Linux).
+
+    Without it a SIGKILL or SIGTERM to ``ampel experiment`` would leave its workers (and
+    with them the multiprocessing resource tracker) running as orphans.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's worker processes at once (the sweep was interrupted)."""
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        if proc.is_alive():
+            proc.kill()
+
+
 @dataclass
 class LocalBackend:
     """A pool of worker processes on this machine (``spawn``: each a fresh interpreter)."""
@@ -56,8 +85,10 @@ class LocalBackend:
         if not specs:
             return
         ctx = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(specs)), mp_context=ctx)
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(specs)), mp_context=ctx,
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
         pending: dict[Future[dict[str, Any]], RunSpec] = {}
+        finished = False
         try:
             pending = {pool.submit(execute_run, s): s for s in specs}
             while pending:
@@ -69,9 +100,12 @@ class LocalBackend:
                     except Exception as exc:  # noqa: BLE001 - worker died (e.g. a crash)
                         yield failed_record(spec, f"worker failed: {type(exc).__name__}: {exc}",
                                             traceback.format_exc(limit=4))
+            finished = True
         finally:
             for fut in pending:
                 fut.cancel()
+            if not finished:  # interrupted (Ctrl-C, SIGTERM): do not wait for running runs
+                _kill_workers(pool)
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -86,6 +120,30 @@ class RayBackend:
 
     address: str
     name: str = "ray"
+    connect_timeout_s: float = 30.0
+
+    def check_reachable(self) -> None:
+        """Refuse (ValueError) an address that does not answer within the timeout.
+
+        ``ray.init`` itself retries an unreachable head for minutes; a TCP connect with a
+        timeout tells the user at once. ``auto`` and ``local`` are not checked here.
+        """
+        target = self.address.removeprefix("ray://")
+        if self.address in ("auto", "local") or ":" not in target:
+            return
+        host, _, port_text = target.rpartition(":")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ValueError(f"--ray: expected HOST:PORT, got {self.address!r}") from None
+        try:
+            with socket.create_connection((host.strip("[]"), port),
+                                          timeout=self.connect_timeout_s):
+                pass
+        except OSError as exc:
+            raise ValueError(f"cannot connect to Ray at {self.address!r} within "
+                             f"{self.connect_timeout_s:g} s ({exc.strerror or exc}); is the "
+                             "head node running? (--ray-timeout sets the wait)") from None
 
     def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
         """Submit every run as a task; yield records as tasks finish."""
@@ -121,8 +179,12 @@ class RayBackend:
                 ray.shutdown()
 
 
-def make_backend(workers: int | None, ray_address: str | None) -> Backend:
-    """Ray when an address is given, else local processes (default: all cores)."""
+def make_backend(workers: int | None, ray_address: str | None,
+                 ray_timeout_s: float = 30.0) -> Backend:
+    """Ray when an address is given (checked to answer within ``ray_timeout_s``), else
+    local processes (default: all cores)."""
     if ray_address:
-        return RayBackend(ray_address)
+        backend = RayBackend(ray_address, connect_timeout_s=ray_timeout_s)
+        backend.check_reachable()
+        return backend
     return LocalBackend(workers or available_cores())

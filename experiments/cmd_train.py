@@ -55,7 +55,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from scenarios.registry import find_spec
 
     find_spec(args.scenario)  # one-line error for an unknown scenario
-    out = ensure_writable_dir(Path(args.out))
+    # never replace an earlier policy: a folder with files needs --resume
+    out = ensure_writable_dir(Path(args.out), "--out", empty=not args.resume,
+                              hint="pass --resume to continue that training, or choose "
+                                   "another --out")
     env = EnvConfig(scenario=args.scenario, decision_interval_s=args.decision_interval,
                     episode_s=args.episode, action_mode=args.action_mode,
                     encoding=args.encoding, reward=args.reward,

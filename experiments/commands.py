@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hil.argtypes import non_negative_int, positive_float
+from hil.argtypes import demand_scale, duration_s, seed
 from scenarios.profiles import period_names
 
 SUMMARY_ORDER = (
@@ -142,12 +142,12 @@ def register_all(sub: argparse._SubParsersAction) -> None:
                    "fixed-time)")
     p.add_argument("--plan", default=None, help="fixed-time plan name from the scenario "
                    "(default: the plan named after --period, else its first plan)")
-    p.add_argument("--seed", type=non_negative_int, default=1, help="demand and SUMO seed "
+    p.add_argument("--seed", type=seed, default=1, help="demand and SUMO seed "
                    "(default: 1)")
-    p.add_argument("--duration", type=positive_float, default=None,
+    p.add_argument("--duration", type=duration_s, default=None,
                    help="simulated seconds (default: 3600, the morning peak hour; for a "
                    ".sumocfg its end - begin)")
-    p.add_argument("--demand", type=positive_float, default=1.0,
+    p.add_argument("--demand", type=demand_scale, default=1.0,
                    help="demand scale factor, e.g. 1.3 for 30%% more traffic (default: 1.0)")
     p.add_argument("--period", default=None, choices=period_names(),
                    help="time of day: demand profile and, if the junctions have one, the "

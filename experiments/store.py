@@ -7,10 +7,14 @@ is rebuilt from them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import fcntl
 import io
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from scenarios.files import write_text_atomic
 EXPERIMENT_FILE = "experiment.json"
 RUNS_DIR = "runs"
 TABLE_FILE = "results.csv"
+LOCK_FILE = ".ampel.lock"
 ID_COLUMNS = ("run_id", "status", "scenario", "controller", "controller_name", "params", "seed",
               "demand_scale", "duration_s")
 
@@ -47,6 +52,39 @@ class ResultsDir:
         ensure_writable_dir(self.root)
         self.runs_dir.mkdir(exist_ok=True)
         return self
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's lock file for the duration of a sweep.
+
+        A second sweep into the same folder is refused (ValueError) while the first one
+        runs. The lock is an ``flock``: the kernel releases it when its process dies, so a
+        killed sweep never leaves a stale lock behind.
+        """
+        path = self.root / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                raise ValueError(f"another ampel sweep (pid {holder}) is writing to "
+                                 f"{self.root}; wait for it or choose another --out") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    def config_changes(self, config: ExperimentConfig) -> list[str]:
+        """Top-level keys of ``config`` that differ from the config stored in the folder
+        (the output folder itself does not count); [] when nothing is stored yet."""
+        if not (self.root / EXPERIMENT_FILE).exists():
+            return []
+        stored = self.read_experiment().get("config") or {}
+        current = json.loads(json.dumps(config.to_dict()))
+        keys = sorted((set(stored) | set(current)) - {"output"})
+        return [k for k in keys if stored.get(k) != current.get(k)]
 
     def write_experiment(self, config: ExperimentConfig, backend: str) -> None:
         """Record the config, the planned runs and the code revision."""
