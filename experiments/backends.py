@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -121,6 +122,7 @@ class RayBackend:
     address: str
     name: str = "ray"
     connect_timeout_s: float = 30.0
+    owns_ray: bool = False  # set when connect() started Ray; run() then shuts it down
 
     def check_reachable(self) -> None:
         """Refuse (ValueError) an address that does not answer within the timeout.
@@ -145,21 +147,54 @@ class RayBackend:
                              f"{self.connect_timeout_s:g} s ({exc.strerror or exc}); is the "
                              "head node running? (--ray-timeout sets the wait)") from None
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
-        """Submit every run as a task; yield records as tasks finish."""
-        try:
-            import ray
-        except ImportError:
-            raise ValueError("--ray needs Ray: pip install 'ampel[ray]'") from None
-        if not specs:
-            return
-        started_here = not ray.is_initialized()
-        if started_here:
+    def connect(self) -> bool:
+        """Connect to the cluster, giving up after ``connect_timeout_s`` with a ValueError.
+
+        Returns True when this call started Ray (then :meth:`run` shuts it down).
+        """
+        self.owns_ray = self.owns_ray or self._connect()
+        return self.owns_ray
+
+    def _connect(self) -> bool:
+        ray = _import_ray()
+        if ray.is_initialized():
+            return False
+        self.check_reachable()
+        kwargs = {"address": self.address, "include_dashboard": False, "log_to_driver": False,
+                  "logging_level": logging.ERROR}
+        if self.address in ("auto", "local"):
             try:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ValueError(f"cannot connect to Ray at {self.address!r}: "
-                                 f"{str(exc).splitlines()[0] if str(exc) else exc}") from None
+                                 f"{_first_line(exc)}") from None
+            return True
+        errors: list[BaseException] = []
+
+        def init() -> None:
+            try:
+                ray.init(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        thread = threading.Thread(target=init, name="ray-connect", daemon=True)
+        thread.start()
+        thread.join(self.connect_timeout_s)
+        if thread.is_alive():
+            raise ValueError(f"cannot connect to Ray at {self.address!r}: no answer within "
+                             f"{self.connect_timeout_s:g} s; is the head node running? "
+                             "(--ray-timeout sets the wait)")
+        if errors:
+            raise ValueError(f"cannot connect to Ray at {self.address!r}: "
+                             f"{_first_line(errors[0])}")
+        return True
+
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
+        """Submit every run as a task; yield records as tasks finish."""
+        if not specs:
+            return
+        ray = _import_ray()
+        self.connect()
         task = ray.remote(num_cpus=1, max_retries=1)(execute_run)
         refs = {task.remote(s): s for s in specs}
         try:
@@ -175,8 +210,22 @@ class RayBackend:
         finally:
             for ref in refs:
                 ray.cancel(ref, force=True)
-            if started_here:
+            if self.owns_ray:
                 ray.shutdown()
+                self.owns_ray = False
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--ray needs Ray: pip install 'ampel[ray]'") from None
+    return ray
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def make_backend(workers: int | None, ray_address: str | None,
@@ -185,6 +234,6 @@ def make_backend(workers: int | None, ray_address: str | None,
     local processes (default: all cores)."""
     if ray_address:
         backend = RayBackend(ray_address, connect_timeout_s=ray_timeout_s)
-        backend.check_reachable()
+        backend.connect()  # an unreachable head fails before any work
         return backend
     return LocalBackend(workers or available_cores())
