@@ -29,13 +29,16 @@ SUMMARY_ORDER = (
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
-    from scenarios.registry import registered
+    from scenarios.registry import problems, registered
 
     entries = registered()
-    width = max((len(e.name) for e in entries), default=4)
+    broken = problems()
+    width = max([len(e.name) for e in entries] + [len(b.name) for b in broken], default=4)
     print(f"{'NAME':<{width}}  TITLE")
     for e in entries:
         print(f"{e.name:<{width}}  {e.title}")
+    for b in broken:
+        print(f"{b.name:<{width}}  NOT USABLE: {b.error}")
     return 0
 
 

@@ -132,7 +132,7 @@ def _check_keys(data: Mapping[str, Any], known: tuple[str, ...], where: str) -> 
 
 
 def _scenario(value: Any, where: str, base: Path) -> str:
-    from scenarios.registry import registered
+    from scenarios.registry import find_entry, registered
 
     if not isinstance(value, str) or not value:
         raise ValueError(f"{where}: expected a scenario name or .sumocfg path, got {value!r}")
@@ -141,8 +141,8 @@ def _scenario(value: Any, where: str, base: Path) -> str:
         if not path.is_file():
             raise ValueError(f"{where}: scenario file {value!r} not found (looked at {path})")
         return str(path)
-    known = [e.name for e in registered()]
-    if value not in known:
+    if find_entry(value) is None:  # a refused user scenario raises its own error here
+        known = [e.name for e in registered()]
         raise ValueError(f"{where}: unknown scenario {value!r} (known: {', '.join(known)}; "
                          "or a path ending in .sumocfg)")
     return value
