@@ -37,7 +37,6 @@ def format_geh_table(result) -> str:  # noqa: ANN001
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from scenarios.calibrate import calibrate
-
     from scenarios.registry import find_entry
 
     result = calibrate(args.scenario, Path(args.counts), out_dir=Path(args.out)
