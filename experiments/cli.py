@@ -74,8 +74,11 @@ def _main(argv: Sequence[str] | None) -> int:
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
         if not getattr(args, "handler", None):
-            parser.print_help()
-            return EXIT_USAGE
+            if args.command is None:
+                parser.print_help(sys.stderr)
+                return EXIT_USAGE
+            raise CliError(f"ampel {args.command}: choose an action (see 'ampel "
+                           f"{args.command} --help')")
         return int(args.handler(args) or 0)
     except (CliError, ValueError) as exc:
         print(f"ampel: error: {exc}".replace("ampel: error: ampel", "ampel"), file=sys.stderr)
