@@ -225,7 +225,7 @@ def _pairs(value: Any, where: str) -> list[tuple[Any, Any]]:
     return [tuple(r) for r in rows]
 
 
-def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
+def yaml_error_line(path: Path, exc: yaml.YAMLError) -> str:
     """One line: file, line, column and the problem of a YAML syntax error."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -370,7 +370,7 @@ def load_spec(path: str | Path) -> ScenarioSpec:
     except OSError as exc:
         raise ValueError(f"cannot read scenario file {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise ValueError(_yaml_error(path, exc)) from None
+        raise ValueError(yaml_error_line(path, exc)) from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     unknown = set(data) - _TOP_KEYS
