@@ -49,13 +49,17 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from experiments.report import write_report
     from experiments.results import writable_file
+    from experiments.store import ResultsDir
 
     out = Path(args.output) if args.output is not None else Path(args.results) / "report.html"
     writable_file(out, "report file (-o)")
+    bad = ResultsDir(Path(args.results)).bad_runs()
+    for path, reason in bad:  # skipped by the report, named here; exit code 1
+        print(f"ampel report: warning: skipped {path}: {reason}", file=sys.stderr)
     report = write_report(Path(args.results), out, baseline=args.baseline)
     print(report.markdown)
     print(f"\nreport: {out}")
-    return 0
+    return 1 if bad else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

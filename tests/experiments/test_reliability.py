@@ -150,3 +150,40 @@ def test_killed_sweep_leaves_no_orphans(tmp_path: Path, sig: signal.Signals) -> 
         assert "--resume" in err and "Traceback" not in err
         assert (tmp_path / "res" / "results.csv").exists()
         assert json.loads((tmp_path / "res" / "experiment.json").read_text())["runs"]
+
+
+class MetricsBackend(FakeBackend):
+    """Ok records with every metric the report reads (no simulation)."""
+
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
+        for k, s in enumerate(specs):
+            self.ran.append(s.run_id)
+            metrics = {"mean_delay_s": 40.0 + k, "mean_travel_time_s": 90.0 + k,
+                       "mean_waiting_s": 20.0, "max_waiting_s": 80.0, "mean_stops": 1.2,
+                       "vehicles_departed": 100, "vehicles_arrived": 98, "teleports": 0,
+                       "co2_kg": 10.0}
+            yield {"run_id": s.run_id, **s.to_dict(), "status": "ok", "metrics": metrics,
+                   "safety_violations": 0, "approaches": {}, "queues": None,
+                   "delays_s": [40.0, 41.0], "code_revision": "test"}
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda text: text[: len(text) // 2], "not readable JSON"),
+    (lambda text: "[1, 2, 3]", "got a list"),
+    (lambda text: text.replace('"mean_delay_s": 40.0', '"mean_delay_s": "fast"'),
+     "metric 'mean_delay_s' is not a number"),
+])
+def test_report_names_and_skips_each_bad_run_file(tmp_path: Path, capsys, damage,
+                                                  reason: str) -> None:
+    root = tmp_path / "res"
+    run_sweep(config([1, 2, 3]), root, MetricsBackend(), progress=False)
+    bad = sorted((root / "runs").glob("*.json"))
+    bad = next(p for p in bad if '"mean_delay_s": 40.0' in p.read_text())
+    bad.write_text(damage(bad.read_text()))
+    code = main(["report", str(root), "-o", str(tmp_path / "r.html")])
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and bad.name in lines[0] and reason in lines[0], captured.err
+    assert "Traceback" not in captured.err
+    assert (tmp_path / "r.html").exists()  # the other runs are reported
