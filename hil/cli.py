@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import signal
 import sys
 import threading
@@ -148,12 +149,21 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     print(f"ampel hil deploy: {args.controller} on {scenario.name} -> "
           f"{options.describe()} every {args.period:g} s; audit log {args.audit}", flush=True)
     try:
-        stats = adapter.run(stop, duration_s=args.duration)
+        stats = adapter.run(stop, duration_s=args.duration,
+                            connect_timeout_s=args.connect_timeout)
     finally:
         adapter.shutdown()
         audit.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if adapter.refused_by is not None:
+        raise ValueError(f"{options.describe()} is under external control of another adapter "
+                         f"session (owner {adapter.refused_by:#010x}); this one wrote nothing "
+                         "and stopped (see the audit log)")
+    if stats.connects == 0:
+        raise ValueError(f"no field controller answered at {options.describe()} within "
+                         f"{min(args.connect_timeout, args.duration or math.inf):g} s; "
+                         "nothing was commanded (check --target and that it is running)")
     print(f"ampel hil deploy: stopped in state {adapter.state}: {stats.cycles} cycles, "
           f"{stats.commands} commands, {stats.anomalies} anomalies, {stats.alarms} alarms, "
           f"{stats.deadline_misses} missed deadlines; controller returned to local mode",
@@ -255,6 +265,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="audit log, JSON lines (default: hil-audit.jsonl)")
     q.add_argument("--duration", type=positive_float, default=None,
                    help="stop after this many seconds (default: run until Ctrl-C)")
+    q.add_argument("--connect-timeout", type=positive_float, default=10.0,
+                   help="give up (exit 2) when no field controller answers within this many "
+                        "seconds (default: 10)")
     q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
     q.add_argument("--baudrate", type=positive_int, default=19200,
                    help="serial speed (default: 19200)")
