@@ -129,6 +129,10 @@ def read_counts(path: Path, net: NetFile | None = None) -> tuple[CountPoint, ...
                 raise ValueError(f"{where}: empty edge")
             if edges is not None and edge not in edges:
                 raise ValueError(f"{where}: edge {edge!r} is not in the network")
+            if net is not None and (edge.startswith(":")
+                                    or net.edge_functions.get(edge, "normal") != "normal"):
+                raise ValueError(f"{where}: edge {edge!r} is an internal (junction) edge or "
+                                 "a crossing; count on a normal road edge")
             count = _number(row.get("count"), "count", where)
             begin = _number(row.get("begin_s") or "0", "begin_s", where)
             end = _number(row.get("end_s") or "3600", "end_s", where)
