@@ -39,6 +39,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from scenarios.calibrate import calibrate
     from scenarios.registry import find_entry
 
+    if args.out is not None and not args.out.strip():
+        raise ValueError("--out: an empty path; give a folder name")
     result = calibrate(args.scenario, Path(args.counts), out_dir=Path(args.out)
                        if args.out is not None else None, seed=args.seed)
     print(format_geh_table(result))

@@ -33,8 +33,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     from experiments.sweep import preflight, run_sweep
 
     config = load_config(Path(args.config))
-    root = Path(args.out) if args.out is not None else config.output
-    ensure_writable_dir(root, "results folder")
+    root = ensure_writable_dir(args.out if args.out is not None else config.output,
+                               "results folder")
     backend = make_backend(args.workers, args.ray, args.ray_timeout)
     config = preflight(config)
     try:

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from pathlib import Path
 
-from hil.argtypes import non_negative_int, positive_float
+from hil.argtypes import non_negative_int, positive_float, positive_int
 
-
-def _positive_int(text: str) -> int:
-    value = non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+_positive_int = positive_int
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
@@ -56,7 +50,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     find_spec(args.scenario)  # one-line error for an unknown scenario
     # never replace an earlier policy: a folder with files needs --resume
-    out = ensure_writable_dir(Path(args.out), "--out", empty=not args.resume,
+    out = ensure_writable_dir(args.out, "--out", empty=not args.resume,
                               hint="pass --resume to continue that training, or choose "
                                    "another --out")
     env = EnvConfig(scenario=args.scenario, decision_interval_s=args.decision_interval,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from hil.argtypes import demand_scale, duration_s, seed
 from scenarios.profiles import period_names
@@ -88,7 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.duration is None:
         args.duration = scenario.default_duration_s
     controllers = build_controllers(scenario, factory)
-    out = ensure_writable_dir(Path(args.out))
+    out = ensure_writable_dir(args.out)
     with tqdm(total=int(args.duration), unit="sim s", desc=f"{args.scenario}/{args.controller}",
               disable=args.quiet, file=sys.stderr, mininterval=0.5, delay=1.0) as bar:
         def advance(t: float) -> None:

@@ -11,7 +11,7 @@ from scenarios.outpaths import writable_dir, writable_file
 __all__ = ["code_revision", "ensure_writable_dir", "writable_file", "write_json_atomic"]
 
 
-def ensure_writable_dir(path: Path, what: str = "output folder", *, empty: bool = False,
+def ensure_writable_dir(path: str | Path, what: str = "output folder", *, empty: bool = False,
                         hint: str = "") -> Path:
     """Create ``path`` if needed and check that files can be written there (see
     :func:`scenarios.outpaths.writable_dir`)."""
