@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from scenarios.observation import JunctionInfo, LaneReading, Observation
+from signals.numbers import check_number
 
 P = TypeVar("P")
 
@@ -34,16 +35,8 @@ def _coerce(value: Any, target: Any, key: str, where: str) -> Any:
             return False
         raise ValueError(f"{where}: parameter {key!r} expects true/false, got {value!r}")
     if isinstance(target, int | float):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{where}: parameter {key!r} expects a number, "
-                             f"got {value!r}") from None
-        if not math.isfinite(number):
-            raise ValueError(f"{where}: parameter {key!r} must be finite, got {value!r}")
-        if isinstance(target, int) and not number.is_integer():
-            raise ValueError(f"{where}: parameter {key!r} expects an integer, got {value!r}")
-        return int(number) if isinstance(target, int) else number
+        return check_number(value, f"{where}: parameter {key!r}",
+                            integer=isinstance(target, int))
     return value if value is None or isinstance(value, str) else str(value)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from controllers.base import StageRequest
 from scenarios.observation import Observation
 from signals import SignalModel
+from signals.numbers import check_number
 
 #: RiLSA: cycles of 60-90 s by day, 120 s as the upper bound
 MAX_CYCLE_S = 120.0
@@ -44,6 +45,9 @@ class FixedTimePlan:
               offset_s: float = 0.0, max_cycle_s: float = MAX_CYCLE_S) -> FixedTimePlan:
         """Validate stage greens against the signal model (min/max green, cycle bound)."""
         items = list(greens.items()) if isinstance(greens, dict) else list(greens)
+        items = [(name, check_number(green, f"plan: stage {name!r} green", low=0.0))
+                 for name, green in items]
+        offset_s = check_number(offset_s, "plan: offset_s")
         if not items:
             raise ValueError("a fixed-time plan needs at least one stage green")
         order = []

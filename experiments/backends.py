@@ -10,6 +10,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import socket
+import sys
+import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -40,6 +44,32 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the worker is killed when the sweep process dies (Linux).
+
+    Without it a SIGKILL or SIGTERM to ``ampel experiment`` would leave its workers (and
+    with them the multiprocessing resource tracker) running as orphans.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's worker processes at once (the sweep was interrupted)."""
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        if proc.is_alive():
+            proc.kill()
+
+
 @dataclass
 class LocalBackend:
     """A pool of worker processes on this machine (``spawn``: each a fresh interpreter)."""
@@ -56,8 +86,10 @@ class LocalBackend:
         if not specs:
             return
         ctx = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(specs)), mp_context=ctx)
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(specs)), mp_context=ctx,
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
         pending: dict[Future[dict[str, Any]], RunSpec] = {}
+        finished = False
         try:
             pending = {pool.submit(execute_run, s): s for s in specs}
             while pending:
@@ -69,9 +101,12 @@ class LocalBackend:
                     except Exception as exc:  # noqa: BLE001 - worker died (e.g. a crash)
                         yield failed_record(spec, f"worker failed: {type(exc).__name__}: {exc}",
                                             traceback.format_exc(limit=4))
+            finished = True
         finally:
             for fut in pending:
                 fut.cancel()
+            if not finished:  # interrupted (Ctrl-C, SIGTERM): do not wait for running runs
+                _kill_workers(pool)
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -86,22 +121,80 @@ class RayBackend:
 
     address: str
     name: str = "ray"
+    connect_timeout_s: float = 30.0
+    owns_ray: bool = False  # set when connect() started Ray; run() then shuts it down
+
+    def check_reachable(self) -> None:
+        """Refuse (ValueError) an address that does not answer within the timeout.
+
+        ``ray.init`` itself retries an unreachable head for minutes; a TCP connect with a
+        timeout tells the user at once. ``auto`` and ``local`` are not checked here.
+        """
+        target = self.address.removeprefix("ray://")
+        if self.address in ("auto", "local") or ":" not in target:
+            return
+        host, _, port_text = target.rpartition(":")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ValueError(f"--ray: expected HOST:PORT, got {self.address!r}") from None
+        try:
+            with socket.create_connection((host.strip("[]"), port),
+                                          timeout=self.connect_timeout_s):
+                pass
+        except OSError as exc:
+            raise ValueError(f"cannot connect to Ray at {self.address!r} within "
+                             f"{self.connect_timeout_s:g} s ({exc.strerror or exc}); is the "
+                             "head node running? (--ray-timeout sets the wait)") from None
+
+    def connect(self) -> bool:
+        """Connect to the cluster, giving up after ``connect_timeout_s`` with a ValueError.
+
+        Returns True when this call started Ray (then :meth:`run` shuts it down).
+        """
+        self.owns_ray = self.owns_ray or self._connect()
+        return self.owns_ray
+
+    def _connect(self) -> bool:
+        ray = _import_ray()
+        if ray.is_initialized():
+            return False
+        self.check_reachable()
+        kwargs = {"address": self.address, "include_dashboard": False, "log_to_driver": False,
+                  "logging_level": logging.ERROR}
+        if self.address in ("auto", "local"):
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ValueError(f"cannot connect to Ray at {self.address!r}: "
+                                 f"{_first_line(exc)}") from None
+            return True
+        errors: list[BaseException] = []
+
+        def init() -> None:
+            try:
+                ray.init(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        thread = threading.Thread(target=init, name="ray-connect", daemon=True)
+        thread.start()
+        thread.join(self.connect_timeout_s)
+        if thread.is_alive():
+            raise ValueError(f"cannot connect to Ray at {self.address!r}: no answer within "
+                             f"{self.connect_timeout_s:g} s; is the head node running? "
+                             "(--ray-timeout sets the wait)")
+        if errors:
+            raise ValueError(f"cannot connect to Ray at {self.address!r}: "
+                             f"{_first_line(errors[0])}")
+        return True
 
     def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
         """Submit every run as a task; yield records as tasks finish."""
-        try:
-            import ray
-        except ImportError:
-            raise ValueError("--ray needs Ray: pip install 'ampel[ray]'") from None
         if not specs:
             return
-        started_here = not ray.is_initialized()
-        if started_here:
-            try:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise ValueError(f"cannot connect to Ray at {self.address!r}: "
-                                 f"{str(exc).splitlines()[0] if str(exc) else exc}") from None
+        ray = _import_ray()
+        self.connect()
         task = ray.remote(num_cpus=1, max_retries=1)(execute_run)
         refs = {task.remote(s): s for s in specs}
         try:
@@ -117,12 +210,30 @@ class RayBackend:
         finally:
             for ref in refs:
                 ray.cancel(ref, force=True)
-            if started_here:
+            if self.owns_ray:
                 ray.shutdown()
+                self.owns_ray = False
 
 
-def make_backend(workers: int | None, ray_address: str | None) -> Backend:
-    """Ray when an address is given, else local processes (default: all cores)."""
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--ray needs Ray: pip install 'ampel[ray]'") from None
+    return ray
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def make_backend(workers: int | None, ray_address: str | None,
+                 ray_timeout_s: float = 30.0) -> Backend:
+    """Ray when an address is given (checked to answer within ``ray_timeout_s``), else
+    local processes (default: all cores)."""
     if ray_address:
-        return RayBackend(ray_address)
+        backend = RayBackend(ray_address, connect_timeout_s=ray_timeout_s)
+        backend.connect()  # an unreachable head fails before any work
+        return backend
     return LocalBackend(workers or available_cores())

@@ -37,12 +37,19 @@ def format_geh_table(result) -> str:  # noqa: ANN001
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from scenarios.calibrate import calibrate
+    from scenarios.registry import find_entry
 
-    result = calibrate(args.scenario, Path(args.counts), out_dir=Path(args.out) if args.out
-                       else None, seed=args.seed)
+    if args.out is not None and not args.out.strip():
+        raise ValueError("--out: an empty path; give a folder name")
+    result = calibrate(args.scenario, Path(args.counts), out_dir=Path(args.out)
+                       if args.out is not None else None, seed=args.seed)
     print(format_geh_table(result))
+    # a folder outside $AMPEL_SCENARIOS is not registered: point at its .sumocfg instead
+    entry = find_entry(result.name)
+    registered_here = entry is not None and entry.folder.resolve() == result.folder.resolve()
+    target = result.name if registered_here else str(result.folder / f"{result.name}.sumocfg")
     print(f"  calibrated scenario {result.name}: {result.folder} "
-          f"(ampel run --scenario {result.name} ...)")
+          f"(ampel run --scenario {target} ...)")
     return 0 if result.share_below_5 >= 0.85 else 1
 
 
@@ -73,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "counts.csv has the columns edge,count and optionally point, begin_s, "
                     "end_s (count = vehicles in [begin_s, end_s), default one hour). The "
                     "calibrated routes become the user scenario NAME-calibrated. Exit 1 "
-                    "when fewer than 85 %% of the points have GEH < 5.")
+                    "when fewer than 85 % of the points have GEH < 5.")
     p.add_argument("--scenario", required=True, help="scenario name or path/to/x.sumocfg")
     p.add_argument("--counts", required=True, help="counts.csv")
     p.add_argument("--out", default=None, help="folder of the calibrated scenario (default: "

@@ -6,14 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from hil.argtypes import non_negative_int, positive_float
+from hil.argtypes import bounded_float, duration_s, positive_int
 
-
-def _positive_int(text: str) -> int:
-    value = non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+_positive_int = positive_int
 
 
 def _print_outcome(outcome, report_hint: bool = True) -> int:
@@ -34,12 +29,14 @@ def _print_outcome(outcome, report_hint: bool = True) -> int:
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from experiments.backends import make_backend
     from experiments.config import load_config
+    from experiments.results import ensure_writable_dir
     from experiments.sweep import preflight, run_sweep
 
     config = load_config(Path(args.config))
-    backend = make_backend(args.workers, args.ray)
+    root = ensure_writable_dir(args.out if args.out is not None else config.output,
+                               "results folder")
+    backend = make_backend(args.workers, args.ray, args.ray_timeout)
     config = preflight(config)
-    root = Path(args.out) if args.out else config.output
     try:
         outcome = run_sweep(config, root, backend, resume=args.resume, progress=not args.quiet)
     except KeyboardInterrupt:
@@ -51,12 +48,18 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from experiments.report import write_report
+    from experiments.results import writable_file
+    from experiments.store import ResultsDir
 
-    out = Path(args.output) if args.output else Path(args.results) / "report.html"
+    out = Path(args.output) if args.output is not None else Path(args.results) / "report.html"
+    writable_file(out, "report file (-o)")
+    bad = ResultsDir(Path(args.results)).bad_runs()
+    for path, reason in bad:  # skipped by the report, named here; exit code 1
+        print(f"ampel report: warning: skipped {path}: {reason}", file=sys.stderr)
     report = write_report(Path(args.results), out, baseline=args.baseline)
     print(report.markdown)
     print(f"\nreport: {out}")
-    return 0
+    return 1 if bad else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -72,6 +75,9 @@ def _add_sweep_options(p: argparse.ArgumentParser) -> None:
                    help="run on a Ray cluster instead: 'auto' (the cluster of this machine), "
                         "HOST:PORT or ray://HOST:PORT, or 'local' (a private Ray here); needs "
                         "pip install 'ampel[ray]'")
+    p.add_argument("--ray-timeout", type=bounded_float(0.0, 3600.0, low_open=True),
+                   default=30.0, metavar="S",
+                   help="seconds to wait for the Ray head to answer (default: 30)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -114,7 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_sweep_options(p)
     p.add_argument("--seeds", type=_positive_int, default=None,
                    help="number of seeds (default: from experiments/configs/demo.yaml)")
-    p.add_argument("--duration", type=positive_float, default=None,
+    p.add_argument("--duration", type=duration_s, default=None,
                    help="simulated seconds per run (default: from the demo config)")
     p.add_argument("--out", default="runs/demo", help="results folder (default: runs/demo)")
     p.add_argument("--fresh", action="store_true", help="discard earlier demo runs in OUT")

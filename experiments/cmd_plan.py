@@ -3,21 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
-
-
-def _write_text_atomic(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _load(args: argparse.Namespace):
@@ -34,7 +20,11 @@ def _cmd_webster(args: argparse.Namespace) -> int:
     from controllers.common import parse_params
     from controllers.webster import WebsterParams, plan_yaml, webster_plan
     from experiments.commands import parse_param_options
+    from scenarios.files import write_text_atomic
+    from scenarios.outpaths import writable_file
 
+    if args.out is not None:
+        writable_file(args.out, "--out")
     params = parse_param_options(args.param)
     if args.demand != 1.0:
         params["demand_scale"] = str(args.demand)
@@ -43,8 +33,8 @@ def _cmd_webster(args: argparse.Namespace) -> int:
     results = [webster_plan(j, scenario, p) for j in scenario.junctions]
     text = plan_yaml(results, scenario.name, args.name)
     print(text, end="")
-    if args.out:
-        _write_text_atomic(text, Path(args.out))
+    if args.out is not None:
+        write_text_atomic(Path(args.out), text)
         print(f"# written: {args.out}")
     return 0
 
@@ -63,7 +53,7 @@ def _cmd_green_wave(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``ampel plan webster`` and ``ampel plan green-wave``."""
-    from hil.argtypes import positive_float
+    from hil.argtypes import demand_scale
 
     plan = sub.add_parser("plan", help="compute signal plans from a scenario",
                           description="Compute fixed-time plans from a scenario's demand.")
@@ -76,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "junctions of scenario.yaml; 'ampel run --controller webster' runs the "
                     "same plan directly.")
     p.add_argument("--scenario", required=True, help="registered scenario or x.sumocfg")
-    p.add_argument("--demand", type=positive_float, default=1.0,
+    p.add_argument("--demand", type=demand_scale, default=1.0,
                    help="plan for this demand factor (default: 1.0)")
     p.add_argument("--name", default="webster", help="plan name in the YAML (default: webster)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
@@ -94,7 +84,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_green_wave)
 
     def _no_kind(args: argparse.Namespace) -> int:
-        plan.print_help()
-        return 2
+        raise ValueError("plan: choose a kind: webster or green-wave (see 'ampel plan --help')")
 
     plan.set_defaults(handler=_no_kind)

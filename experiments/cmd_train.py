@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from pathlib import Path
 
-from hil.argtypes import non_negative_int, positive_float
+from hil.argtypes import non_negative_int, positive_float, positive_int
 
-
-def _positive_int(text: str) -> int:
-    value = non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+_positive_int = positive_int
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
@@ -55,7 +49,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from scenarios.registry import find_spec
 
     find_spec(args.scenario)  # one-line error for an unknown scenario
-    out = ensure_writable_dir(Path(args.out))
+    # never replace an earlier policy: a folder with files needs --resume
+    out = ensure_writable_dir(args.out, "--out", empty=not args.resume,
+                              hint="pass --resume to continue that training, or choose "
+                                   "another --out")
     env = EnvConfig(scenario=args.scenario, decision_interval_s=args.decision_interval,
                     episode_s=args.episode, action_mode=args.action_mode,
                     encoding=args.encoding, reward=args.reward,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from hil.argtypes import non_negative_int, positive_float
+from hil.argtypes import demand_scale, duration_s, seed
 from scenarios.profiles import period_names
 
 SUMMARY_ORDER = (
@@ -32,13 +31,16 @@ SUMMARY_ORDER = (
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
-    from scenarios.registry import registered
+    from scenarios.registry import problems, registered
 
     entries = registered()
-    width = max((len(e.name) for e in entries), default=4)
+    broken = problems()
+    width = max([len(e.name) for e in entries] + [len(b.name) for b in broken], default=4)
     print(f"{'NAME':<{width}}  TITLE")
     for e in entries:
         print(f"{e.name:<{width}}  {e.title}")
+    for b in broken:
+        print(f"{b.name:<{width}}  NOT USABLE: {b.error}")
     return 0
 
 
@@ -102,7 +104,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.duration is None:
         args.duration = scenario.default_duration_s
     controllers = build_controllers(scenario, factory)
-    out = ensure_writable_dir(Path(args.out))
+    out = ensure_writable_dir(args.out)
     with tqdm(total=int(args.duration), unit="sim s", desc=f"{args.scenario}/{args.controller}",
               disable=args.quiet, file=sys.stderr, mininterval=0.5, delay=1.0) as bar:
         def advance(t: float) -> None:
@@ -170,12 +172,12 @@ def register_all(sub: argparse._SubParsersAction) -> None:
                    "fixed-time)")
     p.add_argument("--plan", default=None, help="fixed-time plan name from the scenario "
                    "(default: the plan named after --period, else its first plan)")
-    p.add_argument("--seed", type=non_negative_int, default=1, help="demand and SUMO seed "
+    p.add_argument("--seed", type=seed, default=1, help="demand and SUMO seed "
                    "(default: 1)")
-    p.add_argument("--duration", type=positive_float, default=None,
+    p.add_argument("--duration", type=duration_s, default=None,
                    help="simulated seconds (default: 3600, the morning peak hour; for a "
                    ".sumocfg its end - begin)")
-    p.add_argument("--demand", type=positive_float, default=1.0,
+    p.add_argument("--demand", type=demand_scale, default=1.0,
                    help="demand scale factor, e.g. 1.3 for 30%% more traffic (default: 1.0)")
     p.add_argument("--period", default=None, choices=period_names(),
                    help="time of day: demand profile and, if the junctions have one, the "

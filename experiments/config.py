@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from experiments.los import LosTable, los_table
+from signals.numbers import MAX_DEMAND_SCALE, MAX_DURATION_S, MAX_SEED, check_number
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +112,11 @@ class ExperimentConfig:
                 "los": self.los.to_dict()}
 
 
-def _number(value: Any, where: str, positive: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _number(value: Any, where: str, high: float | None = None) -> float:
+    """A finite number > 0 (at most ``high``), from YAML (text is not a number here)."""
+    if isinstance(value, str):
         raise ValueError(f"{where}: expected a number, got {value!r}")
-    if positive and not value > 0:
-        raise ValueError(f"{where}: must be > 0, got {value!r}")
-    return float(value)
+    return float(check_number(value, where, low=0.0, low_open=True, high=high))
 
 
 def _list(value: Any, where: str) -> list[Any]:
@@ -132,7 +132,7 @@ def _check_keys(data: Mapping[str, Any], known: tuple[str, ...], where: str) -> 
 
 
 def _scenario(value: Any, where: str, base: Path) -> str:
-    from scenarios.registry import registered
+    from scenarios.registry import find_entry, registered
 
     if not isinstance(value, str) or not value:
         raise ValueError(f"{where}: expected a scenario name or .sumocfg path, got {value!r}")
@@ -141,8 +141,8 @@ def _scenario(value: Any, where: str, base: Path) -> str:
         if not path.is_file():
             raise ValueError(f"{where}: scenario file {value!r} not found (looked at {path})")
         return str(path)
-    known = [e.name for e in registered()]
-    if value not in known:
+    if find_entry(value) is None:  # a refused user scenario raises its own error here
+        known = [e.name for e in registered()]
         raise ValueError(f"{where}: unknown scenario {value!r} (known: {', '.join(known)}; "
                          "or a path ending in .sumocfg)")
     return value
@@ -225,11 +225,11 @@ def parse_config(data: Any, base: Path = Path("."), source: str = "",
                          "'label')")
     seeds = _list(data["seeds"], "seeds")
     for i, s in enumerate(seeds):
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise ValueError(f"seeds[{i}]: expected a non-negative integer, got {s!r}")
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
+            raise ValueError(f"seeds[{i}]: expected an integer in 0..{MAX_SEED}, got {s!r}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds: listed twice: {seeds}")
-    scales = tuple(_number(v, f"demand_scales[{i}]")
+    scales = tuple(_number(v, f"demand_scales[{i}]", MAX_DEMAND_SCALE)
                    for i, v in enumerate(_list(data.get("demand_scales", [1.0]),
                                                "demand_scales")))
     if len(set(scales)) != len(scales):
@@ -246,9 +246,11 @@ def parse_config(data: Any, base: Path = Path("."), source: str = "",
         raise ValueError(f"los: expected a mapping of thresholds, got {los!r}")
     return ExperimentConfig(
         name=name, scenarios=scenarios, controllers=tuple(entries), seeds=tuple(seeds),
-        demand_scales=scales, duration_s=_number(data.get("duration_s", 3600), "duration_s"),
+        demand_scales=scales, duration_s=_number(data.get("duration_s", 3600), "duration_s",
+                                                MAX_DURATION_S),
         baseline=baseline, output=Path(output),
-        queue_sample_s=_number(data.get("queue_sample_s", 30), "queue_sample_s"),
+        queue_sample_s=_number(data.get("queue_sample_s", 30), "queue_sample_s",
+                               MAX_DURATION_S),
         los=los_table(los), source=source)
 
 
@@ -261,7 +263,9 @@ def load_config(path: Path, skip_missing_controllers: bool = False) -> Experimen
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        from scenarios.spec import yaml_error_line
+
+        raise ValueError(yaml_error_line(path, exc)) from None
     try:
         return parse_config(data, path.resolve().parent, text, skip_missing_controllers)
     except ValueError as exc:

@@ -47,8 +47,9 @@ def run_demo(args: argparse.Namespace) -> int:
     root = Path(args.out)
     if args.fresh:
         _clear(root)
-    backend = make_backend(args.workers, args.ray)
-    outcome = run_sweep(config, root, backend, resume=True, progress=not args.quiet)
+    backend = make_backend(args.workers, args.ray, args.ray_timeout)
+    outcome = run_sweep(config, root, backend, resume=True, progress=not args.quiet,
+                        allow_changed_config=True)
     code = _print_outcome(outcome, report_hint=False)
     report = write_report(root, root / "report.html")
     print()

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 from scenarios.files import write_json_atomic
+from scenarios.outpaths import writable_dir, writable_file
 
-__all__ = ["code_revision", "ensure_writable_dir", "write_json_atomic"]
+__all__ = ["code_revision", "ensure_writable_dir", "writable_file", "write_json_atomic"]
 
 
-def ensure_writable_dir(path: Path) -> Path:
-    """Create ``path`` if needed and check that files can be written there."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".probe.")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise ValueError(f"output folder {path} is not writable: {exc.strerror or exc}") from None
-    return path
+def ensure_writable_dir(path: str | Path, what: str = "output folder", *, empty: bool = False,
+                        hint: str = "") -> Path:
+    """Create ``path`` if needed and check that files can be written there (see
+    :func:`scenarios.outpaths.writable_dir`)."""
+    return writable_dir(path, what, empty=empty, hint=hint)
 
 
 def code_revision() -> str:

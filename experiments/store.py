@@ -7,10 +7,14 @@ is rebuilt from them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import fcntl
 import io
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from scenarios.files import write_text_atomic
 EXPERIMENT_FILE = "experiment.json"
 RUNS_DIR = "runs"
 TABLE_FILE = "results.csv"
+LOCK_FILE = ".ampel.lock"
 ID_COLUMNS = ("run_id", "status", "scenario", "controller", "controller_name", "params", "seed",
               "demand_scale", "duration_s")
 
@@ -47,6 +52,39 @@ class ResultsDir:
         ensure_writable_dir(self.root)
         self.runs_dir.mkdir(exist_ok=True)
         return self
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's lock file for the duration of a sweep.
+
+        A second sweep into the same folder is refused (ValueError) while the first one
+        runs. The lock is an ``flock``: the kernel releases it when its process dies, so a
+        killed sweep never leaves a stale lock behind.
+        """
+        path = self.root / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                raise ValueError(f"another ampel sweep (pid {holder}) is writing to "
+                                 f"{self.root}; wait for it or choose another --out") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    def config_changes(self, config: ExperimentConfig) -> list[str]:
+        """Top-level keys of ``config`` that differ from the config stored in the folder
+        (the output folder itself does not count); [] when nothing is stored yet."""
+        if not (self.root / EXPERIMENT_FILE).exists():
+            return []
+        stored = self.read_experiment().get("config") or {}
+        current = json.loads(json.dumps(config.to_dict()))
+        keys = sorted((set(stored) | set(current)) - {"output"})
+        return [k for k in keys if stored.get(k) != current.get(k)]
 
     def write_experiment(self, config: ExperimentConfig, backend: str) -> None:
         """Record the config, the planned runs and the code revision."""
@@ -77,11 +115,32 @@ class ResultsDir:
         return write_json_atomic(record, self.run_path(record["run_id"]))
 
     def read_run(self, run_id: str) -> dict[str, Any] | None:
-        """A stored run record, or None."""
+        """A stored, valid run record, or None (missing or unreadable, see
+        :meth:`inspect_run`)."""
+        return self.inspect_run(run_id)[0]
+
+    def inspect_run(self, run_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """``(record, None)`` for a valid stored run, ``(None, None)`` for a missing one,
+        ``(None, reason)`` for a file that cannot be used (truncated, not a record, a metric
+        that is not a number)."""
+        path = self.run_path(run_id)
         try:
-            return json.loads(self.run_path(run_id).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None, None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return None, f"not readable JSON ({exc})"
+        problem = record_problem(record, run_id)
+        return (None, problem) if problem else (record, None)
+
+    def bad_runs(self) -> list[tuple[Path, str]]:
+        """Stored run files of the planned runs that cannot be used, with the reason."""
+        bad = []
+        for entry in self.read_experiment()["runs"]:
+            _, problem = self.inspect_run(entry["run_id"])
+            if problem:
+                bad.append((self.run_path(entry["run_id"]), problem))
+        return bad
 
     def stored_ids(self) -> set[str]:
         """Ids of all stored runs."""
@@ -122,6 +181,26 @@ class ResultsDir:
         writer.writerows(rows)
         path = self.root / TABLE_FILE
         return write_text_atomic(path, buf.getvalue())
+
+
+def record_problem(record: Any, run_id: str) -> str | None:
+    """Why a run record cannot be used, or None."""
+    if not isinstance(record, dict):
+        return f"expected a run record (a JSON object), got a {type(record).__name__}"
+    if record.get("run_id") != run_id or record.get("status") not in ("ok", "failed"):
+        return "not a run record (run_id or status missing or wrong)"
+    if record["status"] == "ok":
+        metrics = record.get("metrics")
+        if not isinstance(metrics, dict):
+            return "no 'metrics' mapping"
+        for key, value in metrics.items():
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, int | float)):
+                return f"metric {key!r} is not a number: {value!r:.40}"
+        for key in ("seed", "demand_scale"):
+            if isinstance(record.get(key), bool) or not isinstance(record.get(key), int | float):
+                return f"{key!r} is not a number"
+    return None
 
 
 def flat_row(record: dict[str, Any]) -> dict[str, Any]:

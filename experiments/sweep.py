@@ -60,20 +60,36 @@ def preflight(config: ExperimentConfig, skip_broken: bool = False) -> Experiment
 
 
 def run_sweep(config: ExperimentConfig, root: Path, backend: Backend, resume: bool = False,
-              progress: bool = True) -> SweepOutcome:
+              progress: bool = True, allow_changed_config: bool = False) -> SweepOutcome:
     """Run every run of ``config`` not yet finished in ``root``; store each as it ends.
 
     Without ``resume`` the folder must not hold runs yet. With it, runs that finished
-    successfully are kept and skipped; failed and missing runs are (re)done.
+    successfully are kept and skipped; failed and missing runs are (re)done; the config
+    must be the one stored in the folder (ValueError naming the changed keys) unless
+    ``allow_changed_config`` (the demo, which reuses whatever runs match). Only one sweep
+    at a time writes to a folder (a lock file).
     """
+    results = ResultsDir(root).create()
+    with results.lock():
+        return _run_locked(results, config, backend, resume, progress,
+                           allow_changed_config)
+
+
+def _run_locked(results: ResultsDir, config: ExperimentConfig, backend: Backend, resume: bool,
+                progress: bool, allow_changed_config: bool) -> SweepOutcome:
     from tqdm import tqdm
 
-    results = ResultsDir(root).create()
+    root = results.root
     specs = config.runs()
     stored = results.stored_ids()
     if stored and not resume:
         raise ValueError(f"{root} already holds {len(stored)} run(s); pass --resume to "
                          "continue that sweep, or choose another output folder")
+    changed = results.config_changes(config) if resume else []
+    if changed and not allow_changed_config:
+        raise ValueError(f"{root} holds a sweep of another config (changed: "
+                         f"{', '.join(changed)}); --resume needs the same config: restore "
+                         "it, or run the edited config into another --out")
     results.write_experiment(config, backend.name)
     done = results.finished_ids(specs) if resume else set()
     todo = [s for s in specs if s.run_id not in done]

@@ -14,11 +14,19 @@ request. States (see README, "Hardware-in-the-loop"):
                 back to ``handshake`` after ``resume_cycles`` clean cycles.
 ``alarm``       conflicting greens read back: stop commanding, request the local plan, raise
                 an alarm. Latched unless ``conflict_resume_s`` is set.
+``refused``     the controller is under external control of another adapter session (a
+                different ``owner_id``): write nothing at all and stop.
+
+One owner per field controller: every write carries this session's random ``owner_id``.
+The controller grants external control to one owner and refuses (and logs) any other; an
+owner that sees the controller's ``foreign_session`` fault (someone else writes to its
+registers) goes ``safe``.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -152,12 +160,17 @@ class Adapter:
         self._sent_hb: int | None = None
         self._safe_reason = ""
         self._last_mode_seen: str | None = None
+        self.owner_id = secrets.randbits(32) or 1
+        self._has_owner = "owner_id" in self._binding.regmap.holding.fields
+        self.refused_by: int | None = None  # owner id of the session that holds control
 
     # --------------------------------------------------------------- helpers
-    def _anomaly(self, event: str, **fields: object) -> None:
+    def _anomaly(self, event: str, quiet: bool = False, **fields: object) -> None:
+        """Count and audit an anomaly; logged as a warning unless ``quiet`` (then the
+        command line reports it in its one error line)."""
         self.stats.anomalies += 1
         self.audit.write("anomaly", event, state=self.state, **fields)
-        log.warning("anomaly: %s %s", event, fields or "")
+        (log.info if quiet else log.warning)("anomaly: %s %s", event, fields or "")
 
     def _set_state(self, state: str, why: str) -> None:
         if state != self.state:
@@ -170,7 +183,11 @@ class Adapter:
         return self._heartbeat
 
     def _write(self, values: dict[str, int]) -> None:
+        if self.state == "refused":
+            return  # another session owns the controller: never touch its registers
         values = {"adapter_heartbeat": self._next_heartbeat(), **values}
+        if self._has_owner:
+            values["owner_id"] = self.owner_id
         self.link.write(values)
 
     def _request_mode(self, mode: str, extra: dict[str, int] | None = None) -> None:
@@ -211,8 +228,8 @@ class Adapter:
                 self.link.close()
                 self._connect_failures += 1
                 if self._connect_failures == 1 or self._connect_failures % 10 == 0:
-                    self._anomaly("connect_failed", error=str(exc),
-                                  attempts=self._connect_failures)
+                    self._anomaly("connect_failed", quiet=self.stats.connects == 0,
+                                  error=str(exc), attempts=self._connect_failures)
                 self._schedule_reconnect(now)
                 return
             self.stats.connects += 1
@@ -252,8 +269,28 @@ class Adapter:
         except LinkError as exc:
             self._disconnected(now, str(exc))
 
+    def _foreign_owner(self, snap: FieldSnapshot) -> bool:
+        """True when another adapter session holds or disturbs the controller (handled)."""
+        other = snap.owner_id not in (0, self.owner_id) and snap.mode == "external"
+        if other and self.state in ("handshake", "connecting"):
+            self.refused_by = snap.owner_id
+            self._anomaly("foreign_owner", quiet=True, owner=f"{snap.owner_id:#010x}",
+                          own=f"{self.owner_id:#010x}")
+            self._set_state("refused", "another adapter session holds external control")
+            return True
+        if self.state in ("active", "safe") and (other or "foreign_session" in snap.fault_bits):
+            if self.state == "active":
+                self._anomaly("foreign_session", owner=f"{snap.owner_id:#010x}",
+                              faults=sorted(snap.fault_bits))
+                self._to_safe("another adapter session writes to the controller")
+            self._request_mode("local")
+            return True
+        return False
+
     def _after_read(self, now: float, snap: FieldSnapshot,
                     detectors: tuple[DetectorValue, ...] | None, io_s: float) -> None:
+        if self.state == "refused":
+            return
         clean = True
         pairs = conflicting_greens(self._model, snap.greens())
         if pairs:
@@ -267,6 +304,8 @@ class Adapter:
                           pairs)
                 self._set_state("alarm", f"conflicting greens {pairs}")
             self._request_mode("local")
+            return
+        if self._foreign_owner(snap):
             return
         if snap.controller_heartbeat != self._hb_value:
             self._hb_value, self._hb_at = snap.controller_heartbeat, now
@@ -400,8 +439,13 @@ class Adapter:
         return tuple(out)
 
     # ------------------------------------------------------------------ run
-    def run(self, stop: threading.Event, duration_s: float | None = None) -> AdapterStats:
-        """Cycle every ``period_s`` until ``stop`` is set (or ``duration_s`` has passed)."""
+    def run(self, stop: threading.Event, duration_s: float | None = None,
+            connect_timeout_s: float | None = None) -> AdapterStats:
+        """Cycle every ``period_s`` until ``stop`` is set (or ``duration_s`` has passed).
+
+        Stops early when another session owns the controller (state ``refused``) or, with
+        ``connect_timeout_s``, when no connection succeeded within that time.
+        """
         period = self.config.period_s
         start = time.monotonic()
         deadline = start
@@ -410,6 +454,11 @@ class Adapter:
         while not stop.is_set():
             now = time.monotonic()
             if duration_s is not None and now - start >= duration_s:
+                break
+            if self.state == "refused":
+                break
+            if connect_timeout_s is not None and self.stats.connects == 0 and \
+                    now - start >= connect_timeout_s:
                 break
             self.cycle(now)
             took = time.monotonic() - now
@@ -429,7 +478,7 @@ class Adapter:
 
     def shutdown(self) -> None:
         """Return the controller to its local plan (best effort) and close the link."""
-        if self.link.connected:
+        if self.link.connected and self.state != "refused":
             try:
                 self._request_mode("local")
                 self.audit.write("info", "returned the controller to local mode on exit")

@@ -26,7 +26,7 @@ import libsumo
 
 from controllers.registry import controller_factory
 from controllers.runner import SignalledJunction
-from hil.codec import JunctionBinding
+from hil.codec import JunctionBinding, JunctionMismatch
 from hil.link import FieldLink, LinkError, LinkOptions
 from hil.registermap import DecodeError
 from scenarios.files import write_json_atomic
@@ -108,6 +108,19 @@ def _connect(link: FieldLink, wait_s: float) -> None:
             time.sleep(0.1)
 
 
+def _check_junction(link: FieldLink, scenario: str, tls: str) -> None:
+    """Refuse (one ValueError line) a field controller that runs another junction."""
+    try:
+        link.read_status()
+    except JunctionMismatch as exc:
+        link.close()
+        raise ValueError(f"bridge: the field controller at {link.options.describe()} does not "
+                         f"run junction {tls} of scenario {scenario} ({exc}); start "
+                         f"'ampel hil serve --scenario {scenario}' or pick its scenario") from None
+    except (DecodeError, LinkError):
+        pass  # transient: the loop below reports persistent trouble
+
+
 def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkOptions,
                options: BridgeOptions, out_dir: Path) -> dict[str, Any]:
     """Run SUMO against the field controller; returns the summary (same keys as ``ampel run``)."""
@@ -119,6 +132,7 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
     out_dir.mkdir(parents=True, exist_ok=True)
     link = FieldLink(binding, link_options)
     _connect(link, options.wait_s)
+    _check_junction(link, scenario.name, junction.layout.tls)
     has_ack = binding.regmap.holding.has("bridge_ack")
     others = [SignalledJunction.create(j, controller_factory("fixed-time")(j, scenario))
               for j in scenario.junctions[1:]]
@@ -132,6 +146,7 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
     last_hb: int | None = None
     last_stage: int | None = None
     dark = "o" * len(junction.layout.links)
+    last_error = ""
     try:
         with session:
             waiting_since = time.monotonic()
@@ -140,7 +155,10 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
                     snap = link.read_status()
                 except DecodeError as exc:
                     stats["implausible"] += 1
-                    log.warning("bridge: implausible read-back: %s", exc)
+                    last_error = str(exc)
+                    if stats["implausible"] in (1, 10) or stats["implausible"] % 1000 == 0:
+                        log.warning("bridge: implausible read-back (%d so far): %s",
+                                    stats["implausible"], exc)
                     snap = None
                 except LinkError as exc:
                     stats["link_errors"] += 1
@@ -149,8 +167,10 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
                     continue
                 if snap is None or snap.controller_heartbeat == last_hb:
                     if time.monotonic() - waiting_since > options.wait_s:
+                        why = (f"only implausible read-backs ({last_error})" if snap is None
+                               and last_error else "is the controller running?")
                         raise ValueError(f"bridge: no new controller tick for "
-                                         f"{options.wait_s:g} s; is the controller running?")
+                                         f"{options.wait_s:g} s; {why}")
                     time.sleep(options.poll_s)
                     continue
                 waiting_since = time.monotonic()

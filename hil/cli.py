@@ -5,12 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from hil.argtypes import non_negative_int, positive_float
+from hil.argtypes import (
+    demand_scale,
+    duration_s,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed,
+)
 from hil.argtypes import port as tcp_port
 
 __all__ = ["register"]
@@ -120,8 +128,10 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     from hil.adapter import Adapter, AdapterConfig
     from hil.audit import AuditLog
     from hil.link import FieldLink
+    from scenarios.outpaths import writable_file
 
     _quiet_pymodbus(args.verbose)
+    writable_file(args.audit, "--audit")  # appended to, never truncated
     if args.policy is not None and not args.policy.is_file():
         raise ValueError(f"policy file {args.policy} does not exist")
     options = _link_options(args, args.timeout, args.retries)
@@ -143,12 +153,21 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     print(f"ampel hil deploy: {args.controller} on {scenario.name} -> "
           f"{options.describe()} every {args.period:g} s; audit log {args.audit}", flush=True)
     try:
-        stats = adapter.run(stop, duration_s=args.duration)
+        stats = adapter.run(stop, duration_s=args.duration,
+                            connect_timeout_s=args.connect_timeout)
     finally:
         adapter.shutdown()
         audit.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if adapter.refused_by is not None:
+        raise ValueError(f"{options.describe()} is under external control of another adapter "
+                         f"session (owner {adapter.refused_by:#010x}); this one wrote nothing "
+                         "and stopped (see the audit log)")
+    if stats.connects == 0:
+        raise ValueError(f"no field controller answered at {options.describe()} within "
+                         f"{min(args.connect_timeout, args.duration or math.inf):g} s; "
+                         "nothing was commanded (check --target and that it is running)")
     print(f"ampel hil deploy: stopped in state {adapter.state}: {stats.cycles} cycles, "
           f"{stats.commands} commands, {stats.anomalies} anomalies, {stats.alarms} alarms, "
           f"{stats.deadline_misses} missed deadlines; controller returned to local mode",
@@ -159,11 +178,12 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ bridge
 def _cmd_bridge(args: argparse.Namespace) -> int:
     from hil.bridge import BridgeOptions, run_bridge, write_summary
+    from scenarios.outpaths import writable_dir
 
     _quiet_pymodbus(args.verbose)
+    out = writable_dir(args.out, "--out")
     options = _link_options(args, args.timeout, args.retries)
     scenario, junction, binding = _load(args)
-    out = Path(args.out)
     result = run_bridge(scenario, binding, options,
                         BridgeOptions(seed=args.seed, duration_s=args.duration,
                                       demand_scale=args.demand, wait_s=args.wait),
@@ -208,11 +228,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--watchdog", type=positive_float, default=1.0,
                    help="wall seconds without adapter heartbeat before falling back to the "
                         "local plan (default: 1.0)")
-    q.add_argument("--handshake", type=int, default=3,
+    q.add_argument("--handshake", type=positive_int, default=3,
                    help="healthy heartbeats before external control is granted (default: 3)")
     q.add_argument("--serial", default=None, help="serve Modbus RTU on this serial device "
                    "instead of TCP")
-    q.add_argument("--baudrate", type=int, default=19200, help="serial speed (default: 19200)")
+    q.add_argument("--baudrate", type=positive_int, default=19200,
+                   help="serial speed (default: 19200)")
     _add_tls(q, server=True)
     q.set_defaults(handler=_cmd_serve)
 
@@ -248,8 +269,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="audit log, JSON lines (default: hil-audit.jsonl)")
     q.add_argument("--duration", type=positive_float, default=None,
                    help="stop after this many seconds (default: run until Ctrl-C)")
+    q.add_argument("--connect-timeout", type=positive_float, default=10.0,
+                   help="give up (exit 2) when no field controller answers within this many "
+                        "seconds (default: 10)")
     q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
-    q.add_argument("--baudrate", type=int, default=19200, help="serial speed (default: 19200)")
+    q.add_argument("--baudrate", type=positive_int, default=19200,
+                   help="serial speed (default: 19200)")
     _add_tls(q, server=False)
     q.set_defaults(handler=_cmd_deploy)
 
@@ -259,10 +284,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "writes the same summary.json as 'ampel run'.")
     common(q, None)
     q.add_argument("--target", default=None, help="field controller HOST:PORT")
-    q.add_argument("--seed", type=non_negative_int, default=1, help="demand and SUMO seed")
-    q.add_argument("--duration", type=positive_float, default=3600.0,
+    q.add_argument("--seed", type=seed, default=1, help="demand and SUMO seed")
+    q.add_argument("--duration", type=duration_s, default=3600.0,
                    help="simulated seconds (default: 3600)")
-    q.add_argument("--demand", type=positive_float, default=1.0, help="demand scale factor")
+    q.add_argument("--demand", type=demand_scale, default=1.0, help="demand scale factor")
     q.add_argument("--out", required=True, help="output folder (created if missing)")
     q.add_argument("--wait", type=positive_float, default=10.0,
                    help="give up when the controller does not answer for this many seconds "
@@ -271,6 +296,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds to wait for one Modbus answer (default: 0.5)")
     q.add_argument("--retries", type=non_negative_int, default=2, help="retries (default: 2)")
     q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
-    q.add_argument("--baudrate", type=int, default=19200, help="serial speed (default: 19200)")
+    q.add_argument("--baudrate", type=positive_int, default=19200,
+                   help="serial speed (default: 19200)")
     _add_tls(q, server=False)
     q.set_defaults(handler=_cmd_bridge)

@@ -7,6 +7,7 @@ detector loops (per approach lane: stop line, then upstream) into the profile's 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -18,10 +19,15 @@ __all__ = [
     "DetectorValue",
     "FieldSnapshot",
     "JunctionBinding",
+    "JunctionMismatch",
     "decode_detectors",
     "decode_status",
     "plan_reads",
 ]
+
+class JunctionMismatch(DecodeError):
+    """The field controller describes another junction than the one bound here."""
+
 
 #: group_state code names of the four sequencer colours
 COLOUR_STATE: dict[Colour, str] = {
@@ -72,6 +78,16 @@ class JunctionBinding:
         layout = junction.layout  # type: ignore[attr-defined]
         lanes = tuple(d.lane for d in junction.detectors)  # type: ignore[attr-defined]
         return cls(regmap=regmap, model=layout.model, lanes=lanes)
+
+    @property
+    def junction_id(self) -> int:
+        """CRC-32 of the junction's description (groups and kinds, stages, loops): what
+        the field controller publishes so that a client of another junction is refused."""
+        m = self.model
+        text = "|".join([",".join(f"{g.name}:{g.kind.value}" for g in m.groups),
+                         ";".join(f"{st.name}={'+'.join(sorted(st.green))}" for st in m.stages),
+                         str(self.detector_count)])
+        return zlib.crc32(text.encode()) & 0xFFFFFFFF
 
     @property
     def group_count(self) -> int:
@@ -166,6 +182,7 @@ class FieldSnapshot:
     clock_raw: int
     group_states: tuple[str, ...]
     group_times_s: tuple[float, ...]
+    owner_id: int = 0  # adapter session holding external control (0: none or not mapped)
 
     def colours(self) -> tuple[Colour | None, ...]:
         """Sequencer colours per group (None for dark / flashing)."""
@@ -208,7 +225,14 @@ def decode_status(binding: JunctionBinding, image: RegisterImage) -> FieldSnapsh
                            ("detector_count", binding.detector_count)):
         value = get(name)
         if value != expected:
-            raise DecodeError(f"{name} = {value}, the junction has {expected}")
+            raise JunctionMismatch(f"{name} = {value}, the junction has {expected}: the "
+                                   "controller runs another junction or scenario")
+    if "junction_id" in f:
+        jid = get("junction_id")
+        if jid != binding.junction_id:
+            raise JunctionMismatch(f"junction_id = {jid:#010x}, this junction's is "
+                                   f"{binding.junction_id:#010x}: the controller runs another "
+                                   "junction or scenario")
     fault_raw = get("fault_bits")
     faults = frozenset(n for n, bit in rm.codes["fault_bits"].items() if fault_raw >> bit & 1)
     allowed_raw = get("allowed_stages")
@@ -238,6 +262,7 @@ def decode_status(binding: JunctionBinding, image: RegisterImage) -> FieldSnapsh
         clock_raw=clock_raw,
         group_states=tuple(s or "" for s in states),
         group_times_s=tuple(times),
+        owner_id=get("owner_id") if "owner_id" in f else 0,
     )
 
 

@@ -90,6 +90,8 @@ class VirtualFieldController:
         self._det_count = [0] * binding.detector_count
         self._det_occ = [0] * binding.detector_count
         self._det_fault = [0] * binding.detector_count
+        self.owner: int | None = None  # adapter session holding external control
+        self._foreign: set[int] = set()  # other sessions refused while the owner holds it
         self.events: list[str] = []
         self.rejections = 0
         self._order = list(getattr(getattr(local_plan, "plan", None), "order", ())) or list(
@@ -107,6 +109,34 @@ class VirtualFieldController:
         """Heartbeat changes seen in a row, each within the watchdog time."""
         return self._beats
 
+    def _owner_field(self, holding: Mapping[int, int]) -> int | None:
+        """The session id in the holding registers (None when the profile has none)."""
+        return self._holding(holding, "owner_id") if "owner_id" in self._rm.holding.fields \
+            else None
+
+    def _release(self) -> None:
+        """External control ends: no owner, the foreign-session fault clears."""
+        self.owner = None
+        self._foreign.clear()
+        self.faults.discard("foreign_session")
+
+    def _check_owner(self, holding: Mapping[int, int]) -> bool:
+        """False (and the refusal logged once per session) when the registers carry
+        another session's id than the owner's: only one adapter commands at a time."""
+        current = self._owner_field(holding)
+        if self.mode != "external" or current is None or current == self.owner:
+            return True
+        if current not in self._foreign:
+            self._foreign.add(current)
+            self._event(f"refused a second adapter session (owner {current:#010x}): "
+                        f"external control stays with owner {self.owner or 0:#010x}")
+            self.rejections += 1
+        if self._rm.has_code("fault_bits", "foreign_session"):
+            self.faults.add("foreign_session")
+        self.reject_reason = "not_owner" if self._rm.has_code("reject_reason", "not_owner") \
+            else "none"
+        return False
+
     def _event(self, text: str) -> None:
         self.events.append(f"t={self.ticks * self.config.dt_s:g} {text}")
         log.info("field controller: %s", text)
@@ -122,9 +152,11 @@ class VirtualFieldController:
 
     def _poll_modes(self, now: float, holding: Mapping[int, int]) -> bool:
         if self.mode == "external" and self._rm.name_of(
-                "mode", self._holding(holding, "requested_mode") or 0) == "local":
+                "mode", self._holding(holding, "requested_mode") or 0) == "local" \
+                and self._check_owner(holding):
             self.mode = "local"  # handing back never waits for the next tick
             self._ext_target = None
+            self._release()
             self._event("local plan requested by the adapter")
             return True
         hb = self._holding(holding, "adapter_heartbeat")
@@ -143,6 +175,7 @@ class VirtualFieldController:
                 self.mode = "local"
                 self.faults.add("watchdog")
                 self._ext_target = None
+                self._release()
                 self._event(f"watchdog: no adapter heartbeat for "
                             f"{now - self._hb_seen_at:.2f} s, back to the local plan")
                 return True
@@ -201,10 +234,15 @@ class VirtualFieldController:
                 self.faults.discard("watchdog")
                 self.reject_reason = "none"
                 self._ext_target = None
-                self._event(f"external control granted after {self._beats} heartbeats")
+                self.owner = self._owner_field(holding)
+                who = f" to owner {self.owner:#010x}" if self.owner is not None else ""
+                self._event(f"external control granted{who} after {self._beats} heartbeats")
         elif requested == "local" and self.mode == "external":
+            if not self._check_owner(holding):
+                return  # another session may not hand back the owner's control
             self.mode = "local"
             self._ext_target = None
+            self._release()
             self._event("local plan requested by the adapter")
 
     def _reject(self, reason: str, text: str) -> None:
@@ -231,6 +269,8 @@ class VirtualFieldController:
             self._reject("invalid_mode", f"command {seq_no}: requested mode {raw_mode}")
         elif self.mode != "external":
             self._reject("not_external", f"command {seq_no} while in {self.mode} mode")
+        elif not self._check_owner(holding):
+            return
         elif hold not in (0, 1) or force_off not in (0, 1):
             self._reject("invalid_flag", f"command {seq_no}: hold={hold} force_off={force_off}")
         elif hold and force_off:
@@ -329,6 +369,10 @@ class VirtualFieldController:
             f["stage_count"]: self.binding.stage_count,
             f["detector_count"]: self.binding.detector_count,
         }
+        if "owner_id" in f:
+            values[f["owner_id"]] = (self.owner or 0) if self.mode == "external" else 0
+        if "junction_id" in f:
+            values[f["junction_id"]] = self.binding.junction_id
         words: dict[int, int] = {}
         for spec, raw in values.items():
             for k, w in enumerate(rm.encode(spec, raw)):

@@ -49,23 +49,23 @@ REQUIRED_CODES: dict[str, tuple[str, ...]] = {
 OPTIONAL_CODES: dict[str, tuple[str, ...]] = {
     "mode": ("dark",),
     "group_state": ("dark", "flashing_amber"),
-    "fault_bits": ("safety_guard", "detector", "config"),
+    "fault_bits": ("safety_guard", "detector", "config", "foreign_session"),
     "reject_reason": ("not_external", "unknown_stage", "invalid_mode", "hold_and_force_off",
-                      "invalid_flag", "fault"),
+                      "invalid_flag", "fault", "not_owner"),
 }
 
 # name -> required?
 _INPUT_SCALARS = {name: True for name in (
     "interface_version", "controller_heartbeat", "mode", "fault_bits", "last_accepted_seq",
     "reject_reason", "active_stage", "target_stage", "time_in_stage", "allowed_stages", "clock",
-    "group_count", "stage_count", "detector_count")}
+    "group_count", "stage_count", "detector_count")} | {"owner_id": False, "junction_id": False}
 _INPUT_BLOCKS = {
     "groups": (True, {"state": True, "time_in_state": True}),
     "detectors": (True, {"presence": True, "count": True, "occupancy": True, "fault": True}),
 }
 _HOLDING_SCALARS = {"adapter_heartbeat": True, "requested_mode": True, "command_seq": True,
                     "requested_stage": True, "hold": True, "force_off": True,
-                    "bridge_ack": False}
+                    "bridge_ack": False, "owner_id": False}
 _HOLDING_BLOCKS = {
     "detector_inputs": (False, {"presence": True, "count": True, "occupancy": True}),
 }

@@ -60,6 +60,23 @@ class ServeOptions:
             raise ValueError("TLS is for Modbus/TCP; it cannot be used with --serial")
 
 
+def _ranges(table: RegisterTable) -> list[tuple[int, int]]:
+    """The mapped address ranges ``[start, end)`` of a table, merged where they touch.
+
+    Only these are served: a write to an unmapped register gets Modbus exception 2
+    (illegal data address), like an address past the map.
+    """
+    spans = sorted([(f.address, f.address + f.words) for f in table.fields.values()]
+                   + [(b.address, b.end()) for b in table.blocks.values()])
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _span(table: RegisterTable) -> tuple[int, int]:
     first, last = table.scalar_span()
     for block in table.blocks.values():
@@ -76,18 +93,18 @@ class FieldServer:
         rm = controller.binding.regmap
         self._device_id = rm.device_id
         self._ir = _span(rm.inputs)
-        self._hr = _span(rm.holding)
+        self._hr = _ranges(rm.holding)
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
         self.address: tuple[str, int] | None = None
 
     def _device(self) -> SimDevice:
         ir0, ir1 = self._ir
-        hr0, hr1 = self._hr
         bits = [SimData(0, values=False, datatype=DataType.BITS)]
+        holding = [SimData(a, values=[0] * (b - a), datatype=DataType.REGISTERS)
+                   for a, b in self._hr]
         return SimDevice(
             id=self._device_id,
-            simdata=(list(bits), list(bits),
-                     [SimData(hr0, values=[0] * (hr1 - hr0), datatype=DataType.REGISTERS)],
+            simdata=(list(bits), list(bits), holding,
                      [SimData(ir0, values=[0] * (ir1 - ir0), datatype=DataType.REGISTERS)]))
 
     async def start(self) -> str:
@@ -123,10 +140,12 @@ class FieldServer:
         return self._server
 
     async def _read_holding(self) -> dict[int, int]:
-        start, end = self._hr
-        values = await self._running().async_getValues(self._device_id, _FC_HOLDING, start,
-                                                       end - start)
-        return {start + i: int(v) for i, v in enumerate(values)}
+        words: dict[int, int] = {}
+        for start, end in self._hr:
+            values = await self._running().async_getValues(self._device_id, _FC_HOLDING, start,
+                                                           end - start)
+            words.update((start + i, int(v)) for i, v in enumerate(values))
+        return words
 
     async def _publish(self) -> None:
         start, end = self._ir

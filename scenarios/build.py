@@ -51,6 +51,16 @@ def _cache_key(spec: ScenarioSpec) -> str:
     return digest.hexdigest()[:16]
 
 
+def first_error(output: str) -> str:
+    """The first error line of a SUMO tool's output (not its closing 'Quitting (on error).')."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("Error:"):
+            return line
+    useful = [line for line in lines if not line.startswith("Quitting")]
+    return (useful or lines or ["no output"])[0]
+
+
 def build_network(spec: ScenarioSpec, cache_dir: Path | None = None) -> Path:
     """Return the path of the scenario's ``.net.xml``, running netconvert if not cached."""
     cache_dir = cache_dir or default_cache_dir()
@@ -74,7 +84,7 @@ def build_network(spec: ScenarioSpec, cache_dir: Path | None = None) -> Path:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tmp_path.unlink(missing_ok=True)
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ValueError(f"netconvert failed for scenario {spec.name}: {last[0]}")
+        raise ValueError(f"netconvert failed for scenario {spec.name}: "
+                         f"{first_error(proc.stderr or proc.stdout)}")
     os.replace(tmp_path, net_path)
     return net_path

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from scenarios.netfile import NetFile
 from scenarios.osm import junction_table, write_sumocfg
+from scenarios.outpaths import foreign_files, writable_dir
 from scenarios.registry import user_scenario_dir
 from scenarios.tools import run_tool
 
@@ -127,6 +129,10 @@ def read_counts(path: Path, net: NetFile | None = None) -> tuple[CountPoint, ...
                 raise ValueError(f"{where}: empty edge")
             if edges is not None and edge not in edges:
                 raise ValueError(f"{where}: edge {edge!r} is not in the network")
+            if net is not None and (edge.startswith(":")
+                                    or net.edge_functions.get(edge, "normal") != "normal"):
+                raise ValueError(f"{where}: edge {edge!r} is an internal (junction) edge or "
+                                 "a crossing; count on a normal road edge")
             count = _number(row.get("count"), "count", where)
             begin = _number(row.get("begin_s") or "0", "begin_s", where)
             end = _number(row.get("end_s") or "3600", "end_s", where)
@@ -180,11 +186,36 @@ def route_edge_counts(routes: Path, points: tuple[CountPoint, ...]) -> dict[str,
     return counts
 
 
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _target(name: str, out_dir: Path | None) -> Path:
-    folder = out_dir or user_scenario_dir() / name
-    if folder.exists() and not (folder / _MARKER).exists():
+    """The folder to write; an earlier calibration there may only be replaced when it
+    holds nothing but the files ampel wrote, unchanged (a user's files are never lost)."""
+    folder = (out_dir if out_dir is not None else user_scenario_dir() / name)
+    if str(folder).strip() == "":
+        raise ValueError("--out: an empty path; give a folder name")
+    folder = folder.expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file, not a folder; choose a folder")
+    if not folder.exists():
+        return folder
+    if not (folder / _MARKER).exists():
         raise ValueError(f"{folder} exists and is not a calibrated scenario; choose another "
                          "--out")
+    try:
+        written = json.loads((folder / _MARKER).read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        written = {}
+    changed = [f for f in foreign_files(folder, list(written) + [_MARKER])]
+    changed += [f for f, digest in written.items()
+                if not (folder / f).is_file() or _digest(folder / f) != digest]
+    if not written or changed:
+        shown = ", ".join(sorted(changed)[:3]) or _MARKER
+        raise ValueError(f"{folder} holds an earlier calibration with files ampel did not "
+                         f"write or that were edited ({shown}); move them away or choose "
+                         "another --out")
     return folder
 
 
@@ -229,7 +260,7 @@ def calibrate(scenario: str, counts_path: Path, out_dir: Path | None = None, see
     points = read_counts(Path(counts_path), loaded.net)
     folder = _target(f"{loaded.name}-calibrated", out_dir)
     name = folder.name
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    writable_dir(folder.parent, "calibration output folder")
     work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{name}-"))
     try:
         net_copy = work / f"{name}.net.xml"
@@ -272,17 +303,21 @@ def calibrate(scenario: str, counts_path: Path, out_dir: Path | None = None, see
             writer.writerows([r.point, r.edge, r.counted_per_h, r.modelled_per_h, r.geh]
                              for r in result_rows)
         share = sum(r.geh < GEH_OK for r in result_rows) / len(result_rows)
-        (work / _MARKER).write_text(json.dumps({
-            "source_scenario": loaded.name, "counts": str(Path(counts_path).resolve()),
-            "seed": seed, "share_geh_below_5": share,
-            "points": [asdict(r) for r in result_rows]}, indent=2) + "\n", encoding="utf-8")
         from scenarios.netfile import read_net
 
         net = read_net(net_copy)
         table = junction_table(tuple(derive_junction(net, t) for t in net.tls_ids))
         (work / "CARD.md").write_text(_card(name, loaded.name, Path(counts_path), result_rows,
                                             share, seed, table), encoding="utf-8")
-        if folder.exists():
+        files = {str(p.relative_to(work)): _digest(p) for p in sorted(work.rglob("*"))
+                 if p.is_file()}
+        (work / _MARKER).write_text(json.dumps({
+            "source_scenario": loaded.name, "counts": str(Path(counts_path).resolve()),
+            "seed": seed, "share_geh_below_5": share,
+            "points": [asdict(r) for r in result_rows], "files": files}, indent=2) + "\n",
+            encoding="utf-8")
+        if folder.exists():  # checked by _target: only ampel's own, unchanged files
+            _target(name, folder)
             shutil.rmtree(folder)
         os.replace(work, folder)
     except BaseException:

@@ -202,6 +202,37 @@ def assemble_layout(
                           response=response, turning=turning)
 
 
+#: SUMO link directions of a turning movement (left, right, partly, turnaround)
+TURN_DIRECTIONS = frozenset("lrLRt")
+
+
+def check_compatible(tls: str, pair: frozenset[str], members: dict[str, list[int]],
+                     links: tuple[ControlledLink, ...], foes: np.ndarray,
+                     response: np.ndarray) -> None:
+    """A declared compatible pair must be conditionally compatible in the geometry.
+
+    Every crossing of a link of one group with a link of the other must be a yielding
+    conflict: the link that yields in SUMO's junction logic is a turning movement (a turner
+    giving way to straight traffic, cyclists or pedestrians). Two paths that merely do not
+    cross need no declaration. Anything else — e.g. two straight movements that cross — is
+    refused (ValueError naming the links).
+    """
+    a, b = sorted(pair)
+    for i in members[a]:
+        for j in members[b]:
+            if not foes[i, j]:
+                continue
+            yielding = [k for k, other in ((i, j), (j, i)) if response[k, other]]
+            if any(links[k].direction in TURN_DIRECTIONS for k in yielding):
+                continue
+            li, lj = links[i], links[j]
+            raise ValueError(
+                f"junction {tls}: 'compatible: [{a}, {b}]' is refused: {a}'s "
+                f"{li.from_edge}->{li.to_edge} and {b}'s {lj.from_edge}->{lj.to_edge} cross "
+                "and neither is a turn that yields; only conditionally compatible pairs "
+                "(a turner yielding) may be declared")
+
+
 def build_layout(
     spec: JunctionSpec, net: NetFile, params: IntergreenParameters | None = None
 ) -> JunctionLayout:
@@ -214,6 +245,11 @@ def build_layout(
     except ValueError as exc:
         raise ValueError(f"junction {spec.tls}: {exc}") from None
     n = len(links)
+    for g in spec.groups:  # an unknown edge is named, not reported as unmapped links
+        for edge in [e for m in g.movements for e in m] + list(g.crossing):
+            if edge not in net.edge_functions:
+                raise ValueError(f"junction {spec.tls}: group {g.name} names edge {edge!r}, "
+                                 "which is not in the network; check its movements")
     link_group = [-1] * n
     for gi, g in enumerate(spec.groups):
         for li, lk in enumerate(links):
@@ -239,6 +275,10 @@ def build_layout(
         if missing:
             raise ValueError(f"junction {spec.tls}: 'compatible' names unknown group(s) "
                              + ", ".join(sorted(missing)))
+    members = {g.name: [li for li in range(n) if link_group[li] == gi]
+               for gi, g in enumerate(spec.groups)}
+    for pair in sorted(compatible, key=sorted):
+        check_compatible(spec.tls, pair, members, links, foes, response)
     stages = tuple(Stage(name, frozenset(green)) for name, green in spec.stages)
     return assemble_layout(tls, net, links, foes, response, link_group, groups,
                            tuple(g.turn for g in spec.groups), compatible, stages, params)

@@ -98,7 +98,12 @@ class SumoSession:
         else:
             import libsumo
 
-            libsumo.start(self.command())
+            try:
+                libsumo.start(self.command())
+            except libsumo.TraCIException as exc:  # SUMO refused its inputs: a user error
+                lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+                raise ValueError(f"SUMO refused to start: {' '.join(lines[:2]) or exc}"
+                                 ) from None
             self._sim = libsumo
         return self
 

@@ -47,9 +47,9 @@ def test_parameters_come_from_strings_and_unknown_keys_are_named() -> None:
     assert p.max_gap_s == 2.5 and p.recall_undetected is False
     with pytest.raises(ValueError, match="unknown parameter 'max_gap'"):
         parse_params(ActuatedParams, {"max_gap": "2"}, "actuated")
-    with pytest.raises(ValueError, match="'theta' expects a number"):
+    with pytest.raises(ValueError, match="'theta': expected a number"):
         parse_params(SotlParams, {"theta": "many"}, "sotl")
-    with pytest.raises(ValueError, match="'mu' expects an integer"):
+    with pytest.raises(ValueError, match="'mu': expected an integer"):
         parse_params(SotlParams, {"mu": "2.5"}, "sotl")
     with pytest.raises(ValueError, match="max_green_s"):
         parse_params(ActuatedParams, {"max_green_s": "3", "min_green_s": "10"}, "actuated")

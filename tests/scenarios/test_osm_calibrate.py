@@ -62,6 +62,8 @@ def test_geh_statistic() -> None:
     ("point,edge,count\nA,north_in,1\nA,south_in,2\n", "line 3: counting point 'A' appears"),
     ("edge,count\nnorth_in\n", "line 2: expected 2 fields"),
     ("edge,count\n", "no counting points"),
+    ("edge,count\n:westentor_0,10\n", "line 2: edge ':westentor_0' is an internal"),
+    ("edge,count\nnorth_in,nan\n", "line 2: count 'nan' must be a non-negative number"),
 ])
 def test_malformed_counts_name_the_line(tmp_path: Path, westentor, text: str,
                                         message: str) -> None:
