@@ -10,8 +10,9 @@ from scenarios.files import write_text_atomic
 from scenarios.netfile import NetFile
 from scenarios.spec import DetectorSpec
 
-#: detector aggregation period; long so that interval counts run for the whole simulation
-LOOP_PERIOD_S = 864000
+#: detector aggregation period: short, so that libsumo queries stay cheap (a loop keeps the
+#: data of its current and previous period); running counts come from scenarios.loopcount
+LOOP_PERIOD_S = 60
 
 
 @dataclass(frozen=True)

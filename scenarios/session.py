@@ -15,9 +15,16 @@ from typing import Any
 
 from scenarios.build import sumo_binary
 from scenarios.detectors import LaneDetectors
+from scenarios.loopcount import LoopCounter
 from scenarios.observation import LaneReading
 
 log = logging.getLogger(__name__)
+
+# induction-loop variables (``traci.constants``), subscribed once per loop
+_VEHICLE_IDS = 0x12  # LAST_STEP_VEHICLE_ID_LIST
+_OCCUPANCY = 0x13  # LAST_STEP_OCCUPANCY (%)
+_TIME_SINCE_DETECTION = 0x16  # LAST_STEP_TIME_SINCE_DETECTION
+_LOOP_VARS = (_VEHICLE_IDS, _OCCUPANCY, _TIME_SINCE_DETECTION)
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,7 @@ class _LoopCounters:
     up_total: int = 0
     stop_seen: int = 0
     up_seen: int = 0
-    up_ids_seen: int = 0
+    buses_seen: int = 0
 
 
 @dataclass
@@ -54,6 +61,10 @@ class SumoSession:
     _counters: dict[str, _LoopCounters] = field(default_factory=dict, init=False, repr=False)
     _last_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _speed_limits: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _loops: dict[str, LoopCounter] = field(default_factory=dict, init=False, repr=False)
+    _loop_results: dict[str, dict[int, Any]] = field(default_factory=dict, init=False,
+                                                     repr=False)
+    _bus_types: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
 
     def command(self) -> list[str]:
         """The SUMO command line for this run."""
@@ -115,6 +126,8 @@ class SumoSession:
     def step(self) -> None:
         """Advance the simulation by one step."""
         self._sim.simulationStep()
+        if self._loops:
+            self._update_loops()
 
     def finished(self) -> bool:
         """True once the end time is reached."""
@@ -127,30 +140,83 @@ class SumoSession:
             self._last_state[tls] = state
 
     def read_lanes(self, detectors: tuple[LaneDetectors, ...]) -> tuple[LaneReading, ...]:
-        """Detector readings per lane since the previous call (counts are differences)."""
-        loops = self._sim.inductionloop
+        """Detector readings per lane since the previous call (counts are differences).
+
+        The loops' values come from one subscription per simulation step (see
+        :mod:`scenarios.loopcount`); a loop is tracked from the first read that names it.
+        """
+        self._track(tuple(x for det in detectors for x in (det.stopline, det.upstream)))
+        loops, results = self._loops, self._loop_results
         readings = []
         for det in detectors:
             c = self._counters.setdefault(det.lane, _LoopCounters())
-            stop_total = loops.getIntervalVehicleNumber(det.stopline)
-            up_total = loops.getIntervalVehicleNumber(det.upstream)
-            stop_count = stop_total - c.stop_seen
-            up_count = up_total - c.up_seen
-            c.stop_seen, c.up_seen = stop_total, up_total
+            stop_loop, up_loop = loops[det.stopline], loops[det.upstream]
+            stop_count = stop_loop.total - c.stop_seen
+            up_count = up_loop.total - c.up_seen
+            bus_count = up_loop.buses - c.buses_seen
+            c.stop_seen, c.up_seen, c.buses_seen = stop_loop.total, up_loop.total, up_loop.buses
             c.stop_total += stop_count
             c.up_total += up_count
-            bus_count = self._buses_passed(det.upstream, c) if up_count > 0 else 0
+            stop, up = results[det.stopline], results[det.upstream]
             readings.append(LaneReading(
                 lane=det.lane,
                 stopline_count=stop_count,
                 upstream_count=up_count,
-                occupancy=loops.getLastStepOccupancy(det.stopline) / 100.0,
-                presence=loops.getLastStepVehicleNumber(det.stopline) > 0,
-                gap_s=float(loops.getTimeSinceDetection(det.stopline)),
+                occupancy=stop[_OCCUPANCY] / 100.0,
+                presence=len(stop[_VEHICLE_IDS]) > 0,
+                gap_s=float(stop[_TIME_SINCE_DETECTION]),
                 queue=float(max(0, c.up_total - c.stop_total)),
                 bus_count=bus_count,
+                upstream_occupancy=up[_OCCUPANCY] / 100.0,
             ))
         return tuple(readings)
+
+    def loop_values(self, loop_ids: tuple[str, ...]) -> list[tuple[bool, int, float]]:
+        """Per induction loop: (occupied in the last step, running vehicle count since it
+        was first asked for, last-step occupancy in %), from the per-step subscription."""
+        self._track(loop_ids)
+        out = []
+        for loop_id in loop_ids:
+            r = self._loop_results[loop_id]
+            out.append((len(r[_VEHICLE_IDS]) > 0, self._loops[loop_id].total,
+                        float(r[_OCCUPANCY])))
+        return out
+
+    def _track(self, loop_ids: tuple[str, ...]) -> None:
+        """Subscribe the loops not yet tracked and count what is on them now."""
+        new = [x for x in loop_ids if x not in self._loops]
+        if not new:
+            return
+        domain = self._sim.inductionloop
+        for loop_id in new:
+            domain.subscribe(loop_id, _LOOP_VARS)
+        self._loop_results = domain.getAllSubscriptionResults()
+        now = self.time_s
+        for loop_id in dict.fromkeys(new):
+            counter = self._loops[loop_id] = LoopCounter(loop_id)
+            r = self._loop_results[loop_id]
+            counter.update(r[_VEHICLE_IDS], r[_OCCUPANCY], now, domain.getVehicleData,
+                           self._is_bus)
+
+    def _update_loops(self) -> None:
+        """Account for the step that just ran on every tracked loop (one libsumo call,
+        plus vehicle data of the loops where something may have changed)."""
+        domain = self._sim.inductionloop
+        results = self._loop_results = domain.getAllSubscriptionResults()
+        now = self.time_s
+        fetch, is_bus = domain.getVehicleData, self._is_bus
+        for loop_id, counter in self._loops.items():
+            r = results[loop_id]
+            ids = r[_VEHICLE_IDS]
+            if ids or counter.busy:
+                counter.update(ids, r[_OCCUPANCY], now, fetch, is_bus)
+
+    def _is_bus(self, type_id: str) -> bool:
+        known = self._bus_types.get(type_id)
+        if known is None:
+            known = self._bus_types[type_id] = (
+                self._sim.vehicletype.getVehicleClass(type_id) == "bus")
+        return known
 
     def halting_vehicles(self, lanes: tuple[str, ...]) -> tuple[int, ...]:
         """Vehicles standing (speed < 0.1 m/s) on each lane in the last step."""
@@ -193,20 +259,6 @@ class SumoSession:
                     vmax = limits[lane_id] = max(float(lane.getMaxSpeed(lane_id)), 0.1)
                 total += n * (1.0 - min(lane.getLastStepMeanSpeed(lane_id), vmax) / vmax)
         return total
-
-    def _buses_passed(self, loop: str, c: _LoopCounters) -> int:
-        """Buses among the vehicles that passed ``loop`` since it was last asked (a bus
-        check-in point; only called when the loop counted someone, so it stays cheap)."""
-        ids = self._sim.inductionloop.getIntervalVehicleIDs(loop)
-        new, c.up_ids_seen = ids[c.up_ids_seen:], len(ids)
-        errors = getattr(self._sim, "TraCIException", Exception)
-        buses = 0
-        for vid in new:
-            try:
-                buses += self._sim.vehicle.getVehicleClass(vid) == "bus"
-            except errors:  # already left the network: it was not on an approach for long
-                continue
-        return buses
 
     def close(self) -> None:
         """End the simulation and flush tripinfo/statistics output."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,18 +59,30 @@ def test_summary_equals_recording(key: str, grid_cfg: Path, tmp_path: Path) -> N
     assert got == expected
 
 
+def _reference_loops(detectors: tuple, path: Path) -> Path:
+    """A second loop at every detector position, with the pre-batching whole-run period
+    (its interval count is the running count since the start)."""
+    lines = ["<additional>"]
+    for d in detectors:
+        for det_id, pos in ((d.stopline, d.stopline_pos_m), (d.upstream, d.upstream_pos_m)):
+            lines.append(f'<inductionLoop id="{det_id}_ref" lane="{d.lane}" pos="{pos:.2f}" '
+                         'period="864000" file="NUL"/>')
+    path.write_text("\n".join([*lines, "</additional>", ""]), encoding="utf-8")
+    return path
+
+
 def _reference_reading(sim, det, seen: dict[str, int]) -> tuple:  # noqa: ANN001
-    """The pre-batching read: one libsumo call per value."""
+    """The pre-batching read: one libsumo call per value (on the reference loops)."""
     loops = sim.inductionloop
-    stop_total = loops.getIntervalVehicleNumber(det.stopline)
-    up_total = loops.getIntervalVehicleNumber(det.upstream)
+    stop_total = loops.getIntervalVehicleNumber(det.stopline + "_ref")
+    up_total = loops.getIntervalVehicleNumber(det.upstream + "_ref")
     stop = stop_total - seen.get(det.stopline, 0)
     up = up_total - seen.get(det.upstream, 0)
     seen[det.stopline], seen[det.upstream] = stop_total, up_total
-    return (stop, up, loops.getLastStepOccupancy(det.stopline) / 100.0,
-            loops.getLastStepVehicleNumber(det.stopline) > 0,
-            float(loops.getTimeSinceDetection(det.stopline)),
-            loops.getLastStepOccupancy(det.upstream) / 100.0)
+    return (stop, up, loops.getLastStepOccupancy(det.stopline + "_ref") / 100.0,
+            loops.getLastStepVehicleNumber(det.stopline + "_ref") > 0,
+            float(loops.getTimeSinceDetection(det.stopline + "_ref")),
+            loops.getLastStepOccupancy(det.upstream + "_ref") / 100.0)
 
 
 @pytest.mark.parametrize("every_s", [1, 3])
@@ -80,6 +93,8 @@ def test_batched_readings_equal_per_value_calls(grid_cfg: Path, tmp_path: Path,
     scenario = load_scenario(str(grid_cfg))
     detectors = tuple(d for j in scenario.junctions for d in j.detectors)
     session = scenario.session(seed=1, duration_s=300, out_dir=tmp_path)
+    ref = _reference_loops(detectors, tmp_path / "ref.add.xml")
+    session.files = replace(session.files, additional=(*session.files.additional, ref))
     seen: dict[str, int] = {}
     compared = counted = 0
     with session:
