@@ -17,6 +17,7 @@ from scenarios.build import sumo_binary
 from scenarios.detectors import LaneDetectors
 from scenarios.loopcount import LoopCounter
 from scenarios.observation import LaneReading
+from scenarios.sensing import CameraModel, SensingProfile
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,11 @@ _VEHICLE_IDS = 0x12  # LAST_STEP_VEHICLE_ID_LIST
 _OCCUPANCY = 0x13  # LAST_STEP_OCCUPANCY (%)
 _TIME_SINCE_DETECTION = 0x16  # LAST_STEP_TIME_SINCE_DETECTION
 _LOOP_VARS = (_VEHICLE_IDS, _OCCUPANCY, _TIME_SINCE_DETECTION)
+# lane-area (camera) variables
+_AREA_VEHICLES = 0x10  # LAST_STEP_VEHICLE_NUMBER
+_AREA_SPEED = 0x11  # LAST_STEP_MEAN_SPEED (m/s, -1 if empty)
+_AREA_HALTING = 0x14  # LAST_STEP_VEHICLE_HALTING_NUMBER
+_AREA_VARS = (_AREA_VEHICLES, _AREA_SPEED, _AREA_HALTING)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class _LoopCounters:
     stop_seen: int = 0
     up_seen: int = 0
     buses_seen: int = 0
+    adv_seen: int = 0
 
 
 @dataclass
@@ -57,6 +64,7 @@ class SumoSession:
     end_s: float = 3600.0
     gui: bool = False
     step_length_s: float = 1.0
+    sensing: SensingProfile = field(default_factory=SensingProfile)
     _sim: Any = field(default=None, init=False, repr=False)
     _counters: dict[str, _LoopCounters] = field(default_factory=dict, init=False, repr=False)
     _last_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
@@ -65,6 +73,11 @@ class SumoSession:
     _loop_results: dict[str, dict[int, Any]] = field(default_factory=dict, init=False,
                                                      repr=False)
     _bus_types: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
+    _areas: set[str] = field(default_factory=set, init=False, repr=False)
+    _area_results: dict[str, dict[int, Any]] = field(default_factory=dict, init=False,
+                                                     repr=False)
+    _area_time: float | None = field(default=None, init=False, repr=False)
+    _camera: CameraModel | None = field(default=None, init=False, repr=False)
 
     def command(self) -> list[str]:
         """The SUMO command line for this run."""
@@ -145,8 +158,10 @@ class SumoSession:
         The loops' values come from one subscription per simulation step (see
         :mod:`scenarios.loopcount`); a loop is tracked from the first read that names it.
         """
-        self._track(tuple(x for det in detectors for x in (det.stopline, det.upstream)))
+        self._track(tuple(x for det in detectors
+                          for x in (det.stopline, det.upstream, det.advance) if x))
         loops, results = self._loops, self._loop_results
+        areas = self._area_values(tuple(d.camera for d in detectors if d.camera))
         readings = []
         for det in detectors:
             c = self._counters.setdefault(det.lane, _LoopCounters())
@@ -158,6 +173,14 @@ class SumoSession:
             c.stop_total += stop_count
             c.up_total += up_count
             stop, up = results[det.stopline], results[det.upstream]
+            extra: dict[str, Any] = {}
+            if det.advance is not None:
+                adv = loops[det.advance]
+                extra.update(advance_count=adv.total - c.adv_seen,
+                             advance_occupancy=results[det.advance][_OCCUPANCY] / 100.0)
+                c.adv_seen = adv.total
+            if det.camera is not None:
+                extra.update(self._camera_fields(areas[det.camera]))
             readings.append(LaneReading(
                 lane=det.lane,
                 stopline_count=stop_count,
@@ -168,8 +191,32 @@ class SumoSession:
                 queue=float(max(0, c.up_total - c.stop_total)),
                 bus_count=bus_count,
                 upstream_occupancy=up[_OCCUPANCY] / 100.0,
+                **extra,
             ))
         return tuple(readings)
+
+    def _area_values(self, area_ids: tuple[str, ...]) -> dict[str, dict[int, Any]]:
+        """Last-step values of lane-area detectors (one libsumo call per step at most)."""
+        if not area_ids:
+            return {}
+        domain = self._sim.lanearea
+        new = [x for x in area_ids if x not in self._areas]
+        for area in new:
+            domain.subscribe(area, _AREA_VARS)
+            self._areas.add(area)
+        now = self.time_s
+        if new or self._area_time != now:
+            self._area_results = domain.getAllSubscriptionResults()
+            self._area_time = now
+        return self._area_results
+
+    def _camera_fields(self, values: dict[int, Any]) -> dict[str, float | None]:
+        if self._camera is None:
+            self._camera = CameraModel(self.sensing, self.seed)
+        view = self._camera.reading(int(values[_AREA_HALTING]), int(values[_AREA_VEHICLES]),
+                                    float(values[_AREA_SPEED]))
+        return {"camera_queue": view.queue, "camera_approaching": view.approaching,
+                "camera_speed_mps": view.speed_mps}
 
     def loop_values(self, loop_ids: tuple[str, ...]) -> list[tuple[bool, int, float]]:
         """Per induction loop: (occupied in the last step, running vehicle count since it

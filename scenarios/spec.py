@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from scenarios.sensing import SENSING_NAMES
 from signals import GroupKind
 
 _TOP_KEYS = {
@@ -91,10 +92,12 @@ class DemandSpec:
 
 @dataclass(frozen=True)
 class DetectorSpec:
-    """Where loops sit: at the stop line and upstream, in metres before the stop line."""
+    """Where loops sit: at the stop line and upstream, in metres before the stop line;
+    ``sensing`` names the scenario's default sensing profile (:mod:`scenarios.sensing`)."""
 
     stopline_offset_m: float = 2.0
     upstream_distance_m: float = 35.0
+    sensing: str = "loops"
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,13 @@ class ScenarioSpec:
     junctions: tuple[JunctionSpec, ...]
     demand: DemandSpec
     detectors: DetectorSpec = field(default_factory=DetectorSpec)
+
+
+def _sensing_name(value: Any, where: str) -> str:
+    if value not in SENSING_NAMES:
+        raise ValueError(f"{where}: unknown sensing profile {value!r} "
+                         f"(known: {', '.join(SENSING_NAMES)})")
+    return str(value)
 
 
 def _require(data: dict[str, Any], key: str, where: str) -> Any:
@@ -280,5 +290,6 @@ def load_spec(path: str | Path) -> ScenarioSpec:
         detectors=DetectorSpec(
             stopline_offset_m=float(det.get("stopline_offset_m", 2.0)),
             upstream_distance_m=float(det.get("upstream_distance_m", 35.0)),
+            sensing=_sensing_name(det.get("sensing", "loops"), f"{where}: detectors.sensing"),
         ),
     )
