@@ -1,74 +1,198 @@
-"""Running vehicle counts of induction loops, kept from per-step data.
+"""Induction-loop readings for a session: running counts, occupancy, gaps, buses.
 
-SUMO's interval vehicle number (``getIntervalVehicleNumber``) of a loop counts the vehicles
-that entered it since the interval began, less those that left it early (lane change,
-teleport, arrival on the loop) and those that vanished from it. Asking for it costs time
-proportional to every vehicle of the interval, so the loops are written with a short
-period (cheap queries) and :class:`LoopCounter` rebuilds the same running count from each
-step's vehicle list and vehicle data, asking libsumo for the data only on steps where
-something may have happened on the loop.
+SUMO's interval vehicle number of a loop counts the vehicles that entered it since the
+interval began, less those that left it early (lane change, teleport, arrival) or vanished
+from it. Asking for it costs time proportional to every vehicle of the interval, so ampel
+writes its loops with a short period (:data:`scenarios.detectors.LOOP_PERIOD_S`) and
+:class:`LoopBank` chains the intervals into one running count per loop, exactly equal to
+what a whole-run interval would give:
+
+- at the last step of each interval it notes the running count, which becomes the loop's
+  base once SUMO has started the next interval;
+- a vehicle still on the loop at that moment (entered in the old interval) is watched step
+  by step until it has left, because an early leave takes it off the running count while
+  the new interval never counted it.
+
+Everything a controller reads comes from one subscription per loop, fetched with one
+libsumo call in the steps where somebody reads (:meth:`LoopBank.values`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-#: a vehicle on a loop: (vehicle id, entry time) — the id alone repeats if it comes back
-_Key = tuple[str, float]
-#: one row of libsumo's ``inductionloop.getVehicleData``
-VehicleData = tuple[str, float, float, float, str]
+# induction-loop variables (``traci.constants``)
+_VEHICLE_NUMBER = 0x10  # LAST_STEP_VEHICLE_NUMBER
+_OCCUPANCY = 0x13  # LAST_STEP_OCCUPANCY (%)
+_TIME_SINCE_DETECTION = 0x16  # LAST_STEP_TIME_SINCE_DETECTION
+_INTERVAL_NUMBER = 0x25  # VAR_INTERVAL_NUMBER
+LOOP_VARS = (_INTERVAL_NUMBER, _VEHICLE_NUMBER, _OCCUPANCY, _TIME_SINCE_DETECTION)
+
+
+@dataclass(frozen=True)
+class LoopValue:
+    """One loop after the last step: running count since tracking began, buses among
+    them (only for loops tracked with ``buses=True``), occupancy 0..1, presence, gap."""
+
+    total: int
+    buses: int
+    occupancy: float
+    presence: bool
+    gap_s: float
 
 
 @dataclass
-class LoopCounter:
-    """The running count of one loop since tracking began (same as SUMO's interval count)."""
-
-    loop: str
-    total: int = 0
+class _Loop:
+    base: int = 0  # running count at the start of the current interval
+    gone: int = 0  # carried-over vehicles taken off the count in the current interval
+    carried: dict[str, float] = field(default_factory=dict)  # id -> entry time, still on
     buses: int = 0
-    #: vehicles seen in the last step: key -> True while on the loop, False once it left
-    _state: dict[_Key, bool] = field(default_factory=dict)
-    _ids: tuple[str, ...] = ()
+    count_buses: bool = False
+    bus_ids_seen: set[str] = field(default_factory=set)
+    last_interval: int = 0  # interval number when its bus ids were last looked at
+    next_base: int | None = None  # base of the next interval (set in an interval's last step)
+    next_carried: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def busy(self) -> bool:
-        """True while vehicles seen in the last step are still accounted for."""
-        return bool(self._state)
 
-    def update(self, ids: tuple[str, ...], occupancy_pct: float, now_s: float,
-               vehicle_data: Callable[[str], tuple[VehicleData, ...]],
-               is_bus: Callable[[str], bool]) -> None:
-        """Account for one simulation step.
+class LoopBank:
+    """The tracked induction loops of one running simulation (see module docstring).
 
-        ``ids`` and ``occupancy_pct`` are the loop's last-step vehicle ids and occupancy;
-        ``vehicle_data(loop)`` fetches its last-step vehicle data (called only when
-        needed); ``is_bus`` tells a bus by its vehicle type id.
-        """
-        if not ids:
-            if self._state:  # whoever was still on the loop vanished without data
-                self.total -= sum(self._state.values())
-                self._state = {}
-            self._ids = ()
+    ``sim`` is the libsumo module or a TraCI connection; ``begin_s``, ``period_s`` and
+    ``step_s`` locate the loops' interval ends (SUMO resets a loop's interval in the step
+    that ends at ``begin + k * period``).
+    """
+
+    def __init__(self, sim: Any, begin_s: float, period_s: float, step_s: float) -> None:
+        self._sim = sim
+        self._domain = sim.inductionloop
+        self._begin = begin_s
+        self._period = period_s
+        self._step = step_s
+        self._loops: dict[str, _Loop] = {}
+        self._watch: list[str] = []  # loops with carried-over vehicles
+        self._closing = False  # the last step ended an interval
+        self._results: dict[str, dict[int, Any]] = {}
+        self._results_time: float | None = None
+        self._bus_class: dict[str, bool] = {}
+        errors = getattr(sim, "TraCIException", None)
+        self._errors: type[Exception] = errors if isinstance(errors, type) else Exception
+
+    def __len__(self) -> int:
+        return len(self._loops)
+
+    def track(self, loop_ids: tuple[str, ...], now_s: float, buses: bool = False) -> None:
+        """Start tracking loops at ``now_s`` (their running counts begin with their current
+        interval); ``buses`` also counts the buses that pass them."""
+        closing = self._is_last_step(now_s)
+        for loop_id in loop_ids:
+            loop = self._loops.get(loop_id)
+            if loop is None:
+                self._domain.subscribe(loop_id, LOOP_VARS)
+                loop = self._loops[loop_id] = _Loop()
+                self._results_time = None
+                if closing:  # tracked in the last step of an interval
+                    self._closing = True
+                    loop.next_base = self._domain.getIntervalVehicleNumber(loop_id)
+                    loop.next_carried = {vid: entry for vid, _len, entry, leave, _type
+                                         in self._domain.getVehicleData(loop_id) if leave < 0}
+            loop.count_buses = loop.count_buses or buses
+
+    def after_step(self, now_s: float) -> None:
+        """Account for the step that ended at ``now_s`` (call after every step)."""
+        if self._closing:
+            self._start_interval()
+        if self._watch:
+            self._follow_carried(now_s)
+        if self._is_last_step(now_s):
+            self._close_interval(now_s)
+
+    def _is_last_step(self, now_s: float) -> bool:
+        """True if SUMO ends the loops' interval with the next step."""
+        per = round(self._period / self._step)
+        return round((now_s - self._begin) / self._step) % per == per - 1
+
+    def values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:
+        """The loops' readings after the last step (tracked loops only)."""
+        results = self._fetch(now_s)
+        out = []
+        for loop_id in loop_ids:
+            r, loop = results[loop_id], self._loops[loop_id]
+            if loop.count_buses:
+                self._count_buses(loop_id, loop, r[_INTERVAL_NUMBER])
+            out.append(LoopValue(
+                total=loop.base + r[_INTERVAL_NUMBER] - loop.gone,
+                buses=loop.buses,
+                occupancy=r[_OCCUPANCY] / 100.0,
+                presence=r[_VEHICLE_NUMBER] > 0,
+                gap_s=float(r[_TIME_SINCE_DETECTION]),
+            ))
+        return out
+
+    def _fetch(self, now_s: float) -> dict[str, dict[int, Any]]:
+        if self._results_time != now_s:
+            self._results = self._domain.getAllSubscriptionResults()
+            self._results_time = now_s
+        return self._results
+
+    def _close_interval(self, now_s: float) -> None:
+        """Last step of an interval: note the running count and who stays on the loop
+        (they take effect with the next step, when SUMO has started the next interval)."""
+        results = self._fetch(now_s)
+        domain = self._domain
+        for loop_id, loop in self._loops.items():
+            r = results[loop_id]
+            if loop.count_buses:
+                self._count_buses(loop_id, loop, r[_INTERVAL_NUMBER])
+            loop.next_base = loop.base + r[_INTERVAL_NUMBER] - loop.gone
+            loop.next_carried = {}
+            if r[_VEHICLE_NUMBER]:
+                loop.next_carried = {vid: entry for vid, _len, entry, leave, _type
+                                     in domain.getVehicleData(loop_id) if leave < 0}
+        self._closing = True
+
+    def _start_interval(self) -> None:
+        self._watch = []
+        for loop_id, loop in self._loops.items():
+            loop.base, loop.gone, loop.carried = loop.next_base or 0, 0, loop.next_carried
+            loop.next_base, loop.next_carried = None, {}
+            loop.bus_ids_seen = set()
+            loop.last_interval = 0
+            if loop.carried:
+                self._watch.append(loop_id)
+        self._closing = False
+
+    def _follow_carried(self, now_s: float) -> None:
+        """Carried-over vehicles that left early or vanished come off the running count."""
+        domain = self._domain
+        still = []
+        for loop_id in self._watch:
+            loop = self._loops[loop_id]
+            data = {(vid, entry): leave for vid, _len, entry, leave, _type
+                    in domain.getVehicleData(loop_id)}
+            for vid, entry in list(loop.carried.items()):
+                leave = data.get((vid, entry))
+                if leave is not None and leave < 0:
+                    continue  # still on the loop
+                del loop.carried[vid]
+                # vanished without a record, or left early (SUMO stamps the end of the step)
+                if leave is None or leave >= now_s - 1e-6:
+                    loop.gone += 1
+            if loop.carried:
+                still.append(loop_id)
+        self._watch = still
+
+    def _count_buses(self, loop_id: str, loop: _Loop, interval_number: int) -> None:
+        """Buses among the vehicles newly in the loop's interval since it was last asked
+        (only when the count moved, so it stays cheap)."""
+        if interval_number == loop.last_interval:
             return
-        if (len(ids) == 1 and ids == self._ids and occupancy_pct >= 100.0
-                and len(self._state) == 1 and next(iter(self._state.values()))):
-            return  # the same vehicle stood on the loop for the whole step: nothing new
-        state: dict[_Key, bool] = {}
-        for vid, _length, entry, leave, type_id in vehicle_data(self.loop):
-            key = (vid, entry)
-            on_loop = leave < 0
-            before = self._state.get(key)
-            if before is None:
-                self.total += 1
-                self.buses += is_bus(type_id)
-            # a vehicle that left early (not past the loop's end) is taken off the count;
-            # SUMO stamps its leave time at the end of the step
-            if before is not False and not on_loop and leave >= now_s - 1e-6:
-                self.total -= 1
-                state[key] = False
+        loop.last_interval = interval_number
+        for vid in self._domain.getIntervalVehicleIDs(loop_id):
+            if vid in loop.bus_ids_seen:
                 continue
-            state[key] = on_loop and (before is not False)
-        self.total -= sum(1 for key, on in self._state.items() if on and key not in state)
-        self._state = state
-        self._ids = ids
+            loop.bus_ids_seen.add(vid)
+            try:
+                loop.buses += self._sim.vehicle.getVehicleClass(vid) == "bus"
+            except self._errors:  # already left the network
+                continue

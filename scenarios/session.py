@@ -14,19 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from scenarios.build import sumo_binary
-from scenarios.detectors import LaneDetectors
-from scenarios.loopcount import LoopCounter
+from scenarios.detectors import LOOP_PERIOD_S, LaneDetectors
+from scenarios.loopcount import LoopBank
 from scenarios.observation import LaneReading
 from scenarios.sensing import CameraModel, SensingProfile
 
 log = logging.getLogger(__name__)
 
-# induction-loop variables (``traci.constants``), subscribed once per loop
-_VEHICLE_IDS = 0x12  # LAST_STEP_VEHICLE_ID_LIST
-_OCCUPANCY = 0x13  # LAST_STEP_OCCUPANCY (%)
-_TIME_SINCE_DETECTION = 0x16  # LAST_STEP_TIME_SINCE_DETECTION
-_LOOP_VARS = (_VEHICLE_IDS, _OCCUPANCY, _TIME_SINCE_DETECTION)
-# lane-area (camera) variables
+# lane-area (camera) variables (``traci.constants``)
 _AREA_VEHICLES = 0x10  # LAST_STEP_VEHICLE_NUMBER
 _AREA_SPEED = 0x11  # LAST_STEP_MEAN_SPEED (m/s, -1 if empty)
 _AREA_HALTING = 0x14  # LAST_STEP_VEHICLE_HALTING_NUMBER
@@ -69,10 +64,7 @@ class SumoSession:
     _counters: dict[str, _LoopCounters] = field(default_factory=dict, init=False, repr=False)
     _last_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _speed_limits: dict[str, float] = field(default_factory=dict, init=False, repr=False)
-    _loops: dict[str, LoopCounter] = field(default_factory=dict, init=False, repr=False)
-    _loop_results: dict[str, dict[int, Any]] = field(default_factory=dict, init=False,
-                                                     repr=False)
-    _bus_types: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
+    _loops: LoopBank | None = field(default=None, init=False, repr=False)
     _areas: set[str] = field(default_factory=set, init=False, repr=False)
     _area_results: dict[str, dict[int, Any]] = field(default_factory=dict, init=False,
                                                      repr=False)
@@ -139,8 +131,8 @@ class SumoSession:
     def step(self) -> None:
         """Advance the simulation by one step."""
         self._sim.simulationStep()
-        if self._loops:
-            self._update_loops()
+        if self._loops is not None and len(self._loops):
+            self._loops.after_step(self.time_s)
 
     def finished(self) -> bool:
         """True once the end time is reached."""
@@ -155,29 +147,34 @@ class SumoSession:
     def read_lanes(self, detectors: tuple[LaneDetectors, ...]) -> tuple[LaneReading, ...]:
         """Detector readings per lane since the previous call (counts are differences).
 
-        The loops' values come from one subscription per simulation step (see
-        :mod:`scenarios.loopcount`); a loop is tracked from the first read that names it.
+        Loop values come from one libsumo subscription fetch per step in which somebody
+        reads (:mod:`scenarios.loopcount`); a loop is tracked from the first read that
+        names it, its counts from the start of its current 60 s interval.
         """
-        self._track(tuple(x for det in detectors
-                          for x in (det.stopline, det.upstream, det.advance) if x))
-        loops, results = self._loops, self._loop_results
+        bank = self._loop_bank()
+        now = self.time_s
+        bank.track(tuple(d.stopline for d in detectors), now)
+        bank.track(tuple(d.upstream for d in detectors), now, buses=True)
+        bank.track(tuple(d.advance for d in detectors if d.advance), now)
+        stops = bank.values(tuple(d.stopline for d in detectors), now)
+        ups = bank.values(tuple(d.upstream for d in detectors), now)
+        advance_ids = tuple(d.advance for d in detectors if d.advance)
+        advances = iter(bank.values(advance_ids, now)) if advance_ids else iter(())
         areas = self._area_values(tuple(d.camera for d in detectors if d.camera))
         readings = []
-        for det in detectors:
+        for det, stop, up in zip(detectors, stops, ups, strict=True):
             c = self._counters.setdefault(det.lane, _LoopCounters())
-            stop_loop, up_loop = loops[det.stopline], loops[det.upstream]
-            stop_count = stop_loop.total - c.stop_seen
-            up_count = up_loop.total - c.up_seen
-            bus_count = up_loop.buses - c.buses_seen
-            c.stop_seen, c.up_seen, c.buses_seen = stop_loop.total, up_loop.total, up_loop.buses
+            stop_count = stop.total - c.stop_seen
+            up_count = up.total - c.up_seen
+            bus_count = up.buses - c.buses_seen
+            c.stop_seen, c.up_seen, c.buses_seen = stop.total, up.total, up.buses
             c.stop_total += stop_count
             c.up_total += up_count
-            stop, up = results[det.stopline], results[det.upstream]
             extra: dict[str, Any] = {}
             if det.advance is not None:
-                adv = loops[det.advance]
+                adv = next(advances)
                 extra.update(advance_count=adv.total - c.adv_seen,
-                             advance_occupancy=results[det.advance][_OCCUPANCY] / 100.0)
+                             advance_occupancy=adv.occupancy)
                 c.adv_seen = adv.total
             if det.camera is not None:
                 extra.update(self._camera_fields(areas[det.camera]))
@@ -185,15 +182,29 @@ class SumoSession:
                 lane=det.lane,
                 stopline_count=stop_count,
                 upstream_count=up_count,
-                occupancy=stop[_OCCUPANCY] / 100.0,
-                presence=len(stop[_VEHICLE_IDS]) > 0,
-                gap_s=float(stop[_TIME_SINCE_DETECTION]),
+                occupancy=stop.occupancy,
+                presence=stop.presence,
+                gap_s=stop.gap_s,
                 queue=float(max(0, c.up_total - c.stop_total)),
                 bus_count=bus_count,
-                upstream_occupancy=up[_OCCUPANCY] / 100.0,
+                upstream_occupancy=up.occupancy,
                 **extra,
             ))
         return tuple(readings)
+
+    def loop_values(self, loop_ids: tuple[str, ...]) -> list[tuple[bool, int, float]]:
+        """Per induction loop: (occupied in the last step, running vehicle count since it
+        was first asked for, last-step occupancy in %)."""
+        bank, now = self._loop_bank(), self.time_s
+        bank.track(loop_ids, now)
+        return [(v.presence, v.total, v.occupancy * 100.0) for v in bank.values(loop_ids, now)]
+
+    def _loop_bank(self) -> LoopBank:
+        if self._loops is None:
+            if self._sim is None:
+                raise RuntimeError("session not started")
+            self._loops = LoopBank(self._sim, self.begin_s, LOOP_PERIOD_S, self.step_length_s)
+        return self._loops
 
     def _area_values(self, area_ids: tuple[str, ...]) -> dict[str, dict[int, Any]]:
         """Last-step values of lane-area detectors (one libsumo call per step at most)."""
@@ -217,53 +228,6 @@ class SumoSession:
                                     float(values[_AREA_SPEED]))
         return {"camera_queue": view.queue, "camera_approaching": view.approaching,
                 "camera_speed_mps": view.speed_mps}
-
-    def loop_values(self, loop_ids: tuple[str, ...]) -> list[tuple[bool, int, float]]:
-        """Per induction loop: (occupied in the last step, running vehicle count since it
-        was first asked for, last-step occupancy in %), from the per-step subscription."""
-        self._track(loop_ids)
-        out = []
-        for loop_id in loop_ids:
-            r = self._loop_results[loop_id]
-            out.append((len(r[_VEHICLE_IDS]) > 0, self._loops[loop_id].total,
-                        float(r[_OCCUPANCY])))
-        return out
-
-    def _track(self, loop_ids: tuple[str, ...]) -> None:
-        """Subscribe the loops not yet tracked and count what is on them now."""
-        new = [x for x in loop_ids if x not in self._loops]
-        if not new:
-            return
-        domain = self._sim.inductionloop
-        for loop_id in new:
-            domain.subscribe(loop_id, _LOOP_VARS)
-        self._loop_results = domain.getAllSubscriptionResults()
-        now = self.time_s
-        for loop_id in dict.fromkeys(new):
-            counter = self._loops[loop_id] = LoopCounter(loop_id)
-            r = self._loop_results[loop_id]
-            counter.update(r[_VEHICLE_IDS], r[_OCCUPANCY], now, domain.getVehicleData,
-                           self._is_bus)
-
-    def _update_loops(self) -> None:
-        """Account for the step that just ran on every tracked loop (one libsumo call,
-        plus vehicle data of the loops where something may have changed)."""
-        domain = self._sim.inductionloop
-        results = self._loop_results = domain.getAllSubscriptionResults()
-        now = self.time_s
-        fetch, is_bus = domain.getVehicleData, self._is_bus
-        for loop_id, counter in self._loops.items():
-            r = results[loop_id]
-            ids = r[_VEHICLE_IDS]
-            if ids or counter.busy:
-                counter.update(ids, r[_OCCUPANCY], now, fetch, is_bus)
-
-    def _is_bus(self, type_id: str) -> bool:
-        known = self._bus_types.get(type_id)
-        if known is None:
-            known = self._bus_types[type_id] = (
-                self._sim.vehicletype.getVehicleClass(type_id) == "bus")
-        return known
 
     def halting_vehicles(self, lanes: tuple[str, ...]) -> tuple[int, ...]:
         """Vehicles standing (speed < 0.1 m/s) on each lane in the last step."""
@@ -315,3 +279,4 @@ class SumoSession:
             self._sim.close()
         finally:
             self._sim = None
+            self._loops = None
