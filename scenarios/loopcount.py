@@ -27,19 +27,14 @@ _VEHICLE_NUMBER = 0x10  # LAST_STEP_VEHICLE_NUMBER
 _OCCUPANCY = 0x13  # LAST_STEP_OCCUPANCY (%)
 _TIME_SINCE_DETECTION = 0x16  # LAST_STEP_TIME_SINCE_DETECTION
 _INTERVAL_NUMBER = 0x25  # VAR_INTERVAL_NUMBER
-LOOP_VARS = (_INTERVAL_NUMBER, _VEHICLE_NUMBER, _OCCUPANCY, _TIME_SINCE_DETECTION)
+#: what every tracked loop reports; ``full`` loops also report presence and gap
+COUNT_VARS = (_INTERVAL_NUMBER, _OCCUPANCY)
+FULL_VARS = (_INTERVAL_NUMBER, _VEHICLE_NUMBER, _OCCUPANCY, _TIME_SINCE_DETECTION)
 
-
-@dataclass(frozen=True)
-class LoopValue:
-    """One loop after the last step: running count since tracking began, buses among
-    them (only for loops tracked with ``buses=True``), occupancy 0..1, presence, gap."""
-
-    total: int
-    buses: int
-    occupancy: float
-    presence: bool
-    gap_s: float
+#: one loop after the last step: (running count since tracking began, buses among them
+#: (loops tracked with ``buses``), occupancy 0..1, presence, seconds since the last
+#: vehicle); presence and gap are False and 0.0 unless the loop is tracked ``full``
+LoopValue = tuple[int, int, float, bool, float]
 
 
 @dataclass
@@ -51,6 +46,7 @@ class _Loop:
     count_buses: bool = False
     bus_ids_seen: set[str] = field(default_factory=set)
     last_interval: int = 0  # interval number when its bus ids were last looked at
+    full: bool = False
     next_base: int | None = None  # base of the next interval (set in an interval's last step)
     next_carried: dict[str, float] = field(default_factory=dict)
 
@@ -63,7 +59,9 @@ class LoopBank:
     that ends at ``begin + k * period``).
     """
 
-    def __init__(self, sim: Any, begin_s: float, period_s: float, step_s: float) -> None:
+    def __init__(self, sim: Any, begin_s: float, period_s: float, step_s: float,
+                 subscribe: bool = True) -> None:
+        self._subscribe = subscribe
         self._sim = sim
         self._domain = sim.inductionloop
         self._begin = begin_s
@@ -81,15 +79,23 @@ class LoopBank:
     def __len__(self) -> int:
         return len(self._loops)
 
-    def track(self, loop_ids: tuple[str, ...], now_s: float, buses: bool = False) -> None:
+    def track(self, loop_ids: tuple[str, ...], now_s: float, buses: bool = False,
+              full: bool = True) -> None:
         """Start tracking loops at ``now_s`` (their running counts begin with their current
-        interval); ``buses`` also counts the buses that pass them."""
+        interval); ``buses`` also counts the buses that pass them; ``full`` also reports
+        presence and gap."""
         closing = self._is_last_step(now_s)
         for loop_id in loop_ids:
             loop = self._loops.get(loop_id)
+            if loop is not None and full and not loop.full:
+                loop.full = True
+                if self._subscribe:  # adds the variables to the subscription
+                    self._domain.subscribe(loop_id, FULL_VARS)
+                    self._results_time = None
             if loop is None:
-                self._domain.subscribe(loop_id, LOOP_VARS)
-                loop = self._loops[loop_id] = _Loop()
+                if self._subscribe:
+                    self._domain.subscribe(loop_id, FULL_VARS if full else COUNT_VARS)
+                loop = self._loops[loop_id] = _Loop(full=full)
                 self._results_time = None
                 if closing:  # tracked in the last step of an interval
                     self._closing = True
@@ -115,21 +121,26 @@ class LoopBank:
     def values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:
         """The loops' readings after the last step (tracked loops only)."""
         results = self._fetch(now_s)
+        loops = self._loops
         out = []
         for loop_id in loop_ids:
-            r, loop = results[loop_id], self._loops[loop_id]
-            if loop.count_buses:
-                self._count_buses(loop_id, loop, r[_INTERVAL_NUMBER])
-            out.append(LoopValue(
-                total=loop.base + r[_INTERVAL_NUMBER] - loop.gone,
-                buses=loop.buses,
-                occupancy=r[_OCCUPANCY] / 100.0,
-                presence=r[_VEHICLE_NUMBER] > 0,
-                gap_s=float(r[_TIME_SINCE_DETECTION]),
-            ))
+            r, loop = results[loop_id], loops[loop_id]
+            number = r[_INTERVAL_NUMBER]
+            if loop.count_buses and number != loop.last_interval:
+                self._count_buses(loop_id, loop, number)
+            if loop.full:
+                out.append((loop.base + number - loop.gone, loop.buses, r[_OCCUPANCY] / 100.0,
+                            r[_VEHICLE_NUMBER] > 0, float(r[_TIME_SINCE_DETECTION])))
+            else:
+                out.append((loop.base + number - loop.gone, loop.buses, r[_OCCUPANCY] / 100.0,
+                            False, 0.0))
         return out
 
-    def _fetch(self, now_s: float) -> dict[str, dict[int, Any]]:
+    def _fetch(self, now_s: float) -> Any:
+        """Values by loop id and variable: the step's subscription results (one libsumo
+        call per step), or, without subscriptions, a view that asks per value."""
+        if not self._subscribe:
+            return _Direct(self._domain)
         if self._results_time != now_s:
             self._results = self._domain.getAllSubscriptionResults()
             self._results_time = now_s
@@ -142,11 +153,14 @@ class LoopBank:
         domain = self._domain
         for loop_id, loop in self._loops.items():
             r = results[loop_id]
+            number = r[_INTERVAL_NUMBER]
             if loop.count_buses:
-                self._count_buses(loop_id, loop, r[_INTERVAL_NUMBER])
-            loop.next_base = loop.base + r[_INTERVAL_NUMBER] - loop.gone
+                self._count_buses(loop_id, loop, number)
+            loop.next_base = loop.base + number - loop.gone
             loop.next_carried = {}
-            if r[_VEHICLE_NUMBER]:
+            occupied = (r[_VEHICLE_NUMBER] if loop.full
+                        else domain.getLastStepVehicleNumber(loop_id))
+            if occupied:
                 loop.next_carried = {vid: entry for vid, _len, entry, leave, _type
                                      in domain.getVehicleData(loop_id) if leave < 0}
         self._closing = True
@@ -196,3 +210,24 @@ class LoopBank:
                 loop.buses += self._sim.vehicle.getVehicleClass(vid) == "bus"
             except self._errors:  # already left the network
                 continue
+
+
+class _Direct:
+    """``results[loop][variable]`` answered by one libsumo call per value."""
+
+    def __init__(self, domain: Any) -> None:
+        self._getters = {_INTERVAL_NUMBER: domain.getIntervalVehicleNumber,
+                         _VEHICLE_NUMBER: domain.getLastStepVehicleNumber,
+                         _OCCUPANCY: domain.getLastStepOccupancy,
+                         _TIME_SINCE_DETECTION: domain.getTimeSinceDetection}
+
+    def __getitem__(self, loop_id: str) -> _DirectLoop:
+        return _DirectLoop(self._getters, loop_id)
+
+
+class _DirectLoop:
+    def __init__(self, getters: dict[int, Any], loop_id: str) -> None:
+        self._getters, self._loop = getters, loop_id
+
+    def __getitem__(self, variable: int) -> Any:
+        return self._getters[variable](self._loop)

@@ -49,6 +49,25 @@ class _LoopCounters:
     adv_seen: int = 0
 
 
+@dataclass(frozen=True)
+class _DetectorIds:
+    """The detector ids of one tuple of lanes, by kind (kept with the tuple itself)."""
+
+    detectors: tuple[LaneDetectors, ...]
+    stoplines: tuple[str, ...]
+    upstreams: tuple[str, ...]
+    advances: tuple[str, ...]
+    cameras: tuple[str, ...]
+
+    @classmethod
+    def of(cls, detectors: tuple[LaneDetectors, ...]) -> _DetectorIds:
+        """Collect the ids."""
+        return cls(detectors, tuple(d.stopline for d in detectors),
+                   tuple(d.upstream for d in detectors),
+                   tuple(d.advance for d in detectors if d.advance),
+                   tuple(d.camera for d in detectors if d.camera))
+
+
 @dataclass
 class SumoSession:
     """A running SUMO simulation. Use as a context manager; ``close()`` flushes outputs."""
@@ -65,6 +84,8 @@ class SumoSession:
     _last_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _speed_limits: dict[str, float] = field(default_factory=dict, init=False, repr=False)
     _loops: LoopBank | None = field(default=None, init=False, repr=False)
+    _detector_ids: dict[int, _DetectorIds] = field(default_factory=dict, init=False,
+                                                   repr=False)
     _areas: set[str] = field(default_factory=set, init=False, repr=False)
     _area_results: dict[str, dict[int, Any]] = field(default_factory=dict, init=False,
                                                      repr=False)
@@ -151,43 +172,46 @@ class SumoSession:
         reads (:mod:`scenarios.loopcount`); a loop is tracked from the first read that
         names it, its counts from the start of its current 60 s interval.
         """
-        bank = self._loop_bank()
-        now = self.time_s
-        bank.track(tuple(d.stopline for d in detectors), now)
-        bank.track(tuple(d.upstream for d in detectors), now, buses=True)
-        bank.track(tuple(d.advance for d in detectors if d.advance), now)
-        stops = bank.values(tuple(d.stopline for d in detectors), now)
-        ups = bank.values(tuple(d.upstream for d in detectors), now)
-        advance_ids = tuple(d.advance for d in detectors if d.advance)
-        advances = iter(bank.values(advance_ids, now)) if advance_ids else iter(())
-        areas = self._area_values(tuple(d.camera for d in detectors if d.camera))
+        bank, now = self._loop_bank(), self.time_s
+        ids = self._detector_ids.get(id(detectors))
+        if ids is None or ids.detectors is not detectors:
+            ids = self._detector_ids[id(detectors)] = _DetectorIds.of(detectors)
+            bank.track(ids.stoplines, now)
+            bank.track(ids.upstreams, now, buses=True, full=False)
+            bank.track(ids.advances, now, full=False)
+        stops = bank.values(ids.stoplines, now)
+        ups = bank.values(ids.upstreams, now)
+        advances = iter(bank.values(ids.advances, now)) if ids.advances else iter(())
+        areas = self._area_values(ids.cameras) if ids.cameras else {}
         readings = []
         for det, stop, up in zip(detectors, stops, ups, strict=True):
-            c = self._counters.setdefault(det.lane, _LoopCounters())
-            stop_count = stop.total - c.stop_seen
-            up_count = up.total - c.up_seen
-            bus_count = up.buses - c.buses_seen
-            c.stop_seen, c.up_seen, c.buses_seen = stop.total, up.total, up.buses
+            c = self._counters.get(det.lane)
+            if c is None:
+                c = self._counters[det.lane] = _LoopCounters()
+            stop_total, up_total, buses = stop[0], up[0], up[1]
+            stop_count = stop_total - c.stop_seen
+            up_count = up_total - c.up_seen
+            bus_count = buses - c.buses_seen
+            c.stop_seen, c.up_seen, c.buses_seen = stop_total, up_total, buses
             c.stop_total += stop_count
             c.up_total += up_count
             extra: dict[str, Any] = {}
             if det.advance is not None:
                 adv = next(advances)
-                extra.update(advance_count=adv.total - c.adv_seen,
-                             advance_occupancy=adv.occupancy)
-                c.adv_seen = adv.total
+                extra.update(advance_count=adv[0] - c.adv_seen, advance_occupancy=adv[2])
+                c.adv_seen = adv[0]
             if det.camera is not None:
                 extra.update(self._camera_fields(areas[det.camera]))
             readings.append(LaneReading(
                 lane=det.lane,
                 stopline_count=stop_count,
                 upstream_count=up_count,
-                occupancy=stop.occupancy,
-                presence=stop.presence,
-                gap_s=stop.gap_s,
+                occupancy=stop[2],
+                presence=stop[3],
+                gap_s=stop[4],
                 queue=float(max(0, c.up_total - c.stop_total)),
                 bus_count=bus_count,
-                upstream_occupancy=up.occupancy,
+                upstream_occupancy=up[2],
                 **extra,
             ))
         return tuple(readings)
@@ -197,7 +221,7 @@ class SumoSession:
         was first asked for, last-step occupancy in %)."""
         bank, now = self._loop_bank(), self.time_s
         bank.track(loop_ids, now)
-        return [(v.presence, v.total, v.occupancy * 100.0) for v in bank.values(loop_ids, now)]
+        return [(v[3], v[0], v[2] * 100.0) for v in bank.values(loop_ids, now)]
 
     def _loop_bank(self) -> LoopBank:
         if self._loops is None:
