@@ -13,8 +13,11 @@ what a whole-run interval would give:
   by step until it has left, because an early leave takes it off the running count while
   the new interval never counted it.
 
-Everything a controller reads comes from one subscription per loop, fetched with one
-libsumo call in the steps where somebody reads (:meth:`LoopBank.values`).
+A controller's read asks libsumo once per value, and only when it decides
+(:meth:`LoopBank.values`). With ``subscribe=True`` the values come instead from one
+subscription per loop, fetched with one libsumo call per step in which somebody reads;
+measured slower with libsumo (1.3x the CPU time of direct reads for actuated control of a
+100-junction grid), because SUMO evaluates every subscription in every step, read or not.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class LoopBank:
     """
 
     def __init__(self, sim: Any, begin_s: float, period_s: float, step_s: float,
-                 subscribe: bool = True) -> None:
+                 subscribe: bool = False) -> None:
         self._subscribe = subscribe
         self._sim = sim
         self._domain = sim.inductionloop

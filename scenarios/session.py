@@ -79,6 +79,8 @@ class SumoSession:
     gui: bool = False
     step_length_s: float = 1.0
     sensing: SensingProfile = field(default_factory=SensingProfile)
+    #: read loops through libsumo subscriptions instead of one call per value (slower)
+    subscribe_loops: bool = False
     _sim: Any = field(default=None, init=False, repr=False)
     _counters: dict[str, _LoopCounters] = field(default_factory=dict, init=False, repr=False)
     _last_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
@@ -168,9 +170,9 @@ class SumoSession:
     def read_lanes(self, detectors: tuple[LaneDetectors, ...]) -> tuple[LaneReading, ...]:
         """Detector readings per lane since the previous call (counts are differences).
 
-        Loop values come from one libsumo subscription fetch per step in which somebody
-        reads (:mod:`scenarios.loopcount`); a loop is tracked from the first read that
-        names it, its counts from the start of its current 60 s interval.
+        Loop values are read only here, when a controller decides
+        (:mod:`scenarios.loopcount`); a loop is tracked from the first read that names it,
+        its counts from the start of its current 60 s interval.
         """
         bank, now = self._loop_bank(), self.time_s
         ids = self._detector_ids.get(id(detectors))
@@ -227,7 +229,8 @@ class SumoSession:
         if self._loops is None:
             if self._sim is None:
                 raise RuntimeError("session not started")
-            self._loops = LoopBank(self._sim, self.begin_s, LOOP_PERIOD_S, self.step_length_s)
+            self._loops = LoopBank(self._sim, self.begin_s, LOOP_PERIOD_S, self.step_length_s,
+                                   subscribe=self.subscribe_loops)
         return self._loops
 
     def _area_values(self, area_ids: tuple[str, ...]) -> dict[str, dict[int, Any]]:

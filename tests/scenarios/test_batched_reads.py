@@ -1,4 +1,4 @@
-"""Batched detector reads (issue 15) change no metric: summaries equal a recording made
+"""Cheaper detector reads (issue 15) change no metric: summaries equal a recording made
 before the change, and every reading equals one taken with a libsumo call per value."""
 
 from __future__ import annotations
@@ -85,9 +85,11 @@ def _reference_reading(sim, det, seen: dict[str, int]) -> tuple:  # noqa: ANN001
             loops.getLastStepOccupancy(det.upstream + "_ref") / 100.0)
 
 
-@pytest.mark.parametrize(("every_s", "first_s"), [(1, 0), (3, 30), (7, 59)])
+@pytest.mark.parametrize(("every_s", "first_s", "subscribe"),
+                         [(1, 0, False), (3, 30, False), (7, 59, False), (2, 0, True)])
 def test_batched_readings_equal_per_value_calls(grid_cfg: Path, tmp_path: Path,
-                                                every_s: int, first_s: int) -> None:
+                                                every_s: int, first_s: int,
+                                                subscribe: bool) -> None:
     """Readings every ``every_s`` from ``first_s`` on (59: tracking starts in the last
     step of a loop interval) over several 60 s loop intervals."""
     from scenarios.scenario import load_scenario
@@ -95,6 +97,7 @@ def test_batched_readings_equal_per_value_calls(grid_cfg: Path, tmp_path: Path,
     scenario = load_scenario(str(grid_cfg))
     detectors = tuple(d for j in scenario.junctions for d in j.detectors)
     session = scenario.session(seed=1, duration_s=400, out_dir=tmp_path)
+    session.subscribe_loops = subscribe
     ref = _reference_loops(detectors, tmp_path / "ref.add.xml")
     session.files = replace(session.files, additional=(*session.files.additional, ref))
     seen: dict[str, int] = {}
