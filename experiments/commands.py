@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hil.argtypes import demand_scale, duration_s, seed
+from hil.argtypes import (
+    bounded_float,
+    demand_scale,
+    duration_s,
+    non_negative_float,
+    seed,
+)
 from scenarios.profiles import period_names
+from scenarios.sensing import SENSING_NAMES
 
 SUMMARY_ORDER = (
     ("vehicles_departed", "Motor vehicles departed", "{:d}"),
@@ -87,6 +94,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from controllers.runner import build_controllers, run_closed_loop
     from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
     from scenarios.scenario import load_scenario
+    from scenarios.sensing import SensingProfile
 
     controller_factory(args.controller)  # an unknown name fails before the network builds
     scenario = load_scenario(args.scenario)
@@ -101,6 +109,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if plan and "plan" not in params:
         params["plan"] = plan
     factory = controller_factory(args.controller, params or None)
+    scenario = scenario.with_sensing(SensingProfile(
+        args.sensing or scenario.sensing.name, camera_noise=args.camera_noise,
+        camera_dropout=args.camera_dropout))
     if args.duration is None:
         args.duration = scenario.default_duration_s
     controllers = build_controllers(scenario, factory)
@@ -120,6 +131,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "duration_s": float(args.duration),
         "demand_scale": args.demand,
         "period": (args.period or "morning_peak") if scenario.external is None else None,
+        **scenario.sensing.describe(),
         **result.metrics,
         "safety_violations": result.safety_violations,
         "deferred_requests": result.deferred_requests,
@@ -185,6 +197,14 @@ def register_all(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="controller parameter, repeatable, e.g. --param max_gap_s=2.5 "
                    "(see README, Controllers); unknown keys are refused")
+    p.add_argument("--sensing", default=None, choices=SENSING_NAMES,
+                   help="detectors on every approach lane: loops (stop line + 35 m), advance "
+                   "(+ a loop 120 m upstream), camera (+ a 100 m video zone) (default: the "
+                   "scenario's, loops)")
+    p.add_argument("--camera-noise", type=non_negative_float, default=0.0,
+                   help="camera: relative standard deviation of each value (default: 0)")
+    p.add_argument("--camera-dropout", type=bounded_float(0.0, 1.0), default=0.0,
+                   help="camera: probability that a lane's reading is missing (default: 0)")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--gui", action="store_true", help="watch in sumo-gui (TraCI)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -57,6 +57,8 @@ def _simulate(spec: RunSpec, out: Path, started: float) -> dict[str, Any]:
     from scenarios.vclass import TypeClasses
 
     scenario = load_scenario(spec.scenario)
+    if spec.sensing != scenario.sensing.name:
+        scenario = scenario.with_sensing(spec.sensing)
     controllers = build_controllers(scenario, controller_factory(spec.controller_name,
                                                                  spec.params))
     result = run_closed_loop(scenario, controllers, seed=spec.seed, duration_s=spec.duration_s,

@@ -208,6 +208,7 @@ class ExternalSource:
         begin = self.begin_s
         return ExternalSumoSession(files=files, seed=seed, begin_s=begin,
                                    end_s=begin + duration_s, gui=gui,
+                                   sensing=scenario.sensing,
                                    route_files=self.config.route_files, scale=demand_scale)
 
 
