@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Probe, free_port, serve, wait_for
+from conftest import _LISTEN, Probe, free_port, serve, wait_for
 from test_field_controller import Bench
 
 from hil.audit import read_audit
@@ -80,8 +80,6 @@ def test_deploy_to_a_silent_target_exits_2(procs, tmp_path: Path) -> None:
 
 def test_bridge_refuses_a_controller_of_another_scenario(procs, tmp_path: Path) -> None:
     server = procs("hil", "serve", "--scenario", "marker_allee", "--port", "0", *SERVE)
-    from conftest import _LISTEN
-
     port = int(server.wait_line(_LISTEN).group(1))
     bridge = procs("hil", "bridge", "--scenario", "westentor", "--target", f"127.0.0.1:{port}",
                    "--duration", "60", "--out", str(tmp_path / "b"), "--wait", "5")
