@@ -265,9 +265,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="audit log, JSON lines (default: hil-audit.jsonl)")
     q.add_argument("--duration", type=positive_float, default=None,
                    help="stop after this many seconds (default: run until Ctrl-C)")
-    q.add_argument("--connect-timeout", type=positive_float, default=10.0,
-                   help="give up (exit 2) when no field controller answers within this many "
-                        "seconds (default: 10)")
+    q.add_argument("--connect-timeout", type=positive_float, default=30.0,
+                   help="give up (exit 2) when no field controller answered within this many "
+                        "seconds of the start (default: 30)")
     q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
     q.add_argument("--baudrate", type=positive_int, default=19200,
                    help="serial speed (default: 19200)")
