@@ -7,7 +7,9 @@ Everything here works from a junction's static ``JunctionInfo`` and the detector
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,6 +38,40 @@ def _coerce(value: Any, target: Any, key: str, where: str) -> Any:
         return check_number(value, f"{where}: parameter {key!r}",
                             integer=isinstance(target, int))
     return value if value is None or isinstance(value, str) else str(value)
+
+
+def attribute_docs(cls: type) -> dict[str, str]:
+    """Descriptions of a dataclass's fields from the ``Attributes:`` section of its docstring.
+
+    Google style: ``name: text`` on one line, continuation lines indented deeper;
+    ``a, b: text`` documents several fields at once.
+    """
+    doc = inspect.getdoc(cls) or ""
+    lines = doc.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == "Attributes:")
+    except StopIteration:
+        return {}
+    out: dict[str, str] = {}
+    names: list[str] = []
+    base_indent: int | None = None
+    for line in lines[start + 1:]:
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if base_indent is None:
+            base_indent = indent
+        if indent < base_indent:
+            break
+        match = re.match(r"^([\w, ]+):\s*(.*)$", line.strip())
+        if indent == base_indent and match:
+            names = [n.strip() for n in match.group(1).split(",")]
+            for n in names:
+                out[n] = match.group(2).strip()
+        elif names:
+            for n in names:
+                out[n] = f"{out[n]} {line.strip()}".strip()
+    return out
 
 
 def parse_params(cls: type[P], params: Mapping[str, Any], where: str,

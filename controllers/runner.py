@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from controllers.base import Controller
+from controllers.sumo_native import VIOLATION_SOURCE, StateDecoder, is_reference, write_programs
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
 from scenarios.observation import Observation
 from scenarios.scenario import Junction, Scenario
 from scenarios.session import SumoSession
-from signals import SafetyGuard, Sequencer
+from scenarios.vclass import TypeClasses, session_type_classes
+from signals import Colour, SafetyGuard, Sequencer
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,11 @@ ControllerFactory = Callable[[Junction, Scenario], Controller]
 def build_controllers(scenario: Scenario, make_controller: ControllerFactory) -> list[Controller]:
     """One controller per junction of the scenario (validates parameters before a run)."""
     return [make_controller(j, scenario) for j in scenario.junctions]
+
+
+def intergreens_of(controller: Controller) -> str:
+    """The intergreen mode a controller was built for (``rilsa`` unless set)."""
+    return str(getattr(controller, "intergreens", "rilsa"))
 
 
 @dataclass
@@ -38,15 +47,41 @@ class SignalledJunction:
     next_decision_s: float = 0.0
     deferred_requests: int = 0
     stage_changes: int = 0
+    #: for a traffic light SUMO runs itself (a reference controller): its states → groups
+    decoder: StateDecoder | None = None
+    _stage_of: dict[frozenset[int], int] = field(default_factory=dict, repr=False)
+    _shown: int | None = None
 
     @classmethod
     def create(cls, junction: Junction, controller: Controller,
                strict: bool = False) -> SignalledJunction:
-        """Wire a controller to a fresh sequencer and guard for this junction."""
+        """Wire a controller to a fresh sequencer and guard for this junction.
+
+        The junction's signal model is the one of the controller's intergreen mode
+        (``controller.intergreens``, default ``rilsa``): the one place it is chosen.
+        """
+        junction = junction.with_intergreens(intergreens_of(controller))
         model = junction.layout.model
+        decoder = None
+        if is_reference(controller):
+            decoder = StateDecoder(junction.layout.link_group, len(model.groups))
+        stage_of = {frozenset(model.index_of(g) for g in st.green): k
+                    for k, st in enumerate(model.stages)}
         return cls(junction=junction, controller=controller, sequencer=Sequencer(model),
-                   guard=SafetyGuard(model, strict=strict),
-                   encoder=StateEncoder(junction.layout))
+                   guard=SafetyGuard(model, strict=strict, log_violations=decoder is None),
+                   encoder=StateEncoder(junction.layout), decoder=decoder, _stage_of=stage_of)
+
+    def watch_step(self, session: SumoSession) -> None:
+        """A traffic light SUMO runs: map its state to groups, let the guard check it."""
+        if self.decoder is None:
+            return
+        states = self.decoder.decode(session.signal_state(self.junction.layout.tls))
+        green = frozenset(i for i, c in enumerate(states) if c is Colour.GREEN)
+        stage = self._stage_of.get(green)
+        if stage is not None and stage != self._shown:
+            self.stage_changes += self._shown is not None
+            self._shown = stage
+        self.guard.check(states)
 
     def observe(self, session: SumoSession, time_s: float) -> Observation:
         """Build the controller's observation (detectors only when it needs them)."""
@@ -59,7 +94,13 @@ class SignalledJunction:
                            allowed=seq.allowed_stages(), lanes=lanes)
 
     def control_step(self, session: SumoSession, time_s: float) -> None:
-        """Decide if due, advance the sequencer one tick, check it, apply it to SUMO."""
+        """Decide if due, advance the sequencer one tick, check it, apply it to SUMO.
+
+        A traffic light SUMO runs itself is only watched (:meth:`watch_step`).
+        """
+        if self.decoder is not None:
+            self.watch_step(session)
+            return
         if time_s + 1e-9 >= self.next_decision_s:
             request = self.controller.decide(self.observe(session, time_s))
             before = self.sequencer.target_stage
@@ -88,6 +129,23 @@ class RunResult:
     violation_messages: list[str] = field(default_factory=list)
     queues: QueueSeries | None = None
     tripinfo: Path | None = None
+    #: vType id -> vehicle class of the run's files (the one vehicle classification)
+    vehicle_types: TypeClasses | None = None
+    #: intergreen mode of the run's signal models (``rilsa`` or ``program``)
+    intergreens: str = "rilsa"
+    #: whether SUMO ran the lights itself (a reference controller): violations are SUMO's
+    reference: bool = False
+    #: one line per traffic light whose transitions are longer than its SUMO program's
+    notes: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """The run's fields every summary and run file carries besides the metrics."""
+        out: dict[str, Any] = {"intergreens": self.intergreens}
+        if self.reference:
+            out["safety_violations_source"] = VIOLATION_SOURCE
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
 
 @dataclass
@@ -144,8 +202,16 @@ def run_closed_loop(
         raise ValueError(f"{len(controllers)} controllers for {len(scenario.junctions)} junctions")
     started = time.perf_counter()
     session = scenario.session(seed, duration_s, out_dir, demand_scale, gui)
+    programs = write_programs(controllers, out_dir / "sumo-programs.add.xml")
+    if programs is not None:  # loaded last: SUMO starts with the switched programs
+        session = dataclasses.replace(session, files=dataclasses.replace(
+            session.files, additional=(*session.files.additional, programs)))
+    types = session_type_classes(session)  # an unknown vClass fails before SUMO starts
     junctions = [SignalledJunction.create(j, c)
                  for j, c in zip(scenario.junctions, controllers, strict=True)]
+    notes = transition_notes(junctions)
+    for line in notes:
+        log.info("%s", line)
     queues = QueueSeries(queue_sample_s) if queue_sample_s else None
     lanes = approach_lanes(scenario) if queues is not None else {}
     next_sample_s = queue_sample_s or 0.0
@@ -161,8 +227,11 @@ def run_closed_loop(
             if queues is not None and t - session.begin_s + 1e-9 >= next_sample_s:
                 _sample_queues(session, lanes, queues, t - session.begin_s)
                 next_sample_s += queues.interval_s
-    metrics = summarise(session.files.tripinfo, session.files.statistics)
+    metrics = summarise(session.files.tripinfo, session.files.statistics, types)
     violations = [v for sj in junctions for v in sj.guard.violations]
+    if violations and any(sj.decoder is not None for sj in junctions):
+        log.info("%d departures from ampel's safety rules: %s", len(violations),
+                 VIOLATION_SOURCE)
     return RunResult(
         metrics=metrics,
         safety_violations=len(violations),
@@ -172,4 +241,21 @@ def run_closed_loop(
         violation_messages=[v.message for v in violations[:20]],
         queues=queues,
         tripinfo=session.files.tripinfo,
+        vehicle_types=types,
+        intergreens=intergreens_of(controllers[0]) if controllers else "rilsa",
+        reference=any(is_reference(c) for c in controllers),
+        notes=notes,
     )
+
+
+def transition_notes(junctions: list[SignalledJunction]) -> list[str]:
+    """One line per traffic light whose model transitions are longer than its program's
+    (ampel controllers only; SUMO's own run the program as it is)."""
+    out = []
+    for sj in junctions:
+        extra = sj.junction.lengthened_s
+        if sj.decoder is None and extra > 0.05:
+            out.append(f"traffic light {sj.junction.tls}: transitions lengthened by {extra:g} s "
+                       f"per cycle ({sj.junction.intergreens} intergreens; taken from the "
+                       "greens, the cycle is kept)")
+    return out

@@ -5,13 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hil.argtypes import demand_scale, duration_s, seed
+from hil.argtypes import (
+    bounded_float,
+    demand_scale,
+    duration_s,
+    non_negative_float,
+    seed,
+)
 from scenarios.profiles import period_names
+from scenarios.sensing import SENSING_NAMES
 
 SUMMARY_ORDER = (
     ("vehicles_departed", "Motor vehicles departed", "{:d}"),
     ("vehicles_arrived", "Motor vehicles arrived", "{:d}"),
+    ("vehicles_not_departed", "Motor vehicles not departed", "{:d}"),
+    ("mean_total_delay_s", "Mean total delay [s]", "{:.1f}"),
     ("mean_delay_s", "Mean delay (timeLoss) [s]", "{:.1f}"),
+    ("mean_depart_delay_s", "Mean insertion delay [s]", "{:.1f}"),
     ("mean_travel_time_s", "Mean travel time [s]", "{:.1f}"),
     ("mean_waiting_s", "Mean waiting time [s]", "{:.1f}"),
     ("max_waiting_s", "Max waiting time [s]", "{:.0f}"),
@@ -41,14 +51,28 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_controllers(args: argparse.Namespace) -> int:
+    from controllers.registry import controller_infos
+
+    infos = controller_infos()
+    width = max(len(c.name) for c in infos)
+    for c in infos:
+        print(f"{c.name:<{width}}  {c.description}")
+        params = ", ".join(f"{k}={v}" for k, v, _ in c.params)
+        print(f"{'':<{width}}  parameters: {params}")
+    return 0
+
+
 def format_summary(summary: dict) -> str:
     """The summary table printed after a run."""
     lines = [f"{summary['scenario']} | {summary['controller']} | seed {summary['seed']} | "
-             f"{summary['duration_s']:g} s"]
+             f"{summary['duration_s']:g} s | intergreens {summary.get('intergreens', 'rilsa')}"]
     for key, label, fmt in SUMMARY_ORDER:
         if key in summary:
             value = summary[key]
             lines.append(f"  {label:<28} {fmt.format(value)}")
+            if key == "safety_violations" and summary.get("safety_violations_source"):
+                lines[-1] += f" ({summary['safety_violations_source']})"
     return "\n".join(lines)
 
 
@@ -70,6 +94,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from controllers.runner import build_controllers, run_closed_loop
     from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
     from scenarios.scenario import load_scenario
+    from scenarios.sensing import SensingProfile
 
     controller_factory(args.controller)  # an unknown name fails before the network builds
     scenario = load_scenario(args.scenario)
@@ -84,6 +109,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if plan and "plan" not in params:
         params["plan"] = plan
     factory = controller_factory(args.controller, params or None)
+    scenario = scenario.with_sensing(SensingProfile(
+        args.sensing or scenario.sensing.name, camera_noise=args.camera_noise,
+        camera_dropout=args.camera_dropout))
     if args.duration is None:
         args.duration = scenario.default_duration_s
     controllers = build_controllers(scenario, factory)
@@ -103,20 +131,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "duration_s": float(args.duration),
         "demand_scale": args.demand,
         "period": (args.period or "morning_peak") if scenario.external is None else None,
+        **scenario.sensing.describe(),
         **result.metrics,
         "safety_violations": result.safety_violations,
         "deferred_requests": result.deferred_requests,
         "stage_changes": result.stage_changes,
         "wall_s": round(result.wall_s, 3),
         "code_revision": code_revision(),
+        **result.record(),
     }
     write_json_atomic(summary, out / "summary.json")
+    for line in result.notes:
+        print(line)
     print(format_summary(summary))
     print(f"  written: {out / 'summary.json'}, {out / 'tripinfo.xml'}")
     if result.safety_violations:
+        source = summary.get("safety_violations_source")
         for message in result.violation_messages:
-            print(f"  SAFETY: {message}", file=sys.stderr)
-        return 1
+            print(f"  SAFETY ({source}): {message}" if source else f"  SAFETY: {message}",
+                  file=sys.stderr)
+        return 0 if source else 1  # a reference's violations are SUMO's, not a failure
     return 0
 
 
@@ -133,6 +167,12 @@ def register_all(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scenarios", help="list the registered scenarios",
                        description="List the registered Hamm scenarios.")
     p.set_defaults(handler=_cmd_scenarios)
+
+    p = sub.add_parser("controllers", help="list the controllers and their parameters",
+                       description="List every registered controller with a one-line "
+                       "description and its parameters with their defaults (set them "
+                       "with --param KEY=VALUE).")
+    p.set_defaults(handler=_cmd_controllers)
 
     p = sub.add_parser(
         "run", help="run one simulation under a controller",
@@ -157,6 +197,14 @@ def register_all(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="controller parameter, repeatable, e.g. --param max_gap_s=2.5 "
                    "(see README, Controllers); unknown keys are refused")
+    p.add_argument("--sensing", default=None, choices=SENSING_NAMES,
+                   help="detectors on every approach lane: loops (stop line + 35 m), advance "
+                   "(+ a loop 120 m upstream), camera (+ a 100 m video zone) (default: the "
+                   "scenario's, loops)")
+    p.add_argument("--camera-noise", type=non_negative_float, default=0.0,
+                   help="camera: relative standard deviation of each value (default: 0)")
+    p.add_argument("--camera-dropout", type=bounded_float(0.0, 1.0), default=0.0,
+                   help="camera: probability that a lane's reading is missing (default: 0)")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--gui", action="store_true", help="watch in sumo-gui (TraCI)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

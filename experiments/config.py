@@ -10,6 +10,7 @@ Example (see ``experiments/configs/example.yaml``)::
       - {name: rl, policy: policies/westentor.zip}
     seeds: [1, 2, 3]
     demand_scales: [1.0, 1.2]
+    sensing: [loops, camera]               # sensing profiles (scenarios/sensing.py)
     duration_s: 3600
     baseline: fixed-time                   # a controller label
     output: runs/westentor-morning-peak    # relative to the current folder
@@ -34,11 +35,13 @@ from typing import Any
 import yaml
 
 from experiments.los import LosTable, los_table
+from scenarios.sensing import SENSING_NAMES
 from signals.numbers import MAX_DEMAND_SCALE, MAX_DURATION_S, MAX_SEED, check_number
 
 log = logging.getLogger(__name__)
 
-TOP_KEYS = ("name", "scenarios", "controllers", "seeds", "demand_scales", "duration_s",
+TOP_KEYS = ("name", "scenarios", "controllers", "seeds", "demand_scales", "sensing",
+            "duration_s",
             "baseline", "output", "queue_sample_s", "los")
 CONTROLLER_KEYS = ("name", "label", "params", "policy")
 
@@ -64,13 +67,16 @@ class RunSpec:
     demand_scale: float
     duration_s: float
     queue_sample_s: float
+    sensing: str = "loops"
 
     @property
     def run_id(self) -> str:
         """Stable hash of what determines the result (not the label or queue sampling)."""
-        key = json.dumps([self.scenario, self.controller_name, self.params, self.seed,
-                          float(self.demand_scale), float(self.duration_s)],
-                         sort_keys=True, separators=(",", ":"))
+        parts: list[Any] = [self.scenario, self.controller_name, self.params, self.seed,
+                            float(self.demand_scale), float(self.duration_s)]
+        if self.sensing != "loops":  # ids of loop runs stay as they were before profiles
+            parts.append(self.sensing)
+        key = json.dumps(parts, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +93,7 @@ class ExperimentConfig:
     controllers: tuple[ControllerEntry, ...]
     seeds: tuple[int, ...]
     demand_scales: tuple[float, ...] = (1.0,)
+    sensing: tuple[str, ...] = ("loops",)
     duration_s: float = 3600.0
     baseline: str = ""
     output: Path = Path("runs")
@@ -98,8 +105,8 @@ class ExperimentConfig:
         """Every run of the matrix, in a deterministic order."""
         return [RunSpec(scenario=s, controller=c.label, controller_name=c.name,
                         params=c.params, seed=seed, demand_scale=d, duration_s=self.duration_s,
-                        queue_sample_s=self.queue_sample_s)
-                for s in self.scenarios for d in self.demand_scales
+                        queue_sample_s=self.queue_sample_s, sensing=sensing)
+                for s in self.scenarios for d in self.demand_scales for sensing in self.sensing
                 for c in self.controllers for seed in self.seeds]
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +114,8 @@ class ExperimentConfig:
         return {"name": self.name, "scenarios": list(self.scenarios),
                 "controllers": [asdict(c) for c in self.controllers],
                 "seeds": list(self.seeds), "demand_scales": list(self.demand_scales),
-                "duration_s": self.duration_s, "baseline": self.baseline,
+                "sensing": list(self.sensing), "duration_s": self.duration_s,
+                "baseline": self.baseline,
                 "output": str(self.output), "queue_sample_s": self.queue_sample_s,
                 "los": self.los.to_dict()}
 
@@ -234,6 +242,13 @@ def parse_config(data: Any, base: Path = Path("."), source: str = "",
                                                "demand_scales")))
     if len(set(scales)) != len(scales):
         raise ValueError(f"demand_scales: listed twice: {list(scales)}")
+    sensing = tuple(_list(data.get("sensing", ["loops"]), "sensing"))
+    for i, v in enumerate(sensing):
+        if v not in SENSING_NAMES:
+            raise ValueError(f"sensing[{i}]: unknown sensing profile {v!r} "
+                             f"(known: {', '.join(SENSING_NAMES)})")
+    if len(set(sensing)) != len(sensing):
+        raise ValueError(f"sensing: listed twice: {list(sensing)}")
     baseline = data.get("baseline", labels[0])
     if baseline not in labels:
         raise ValueError(f"baseline: {baseline!r} is not a controller label of this config "
@@ -246,8 +261,8 @@ def parse_config(data: Any, base: Path = Path("."), source: str = "",
         raise ValueError(f"los: expected a mapping of thresholds, got {los!r}")
     return ExperimentConfig(
         name=name, scenarios=scenarios, controllers=tuple(entries), seeds=tuple(seeds),
-        demand_scales=scales, duration_s=_number(data.get("duration_s", 3600), "duration_s",
-                                                MAX_DURATION_S),
+        demand_scales=scales, sensing=sensing,
+        duration_s=_number(data.get("duration_s", 3600), "duration_s", MAX_DURATION_S),
         baseline=baseline, output=Path(output),
         queue_sample_s=_number(data.get("queue_sample_s", 30), "queue_sample_s",
                                MAX_DURATION_S),

@@ -27,7 +27,10 @@ from scenarios.files import write_text_atomic
 
 #: (metric key, label, unit, decimals, higher is better)
 COMPARED = (
+    ("mean_total_delay_s", "Total delay", "s", 1, False),
     ("mean_delay_s", "Delay", "s", 1, False),
+    ("mean_depart_delay_s", "Insertion delay", "s", 1, False),
+    ("vehicles_not_departed", "Not departed", "veh", 0, False),
     ("mean_travel_time_s", "Travel time", "s", 1, False),
     ("mean_waiting_s", "Waiting", "s", 1, False),
     ("mean_stops", "Stops", "per veh", 2, False),
@@ -45,7 +48,13 @@ MODES = (
     ("pedestrian_mean_delay_s", "Pedestrian delay", "s", 1),
     ("pedestrian_max_waiting_s", "Pedestrian max wait", "s", 0),
 )
-TESTED = COMPARED[:6]
+#: the metrics tested pair by seed; the first ranks the controllers
+TESTED = tuple(c for c in COMPARED if c[0] in (
+    "mean_total_delay_s", "mean_delay_s", "mean_travel_time_s", "mean_waiting_s",
+    "mean_stops", "vehicles_arrived"))
+RANK_KEY = "mean_total_delay_s"
+#: controllers that are SUMO's own (run by SUMO, watched by ampel): shown as references
+REFERENCE_PREFIX = "sumo-"
 
 
 def _value(rec: dict[str, Any], key: str) -> float:
@@ -90,6 +99,22 @@ class Group:
     def values(self, label: str, key: str) -> list[float]:
         """Per-seed values of one metric for one controller."""
         return [_value(r, key) for r in self.ok.get(label, [])]
+
+    def is_reference(self, label: str) -> bool:
+        """Whether the controller is one of SUMO's own (a reference baseline)."""
+        return any(str(r.get("controller_name", "")).startswith(REFERENCE_PREFIX)
+                   for r in self.ok.get(label, []))
+
+    def shown(self, label: str) -> str:
+        """The controller's label as shown, marked when it is a reference."""
+        return f"{label} (reference: SUMO's program)" if self.is_reference(label) else label
+
+    def ranked(self) -> list[str]:
+        """Controllers with runs, best (lowest mean total delay) first."""
+        def key(label: str) -> float:
+            v = float(np.mean(self.values(label, RANK_KEY)))
+            return math.inf if math.isnan(v) else v
+        return sorted((lab for lab in self.labels if self.ok.get(lab)), key=key)
 
     def by_seed(self, label: str, key: str) -> dict[int, float]:
         """Per-seed values keyed by seed."""
@@ -239,10 +264,8 @@ def _comparison_html(a: Analysis, g: Group) -> str:
     header = ["Controller", "Seeds"] + [f"{lab} [{unit}]" if unit else lab
                                         for _, lab, unit, _, _ in COMPARED + SAFETY]
     rows, classes = [], []
-    for label in g.labels:
-        if not g.ok.get(label):
-            continue
-        row = [_e(label), str(len(g.ok[label]))]
+    for label in g.ranked():
+        row = [_e(g.shown(label)), str(len(g.ok[label]))]
         for key, _, _, dec, _ in COMPARED:
             row.append(fmt_ci(*mean_ci(g.values(label, key)), dec))
         for key, *_ in SAFETY:
@@ -262,7 +285,7 @@ def _paired_html(a: Analysis, g: Group) -> str:
         delta = fmt_ci(p.diff, p.diff_ci, dec + 1)
         rel = "–" if math.isnan(p.rel_change) else f"{p.rel_change:+.1%}"
         verdict = ("better" if good else "worse") if p.significant() else "no significant change"
-        rows.append([_e(label), _e(f"{lab} [{unit}]"), str(p.n), fmt(p.baseline_mean, dec),
+        rows.append([_e(g.shown(label)), _e(f"{lab} [{unit}]"), str(p.n), fmt(p.baseline_mean, dec),
                      fmt(p.mean, dec), f'<span class="{cls}">{delta}</span>', rel,
                      fmt_p(p.p_t), fmt_p(p.p_wilcoxon), f'<span class="{cls}">{verdict}</span>'])
     if not rows:
@@ -349,10 +372,16 @@ def render_html(a: Analysis) -> str:
             f"{_e(exp.get('backend', '?'))} backend. Baseline: <b>{_e(a.baseline)}</b>. "
             f"{len(exp['runs'])} runs planned, {len(exp['runs']) - a.missing} stored, "
             f"{len(a.failed)} failed.</p>",
-            "<p class=\"note\">Means over seeds with 95 % t-intervals (± half-width). Delay, "
-            "travel time, waiting and stops are means over motor vehicles per run, unfinished "
-            "trips included; throughput counts arrived motor vehicles; emissions are totals "
-            "per run. Improvements are paired by seed (same demand) and tested with a "
+            "<p class=\"note\">Means over seeds with 95 % t-intervals (± half-width). "
+            "Controllers are ranked by total delay: time lost in the network (timeLoss) plus "
+            "time spent waiting to enter it (departDelay), over every motor vehicle that "
+            "wanted to travel, including those still outside at the end (not departed). "
+            "Delay (timeLoss, comparable with published benchmarks), travel time, waiting "
+            "and stops are means over the motor vehicles that departed, unfinished trips "
+            "included; throughput counts arrived motor vehicles; emissions are totals per "
+            "run. Controllers marked reference are SUMO's own, run by SUMO and only watched "
+            "by ampel's safety guard: their safety violations are SUMO's program, not "
+            "ampel. Improvements are paired by seed (same demand) and tested with a "
             "two-sided paired t-test; Wilcoxon signed-rank p-values are shown for reference "
             "(it cannot reach p &lt; 0.05 with fewer than 6 seeds).</p>"]
     for g in a.groups:
@@ -401,24 +430,25 @@ def markdown_summary(a: Analysis) -> str:
     for g in a.groups:
         los = a.approach_los(g)
         lines += ["", f"## {g.title}", "",
-                  "| controller | seeds | delay [s] | vs baseline | p | LOS | throughput |",
-                  "|---|---|---|---|---|---|---|"]
-        for label in g.labels:
-            if not g.ok.get(label):
-                continue
-            mean, half = mean_ci(g.values(label, "mean_delay_s"))
+                  "| controller | seeds | total delay [s] | delay [s] | not departed | "
+                  "vs baseline | p | LOS | throughput |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for label in g.ranked():
+            mean, half = mean_ci(g.values(label, RANK_KEY))
+            delay, delay_half = mean_ci(g.values(label, "mean_delay_s"))
+            backlog = mean_ci(g.values(label, "vehicles_not_departed"))[0]
             if label == a.baseline:
                 change, p_text = "baseline", ""
             else:
-                p = paired(g.by_seed(a.baseline, "mean_delay_s"),
-                           g.by_seed(label, "mean_delay_s"))
+                p = paired(g.by_seed(a.baseline, RANK_KEY), g.by_seed(label, RANK_KEY))
                 change = ("–" if math.isnan(p.rel_change) else f"{p.rel_change:+.1%}")
                 p_text = fmt_p(p.p_t)
             levels = ", ".join(f"{j} {rows['(junction: worst approach)'][label][2]}"
                                for j, rows in los.items()
                                if label in rows["(junction: worst approach)"])
             tput = mean_ci(g.values(label, "vehicles_arrived"))[0]
-            lines.append(f"| {label} | {len(g.ok[label])} | {fmt_ci(mean, half, 1)} | "
+            lines.append(f"| {g.shown(label)} | {len(g.ok[label])} | {fmt_ci(mean, half, 1)} | "
+                         f"{fmt_ci(delay, delay_half, 1)} | {fmt(backlog, 0)} | "
                          f"{change} | {p_text} | {levels or '–'} | {fmt(tput, 0)} |")
     if a.failed:
         lines += ["", f"{len(a.failed)} run(s) failed; see the report."]

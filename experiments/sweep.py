@@ -107,7 +107,8 @@ def _run_locked(results: ResultsDir, config: ExperimentConfig, backend: Backend,
                     bar.write(f"run {record['run_id']} ({record['scenario']}, "
                               f"{record['controller']}, seed {record['seed']}) failed: "
                               f"{record.get('error')}", file=sys.stderr)
-                elif record.get("safety_violations"):
+                elif record.get("safety_violations") and not record.get(
+                        "safety_violations_source"):  # a reference's are SUMO's, not ampel's
                     outcome.unsafe.append(record)
                 bar.update(1)
     finally:

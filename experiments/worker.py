@@ -18,7 +18,7 @@ from typing import Any
 from experiments.config import RunSpec
 
 #: keys of a run record that are not flat numbers for the results table
-BULKY_KEYS = ("approaches", "queues", "delays_s", "traceback", "violation_messages")
+BULKY_KEYS = ("approaches", "queues", "delays_s", "traceback", "violation_messages", "notes")
 
 
 def _now() -> str:
@@ -52,10 +52,13 @@ def _simulate(spec: RunSpec, out: Path, started: float) -> dict[str, Any]:
     from controllers.registry import controller_factory
     from controllers.runner import approach_lanes, build_controllers, run_closed_loop
     from experiments.results import code_revision
-    from scenarios.metrics import MOTOR_TYPES, approach_delays, read_tripinfo
+    from scenarios.metrics import approach_delays, motor_trips, read_tripinfo
     from scenarios.scenario import load_scenario
+    from scenarios.vclass import TypeClasses
 
     scenario = load_scenario(spec.scenario)
+    if spec.sensing != scenario.sensing.name:
+        scenario = scenario.with_sensing(spec.sensing)
     controllers = build_controllers(scenario, controller_factory(spec.controller_name,
                                                                  spec.params))
     result = run_closed_loop(scenario, controllers, seed=spec.seed, duration_s=spec.duration_s,
@@ -82,7 +85,9 @@ def _simulate(spec: RunSpec, out: Path, started: float) -> dict[str, Any]:
         "host": socket.gethostname(),
         "finished_at": _now(),
         "violation_messages": result.violation_messages,
-        "approaches": approach_delays(vehicles, approach_of_edge),
+        **result.record(),
+        "approaches": approach_delays(vehicles, approach_of_edge, result.vehicle_types),
         "queues": queues,
-        "delays_s": [round(v.time_loss_s, 1) for v in vehicles if v.vtype in MOTOR_TYPES],
+        "delays_s": [round(v.time_loss_s, 1)
+                     for v in motor_trips(vehicles, result.vehicle_types or TypeClasses())],
     }

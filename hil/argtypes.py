@@ -60,6 +60,11 @@ def bounded_float(low: float, high: float, low_open: bool = False) -> Callable[[
     return parse
 
 
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (noise levels, probabilities)."""
+    return _arg(text, low=0.0)
+
+
 def port(text: str) -> int:
     """A TCP port, 0 meaning any free port."""
     return _arg(text, low=0, high=65535, integer=True)

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import libsumo
-
 from controllers.registry import controller_factory
 from controllers.runner import SignalledJunction
 from hil.codec import JunctionBinding, JunctionMismatch
@@ -33,6 +31,8 @@ from scenarios.files import write_json_atomic
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
 from scenarios.scenario import Scenario
+from scenarios.session import SumoSession
+from scenarios.vclass import session_type_classes
 from signals import SafetyGuard
 
 __all__ = ["BridgeOptions", "format_result", "run_bridge", "write_summary"]
@@ -81,18 +81,12 @@ class BridgeOptions:
             raise ValueError(f"wait must be positive, got {self.wait_s}")
 
 
-def _loop_values(detectors: tuple, step_s: float) -> list[dict[str, int]]:
+def _loop_values(session: SumoSession, detectors: tuple) -> list[dict[str, int]]:
     """Per detector slot (stop line, upstream per lane): presence, count, occupancy."""
-    loops = libsumo.inductionloop
-    rows: list[dict[str, int]] = []
-    for det in detectors:
-        for loop_id in (det.stopline, det.upstream):
-            rows.append({
-                "presence": int(loops.getLastStepVehicleNumber(loop_id) > 0),
-                "count": int(loops.getIntervalVehicleNumber(loop_id)) % _U16,
-                "occupancy": int(round(min(100.0, loops.getLastStepOccupancy(loop_id)) * 10)),
-            })
-    return rows
+    loop_ids = tuple(x for det in detectors for x in (det.stopline, det.upstream))
+    return [{"presence": int(present), "count": count % _U16,
+             "occupancy": int(round(min(100.0, occupancy) * 10))}
+            for present, count, occupancy in session.loop_values(loop_ids)]
 
 
 def _connect(link: FieldLink, wait_s: float) -> None:
@@ -194,7 +188,7 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
                 for sj in others:
                     sj.control_step(session, t)
                 session.step()
-                rows = _loop_values(junction.detectors, step_s)
+                rows = _loop_values(session, junction.detectors)
                 extra = {"bridge_ack": snap.controller_heartbeat} if has_ack else None
                 try:
                     link.write_slots("detector_inputs", rows, extra)
@@ -204,7 +198,8 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
                     _connect(link, options.wait_s)
     finally:
         link.close()
-    metrics = summarise(session.files.tripinfo, session.files.statistics)
+    metrics = summarise(session.files.tripinfo, session.files.statistics,
+                        session_type_classes(session))
     violations = guard.violations + [v for sj in others for v in sj.guard.violations]
     ticks = max(1, stats["ticks"])
     return {

@@ -124,6 +124,7 @@ def _link_options(args: argparse.Namespace, timeout: float, retries: int):  # no
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
     from controllers.registry import controller_factory
+    from controllers.sumo_native import SUMO_TYPES
     from hil.adapter import Adapter, AdapterConfig
     from hil.audit import AuditLog
     from hil.link import FieldLink
@@ -138,6 +139,9 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
                            slow_s=args.slow, conflict_resume_s=args.conflict_resume)
     params = {"policy": str(args.policy)} if args.policy is not None else None
     factory = controller_factory(args.controller, params)
+    if args.controller in SUMO_TYPES:
+        raise ValueError(f"{args.controller} is SUMO's own control, a simulation reference; "
+                         "hil deploy runs ampel's controllers only")
     scenario, junction, binding = _load(args)
     controller = factory(junction, scenario)
     audit = AuditLog(args.audit)

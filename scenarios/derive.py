@@ -14,18 +14,27 @@ Rules (documented in the README, section "External SUMO scenarios"):
 * **Stages**: the distinct sets of green groups of the program's phases, in program order.
   Phases with amber or red-amber are transitions: their green set becomes a stage only when
   it is not already contained in a stage.
+* **Program**: the one SUMO starts with (:func:`scenarios.netfile.active_programs`: the
+  network's, overridden by additional files in load order), with its ``offset``.
 * **Amber**: the program's amber after a group's green, clamped to the RiLSA range of the
   group's kind; when the program has none, the RiLSA rule (by the approach speed).
-* **Intergreens**: computed from the geometry (``scenarios/intergreen.py``), raised to the
-  program's own clearance (amber + all-red after the group's green) when that is longer.
-  A program without all-red thus gets the geometric intergreens from the sequencer.
-* **Fixed-time plan** ``program``: each stage's green is the sum of its phases' durations,
-  clamped to the groups' minimum and maximum green; greens shrink proportionally when the
-  cycle would exceed the RiLSA upper bound of 120 s.
+* **Intergreens**, two modes (controller parameter ``intergreens``):
+  ``rilsa`` (default) computes them from the geometry (``scenarios/intergreen.py``), raised
+  to the program's own clearance (amber + all-red after the group's green) when that is
+  longer; ``program`` takes the program's own: for each conflicting pair, the shortest time
+  the program leaves between the end of one green and the start of the other, else the
+  group's clearance, and the geometric (RiLSA) value only where the program has neither.
+* **Fixed-time plan** ``program``: each stage's green is the sum of its phases' durations;
+  the cycle and the offset are the program's. Where the model's transition between two
+  stages is longer than the program's, the time comes out of the green before it (then
+  from the other greens), so every stage still starts when the program starts it; the
+  difference per cycle is ``DerivedJunction.lengthened_s``. A group's maximum green is
+  raised to the longest green the program shows it within one stage.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -33,12 +42,12 @@ import numpy as np
 
 from scenarios.intergreen import IntergreenParameters
 from scenarios.layout import JunctionLayout, assemble_layout, link_relations
-from scenarios.netfile import ControlledLink, NetFile
+from scenarios.netfile import ControlledLink, NetFile, TlProgram
 from scenarios.spec import PlanSpec
-from signals import MAX_INTERGREEN_S, GroupKind, SignalGroup, Stage
+from signals import MAX_INTERGREEN_S, GroupKind, SignalGroup, SignalModel, Stage
 
-#: RiLSA upper bound on the cycle used when scaling a program's greens
-MAX_CYCLE_S = 120.0
+#: intergreen modes: RiLSA (geometric, the default) or the program's own transitions
+INTERGREEN_MODES = ("rilsa", "program")
 _GREEN = frozenset("GgsOo")
 _AMBER = frozenset("yY")
 _RED_AMBER = frozenset("u")
@@ -80,10 +89,18 @@ class DerivedJunction:
     plan: PlanSpec
     program_has_amber: bool
     program_has_all_red: bool
+    #: model transitions minus the program's, seconds per cycle (> 0: taken from the greens)
+    lengthened_s: float = 0.0
+    #: the program's cycle, kept by the plan when the minimum greens allow
+    cycle_s: float = 0.0
+    mode: str = "rilsa"
 
 
-def _program(net: NetFile, tls: str, n_links: int) -> list[tuple[float, str]]:
-    phases = [(d, s) for d, s in net.static_programs.get(tls, []) if d > 0]
+def _program(net: NetFile, tls: str, n_links: int, program: TlProgram | None
+             ) -> list[tuple[float, str]]:
+    raw = ([(p.duration_s, p.state) for p in program.phases] if program is not None
+           else net.static_programs.get(tls, []))
+    phases = [(d, s) for d, s in raw if d > 0]
     if not phases:
         raise ValueError(f"traffic light {tls} has no program with phases")
     short = [s for _, s in phases if len(s) < n_links]
@@ -190,37 +207,148 @@ def _stages(phases: list[tuple[float, str]], link_group: list[int], names: list[
     return [(s, durations[s]) for s, _ in stages], has_all_red
 
 
-def _plan(layout: JunctionLayout, stage_durations: list[float]) -> PlanSpec:
-    model = layout.model
+def _rotate(phases: list[tuple[float, str]], link_group: list[int], names: list[str]
+            ) -> tuple[list[tuple[float, str]], float]:
+    """The phases rotated to start with a stage's first phase, and the program time of
+    that phase (the lead before the plan's cycle start)."""
+    def key(k: int) -> frozenset[str] | None:
+        _, s = phases[k]
+        if any(ch in "yu" for ch in s):
+            return None
+        return frozenset(names[link_group[i]] for i, ch in enumerate(s) if ch == "G") or None
+
+    n = len(phases)
+    for k in range(n):
+        if key(k) is not None and key(k) != key((k - 1) % n):
+            return phases[k:] + phases[:k], sum(d for d, _ in phases[:k])
+    return phases, 0.0
+
+
+def _program_transitions(phases: list[tuple[float, str]], link_group: list[int],
+                         names: list[str], stages: list[frozenset[str]]) -> list[float] | None:
+    """Program seconds between the end of each stage and the start of the next, in stage
+    order; None when the program does not run its stages once each in that order."""
+    sequence: list[int] = []
+    trans: list[float] = []
+    for d, s in phases:
+        green = frozenset(names[link_group[i]] for i, ch in enumerate(s) if ch == "G")
+        if not any(ch in "yu" for ch in s) and green in stages:
+            k = stages.index(green)
+            if not sequence or sequence[-1] != k:
+                sequence.append(k)
+                trans.append(0.0)
+        elif sequence:
+            trans[-1] += d
+        else:
+            return None
+    if sequence != list(range(len(stages))):
+        return None
+    return trans
+
+
+def _pair_intergreens(phases: list[tuple[float, str]], link_group: list[int], n_groups: int
+                      ) -> dict[tuple[int, int], float]:
+    """(clearing, entering) → the shortest time the program leaves from the end of one
+    group's green to the start of the other's (before the first is green again)."""
+    green = [[any(s[i] == "G" for i, g in enumerate(link_group) if g == gi) for _, s in phases]
+             for gi in range(n_groups)]
+    n = len(phases)
+    starts = [0.0]
+    for d, _ in phases:
+        starts.append(starts[-1] + d)
+    cycle = starts[-1]
+    out: dict[tuple[int, int], float] = {}
+    for c in range(n_groups):
+        for k in range(n):
+            if not green[c][k] or green[c][(k + 1) % n]:
+                continue
+            end = starts[k + 1]
+            for m in range(k + 1, k + 1 + n):  # the phases after the green, unrolled
+                j = m % n
+                if green[c][j]:
+                    break
+                t = starts[j] + cycle * (m // n)
+                for e in range(n_groups):
+                    if e != c and green[e][j] and not green[e][(j - 1) % n]:
+                        out[(c, e)] = min(out.get((c, e), math.inf), t - end)
+    return out
+
+
+def _program_model(model: SignalModel, pairs: dict[tuple[int, int], float],
+                   floors: dict[str, float]) -> SignalModel:
+    """The model with the program's own intergreens (RiLSA only where it has none)."""
+    names = model.group_names
+    intergreens = {}
+    for (clearing, entering), geometric in model.intergreens.items():
+        amber = model.group(clearing).amber_s
+        seen = pairs.get((names.index(clearing), names.index(entering)))
+        if seen is not None:
+            value = seen
+        elif clearing in floors:
+            value = floors[clearing]
+        else:
+            value = geometric
+        intergreens[(clearing, entering)] = min(max(value, amber), MAX_INTERGREEN_S)
+    return dataclasses.replace(model, intergreens=intergreens)
+
+
+def _greens(model: SignalModel, durations: list[float], program_trans: list[float] | None,
+            cycle_s: float) -> tuple[list[float], float]:
+    """Stage greens that keep the program's cycle (and, where it can, each stage's start)
+    with the model's transitions; and the transition seconds added per cycle."""
     n = len(model.stages)
     inter = [model.interstage_duration(k, (k + 1) % n) if n > 1 else 0.0 for k in range(n)]
     lo = [max(model.group(g).min_green_s for g in st.green) for st in model.stages]
-    hi = [min(model.group(g).max_green_s for g in st.green) - inter[k - 1]
-          for k, st in enumerate(model.stages)]
-    greens = [min(max(d, lo[k]), max(hi[k], lo[k])) for k, d in enumerate(stage_durations)]
-    budget = MAX_CYCLE_S - sum(inter)
-    if sum(greens) > budget:
+    if program_trans is None:  # no stage-by-stage match: spread over the greens
+        program_trans = [(cycle_s - sum(durations)) / n] * n
+    lengthened = sum(inter) - sum(program_trans)
+    greens = [d - (i - p) for d, i, p in zip(durations, inter, program_trans, strict=True)]
+    deficit = sum(max(m - g, 0.0) for g, m in zip(greens, lo, strict=True))
+    greens = [max(g, m) for g, m in zip(greens, lo, strict=True)]
+    if deficit > 0:  # take it from the other greens, in proportion to their spare time
         spare = sum(g - m for g, m in zip(greens, lo, strict=True))
-        room = budget - sum(lo)
-        if spare > 0 and room >= 0:
-            greens = [m + (g - m) * room / spare for g, m in zip(greens, lo, strict=True)]
-        else:
-            greens = lo
-    greens = [math.floor(g * 10 + 1e-9) / 10 if g > m else m
-              for g, m in zip(greens, lo, strict=True)]
-    return PlanSpec(name="program",
-                    greens=tuple((st.name, float(g)) for st, g in zip(model.stages, greens,
-                                                                       strict=True)))
+        take = min(deficit, spare)
+        if spare > 0:
+            greens = [g - (g - m) * take / spare for g, m in zip(greens, lo, strict=True)]
+    greens = [max(m, round(g, 1)) for g, m in zip(greens, lo, strict=True)]
+    rest = round(cycle_s - sum(inter) - sum(greens), 6)  # rounding: the cycle stays exact
+    k = max(range(n), key=lambda i: greens[i] - lo[i])
+    if rest > 0 or greens[k] + rest >= lo[k]:
+        greens[k] = round(greens[k] + rest, 6)
+    return greens, lengthened
 
 
-def derive_junction(net: NetFile, tls: str, params: IntergreenParameters | None = None
-                    ) -> DerivedJunction:
-    """Signal groups, conflicts, intergreens, stages and the fixed-time plan of one TLS."""
+def _raise_max_greens(model: SignalModel, greens: list[float]) -> SignalModel:
+    """Raise a group's maximum green to the longest green the plan shows it in a stage."""
+    n = len(model.stages)
+    need: dict[str, float] = {}
+    for k, st in enumerate(model.stages):
+        into = model.interstage_duration((k - 1) % n, k) if n > 1 else 0.0
+        for g in st.green:
+            need[g] = max(need.get(g, 0.0), greens[k] + into + 1.0)
+    groups = tuple(dataclasses.replace(g, max_green_s=max(g.max_green_s, math.ceil(need[g.name])))
+                   if g.name in need else g for g in model.groups)
+    return dataclasses.replace(model, groups=groups)
+
+
+def derive_junction(net: NetFile, tls: str, params: IntergreenParameters | None = None,
+                    program: TlProgram | None = None, mode: str = "rilsa",
+                    begin_s: float = 0.0) -> DerivedJunction:
+    """Signal groups, conflicts, intergreens, stages and the fixed-time plan of one TLS.
+
+    ``program`` is the one SUMO runs (default: the network's first); ``mode`` picks the
+    intergreens (:data:`INTERGREEN_MODES`); ``begin_s`` aligns the plan's offset with
+    SUMO's, which counts from simulation time 0.
+    """
+    if mode not in INTERGREEN_MODES:
+        raise ValueError(f"intergreens must be one of {', '.join(INTERGREEN_MODES)}, "
+                         f"got {mode!r}")
     links, foes, response = link_relations(net, tls)
-    phases = _program(net, tls, len(links))
+    phases = _program(net, tls, len(links), program)
     link_group, kinds = _group_links(net, links, phases)
     groups, floors, any_amber = _group_model(net, links, link_group, kinds, phases)
     names = [g.name for g in groups]
+    phases, lead_s = _rotate(phases, link_group, names)
     stage_sets, has_all_red = _stages(phases, link_group, names)
     together: set[frozenset[str]] = set()
     for _, s in phases:
@@ -232,6 +360,23 @@ def derive_junction(net: NetFile, tls: str, params: IntergreenParameters | None 
                   for gi in range(len(groups)))
     layout = assemble_layout(tls, net, links, foes, response, link_group, groups, turns,
                              together, stages, params, floors)
-    plan = _plan(layout, [d for _, d in stage_sets])
+    model = layout.model
+    if mode == "program":
+        model = _program_model(model, _pair_intergreens(phases, link_group, len(groups)),
+                               floors)
+    cycle = sum(d for d, _ in phases)
+    trans = _program_transitions(phases, link_group, names, [g for g, _ in stage_sets])
+    greens, lengthened = _greens(model, [d for _, d in stage_sets], trans, cycle)
+    model = _raise_max_greens(model, greens)
+    layout = dataclasses.replace(layout, model=model)
+    offset = program.offset_s if program is not None else 0.0
+    plan_cycle = sum(greens) + sum(model.interstage_duration(k, (k + 1) % len(stages))
+                                   for k in range(len(stages)) if len(stages) > 1)
+    plan = PlanSpec(name="program",
+                    greens=tuple((st.name, float(g)) for st, g in zip(stages, greens,
+                                                                       strict=True)),
+                    offset_s=round((offset + lead_s - begin_s) % plan_cycle, 3)
+                    if plan_cycle > 0 else 0.0)
     return DerivedJunction(layout=layout, plan=plan, program_has_amber=any_amber,
-                           program_has_all_red=has_all_red)
+                           program_has_all_red=has_all_red, lengthened_s=round(lengthened, 3),
+                           cycle_s=cycle, mode=mode)

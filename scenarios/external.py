@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from scenarios.derive import derive_junction
 from scenarios.detectors import write_detector_file
-from scenarios.netfile import NetFile, read_net
+from scenarios.netfile import NetFile, active_programs, read_net
 from scenarios.session import SessionFiles, SumoSession
 from scenarios.spec import DemandSpec, DetectorSpec, ScenarioSpec
 
@@ -208,6 +208,7 @@ class ExternalSource:
         begin = self.begin_s
         return ExternalSumoSession(files=files, seed=seed, begin_s=begin,
                                    end_s=begin + duration_s, gui=gui,
+                                   sensing=scenario.sensing,
                                    route_files=self.config.route_files, scale=demand_scale)
 
 
@@ -231,13 +232,24 @@ def load_external(path: str | Path, name: str | None = None):  # noqa: ANN201
     net = read_net(config.net_file)
     if not net.tls_ids:
         raise ValueError(f"{config.path}: the network has no traffic lights")
+    programs = active_programs(net, config.additional_files)
     junctions = []
     for tls in net.tls_ids:
-        try:
-            derived = derive_junction(net, tls)
-        except ValueError as exc:
-            raise ValueError(f"{config.path}: traffic light {tls}: {exc}") from None
-        junctions.append(make_junction(derived.layout, net, DetectorSpec(), (derived.plan,)))
+        variants = []
+        for mode in ("rilsa", "program"):
+            try:
+                derived = derive_junction(net, tls, program=programs.get(tls), mode=mode,
+                                          begin_s=config.begin_s)
+            except ValueError as exc:
+                message = str(exc)
+                if not message.startswith(f"traffic light {tls}"):
+                    message = f"traffic light {tls}: {message}"
+                raise ValueError(f"{config.path}: {message}") from None
+            variants.append(replace(
+                make_junction(derived.layout, net, DetectorSpec(), (derived.plan,)),
+                intergreens=mode, lengthened_s=derived.lengthened_s))
+        rilsa, program = variants
+        junctions.append(replace(rilsa, variants=(replace(program, variants=(rilsa,)),)))
     source = ExternalSource(config)
     spec = external_spec(name or config.path.name.removesuffix(".sumocfg"), config, net,
                          source.duration_s)

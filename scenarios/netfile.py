@@ -66,6 +66,33 @@ class Junction:
     int_lanes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a traffic-light program (``minDur``/``maxDur`` are None when absent)."""
+
+    duration_s: float
+    state: str
+    min_dur_s: float | None = None
+    max_dur_s: float | None = None
+
+
+@dataclass(frozen=True)
+class TlProgram:
+    """One ``<tlLogic>``: a traffic light's program as SUMO loads it."""
+
+    tls: str
+    program_id: str
+    type: str
+    offset_s: float
+    phases: tuple[Phase, ...]
+    source: Path
+
+    @property
+    def cycle_s(self) -> float:
+        """Sum of the phase durations."""
+        return sum(p.duration_s for p in self.phases)
+
+
 @dataclass
 class NetFile:
     """Parsed network: lanes, edges, controlled links per traffic light, junction foes."""
@@ -78,6 +105,8 @@ class NetFile:
     junctions: dict[str, Junction] = field(default_factory=dict)
     tls_junctions: dict[str, list[str]] = field(default_factory=dict)
     static_programs: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    #: every program of the network file per traffic light, in file order
+    programs: dict[str, list[TlProgram]] = field(default_factory=dict)
     projection: str = ""
     net_offset: Point = (0.0, 0.0)
 
@@ -198,10 +227,10 @@ def read_net(path: str | Path) -> NetFile:
             int_lanes=tuple((junction.get("intLanes") or "").split()),
         )
     for tl in root.iter("tlLogic"):
-        tid = tl.get("id", "")
+        program = _tl_program(tl, path)
+        net.programs.setdefault(program.tls, []).append(program)
         net.static_programs.setdefault(
-            tid, [(float(p.get("duration", "0")), p.get("state", "")) for p in tl.iter("phase")]
-        )
+            program.tls, [(p.duration_s, p.state) for p in program.phases])
     for tls, links in net.links.items():
         net.tls_junctions[tls] = sorted(
             {_junction_of(net, lk) for lk in links if _junction_of(net, lk)}
@@ -216,3 +245,70 @@ def _junction_of(net: NetFile, link: ControlledLink) -> str:
         name = edge.lstrip(":")
         return name.rsplit("_", 1)[0]
     return ""
+
+
+def _seconds(el: ET.Element, key: str, path: Path) -> float | None:
+    text = el.get(key)
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{path}: tlLogic {el.get('id', '')!r}: {key} {text!r} is not a "
+                         "number") from None
+
+
+def _tl_program(tl: ET.Element, path: Path) -> TlProgram:
+    phases = tuple(Phase(duration_s=_seconds(p, "duration", path) or 0.0,
+                         state=p.get("state", ""),
+                         min_dur_s=_seconds(p, "minDur", path),
+                         max_dur_s=_seconds(p, "maxDur", path)) for p in tl.iter("phase"))
+    return TlProgram(tls=tl.get("id", ""), program_id=tl.get("programID", "0"),
+                     type=tl.get("type", "static"), offset_s=_seconds(tl, "offset", path) or 0.0,
+                     phases=phases, source=path)
+
+
+def _file_programs(path: Path) -> list[tuple[ET.Element, TlProgram]]:
+    """The ``<tlLogic>`` elements of an additional file, read as a stream."""
+    found = []
+    try:
+        for _event, el in ET.iterparse(path, events=("end",)):
+            if el.tag == "tlLogic":
+                found.append((el, _tl_program(el, path)))
+            elif el.tag not in ("phase", "param", "condition", "assignment", "function"):
+                el.clear()
+    except (ET.ParseError, OSError) as exc:
+        raise ValueError(f"{path} does not parse: {exc}") from None
+    return found
+
+
+def active_programs(net: NetFile, additional: tuple[Path, ...] = ()) -> dict[str, TlProgram]:
+    """The program each traffic light starts with, as SUMO chooses it.
+
+    Programs come from the network and then from the additional files in load order; the
+    program loaded last for a traffic light is the one SUMO runs (a later file wins). A
+    ``<tlLogic>`` without phases selects an already loaded program by ``programID``.
+    Errors are one-line ``ValueError``: a file that does not parse, a tlLogic for a
+    traffic light the network does not have, an unknown programID.
+    """
+    loaded: dict[str, dict[str, TlProgram]] = {}
+    active: dict[str, TlProgram] = {}
+    for tls, programs in net.programs.items():
+        for program in programs:
+            loaded.setdefault(tls, {})[program.program_id] = program
+            active.setdefault(tls, program)  # the network's first program runs by default
+    for path in additional:
+        for _el, program in _file_programs(Path(path)):
+            where = f"{path}: tlLogic {program.tls!r}"
+            if program.tls not in net.links:
+                raise ValueError(f"{where}: the network has no such traffic light")
+            if not program.phases:
+                known = loaded.get(program.tls, {})
+                if program.program_id not in known:
+                    raise ValueError(f"{where}: unknown programID {program.program_id!r} "
+                                     f"(loaded: {', '.join(sorted(known)) or 'none'})")
+                active[program.tls] = known[program.program_id]
+                continue
+            loaded.setdefault(program.tls, {})[program.program_id] = program
+            active[program.tls] = program
+    return active

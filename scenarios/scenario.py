@@ -13,11 +13,17 @@ from scenarios.demand import (
     write_bus_stops,
     write_routes,
 )
-from scenarios.detectors import LaneDetectors, plan_detectors, write_detector_file
+from scenarios.detectors import (
+    LaneDetectors,
+    plan_detectors,
+    with_sensing,
+    write_detector_file,
+)
 from scenarios.layout import JunctionLayout, build_layout
 from scenarios.netfile import NetFile, read_net
 from scenarios.observation import ApproachLane, JunctionInfo
 from scenarios.registry import find_entry, find_spec
+from scenarios.sensing import SensingProfile
 from scenarios.session import SessionFiles, SumoSession
 from scenarios.spec import DetectorSpec, JunctionSpec, PlanSpec, ScenarioSpec, select_plan
 
@@ -33,6 +39,23 @@ class Junction:
     detectors: tuple[LaneDetectors, ...]
     info: JunctionInfo
     plans: tuple[PlanSpec, ...]
+    #: intergreen mode of this layout: ``rilsa`` or ``program`` (see scenarios.derive)
+    intergreens: str = "rilsa"
+    #: transition seconds per cycle the layout adds to the SUMO program's (external only)
+    lengthened_s: float = 0.0
+    #: the same junction in other intergreen modes (external scenarios)
+    variants: tuple[Junction, ...] = ()
+
+    def with_intergreens(self, mode: str) -> Junction:
+        """This junction with the intergreens of ``mode`` (``rilsa`` or ``program``).
+
+        A junction of a Hamm scenario runs ampel's own plans, so both modes are the same.
+        """
+        if mode not in ("rilsa", "program"):
+            raise ValueError(f"parameter intergreens must be rilsa or program, got {mode!r}")
+        if mode == self.intergreens:
+            return self
+        return next((v for v in self.variants if v.intergreens == mode), self)
 
     @property
     def tls(self) -> str:
@@ -54,6 +77,8 @@ class Scenario:
     junctions: tuple[Junction, ...]
     #: set for an external ``.sumocfg`` scenario: its routes and time window (demand source)
     external: ExternalSource | None = None
+    #: the detectors every approach lane has (:mod:`scenarios.sensing`)
+    sensing: SensingProfile = SensingProfile()
 
     @property
     def name(self) -> str:
@@ -71,6 +96,14 @@ class Scenario:
             raise ValueError("--period applies to registered Hamm scenarios only")
         spec = replace(self.spec, demand=demand_for_period(self.spec.demand, period))
         return replace(self, spec=spec)
+
+    def with_sensing(self, profile: SensingProfile | str) -> Scenario:
+        """This scenario with another sensing profile (its detectors and readings)."""
+        if isinstance(profile, str):
+            profile = SensingProfile(profile)
+        junctions = tuple(replace(j, detectors=with_sensing(j.detectors, self.net, profile))
+                          for j in self.junctions)
+        return replace(self, junctions=junctions, sensing=profile)
 
     def session(self, seed: int, duration_s: float, out_dir: Path, demand_scale: float = 1.0,
                 gui: bool = False, period: str | None = None) -> SumoSession:
@@ -97,7 +130,7 @@ class Scenario:
                              tripinfo=out_dir / "tripinfo.xml",
                              statistics=out_dir / "statistics.xml")
         return SumoSession(files=files, seed=seed, begin_s=begin, end_s=begin + duration_s,
-                           gui=gui)
+                           gui=gui, sensing=self.sensing)
 
 
 def make_junction(layout: JunctionLayout, net: NetFile, detector_spec: DetectorSpec,
@@ -149,4 +182,7 @@ def load_scenario(name: str, cache_dir: Path | None = None) -> Scenario:
     net_path = build_network(spec, cache_dir or default_cache_dir())
     net = read_net(net_path)
     junctions = tuple(_junction(j, net, spec.detectors) for j in spec.junctions)
-    return Scenario(spec=spec, net_path=net_path, net=net, junctions=junctions)
+    scenario = Scenario(spec=spec, net_path=net_path, net=net, junctions=junctions)
+    if spec.detectors.sensing != "loops":
+        scenario = scenario.with_sensing(spec.detectors.sensing)
+    return scenario

@@ -14,10 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from scenarios.build import sumo_binary
-from scenarios.detectors import LaneDetectors
+from scenarios.detectors import LOOP_PERIOD_S, LaneDetectors
+from scenarios.loopcount import LoopBank
 from scenarios.observation import LaneReading
+from scenarios.sensing import CameraModel, SensingProfile
 
 log = logging.getLogger(__name__)
+
+# lane-area (camera) variables (``traci.constants``)
+_AREA_VEHICLES = 0x10  # LAST_STEP_VEHICLE_NUMBER
+_AREA_SPEED = 0x11  # LAST_STEP_MEAN_SPEED (m/s, -1 if empty)
+_AREA_HALTING = 0x14  # LAST_STEP_VEHICLE_HALTING_NUMBER
+_AREA_VARS = (_AREA_VEHICLES, _AREA_SPEED, _AREA_HALTING)
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,27 @@ class _LoopCounters:
     up_total: int = 0
     stop_seen: int = 0
     up_seen: int = 0
-    up_ids_seen: int = 0
+    buses_seen: int = 0
+    adv_seen: int = 0
+
+
+@dataclass(frozen=True)
+class _DetectorIds:
+    """The detector ids of one tuple of lanes, by kind (kept with the tuple itself)."""
+
+    detectors: tuple[LaneDetectors, ...]
+    stoplines: tuple[str, ...]
+    upstreams: tuple[str, ...]
+    advances: tuple[str, ...]
+    cameras: tuple[str, ...]
+
+    @classmethod
+    def of(cls, detectors: tuple[LaneDetectors, ...]) -> _DetectorIds:
+        """Collect the ids."""
+        return cls(detectors, tuple(d.stopline for d in detectors),
+                   tuple(d.upstream for d in detectors),
+                   tuple(d.advance for d in detectors if d.advance),
+                   tuple(d.camera for d in detectors if d.camera))
 
 
 @dataclass
@@ -50,10 +78,21 @@ class SumoSession:
     end_s: float = 3600.0
     gui: bool = False
     step_length_s: float = 1.0
+    sensing: SensingProfile = field(default_factory=SensingProfile)
+    #: read loops through libsumo subscriptions instead of one call per value (slower)
+    subscribe_loops: bool = False
     _sim: Any = field(default=None, init=False, repr=False)
     _counters: dict[str, _LoopCounters] = field(default_factory=dict, init=False, repr=False)
     _last_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _speed_limits: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _loops: LoopBank | None = field(default=None, init=False, repr=False)
+    _detector_ids: dict[int, _DetectorIds] = field(default_factory=dict, init=False,
+                                                   repr=False)
+    _areas: set[str] = field(default_factory=set, init=False, repr=False)
+    _area_results: dict[str, dict[int, Any]] = field(default_factory=dict, init=False,
+                                                     repr=False)
+    _area_time: float | None = field(default=None, init=False, repr=False)
+    _camera: CameraModel | None = field(default=None, init=False, repr=False)
 
     def command(self) -> list[str]:
         """The SUMO command line for this run."""
@@ -65,6 +104,7 @@ class SumoSession:
             "--seed", str(self.seed),
             "--tripinfo-output", str(self.files.tripinfo),
             "--tripinfo-output.write-unfinished", "true",
+            "--tripinfo-output.write-undeparted", "true",
             "--statistic-output", str(self.files.statistics),
             "--device.emissions.probability", "1",
             "--time-to-teleport", "300",
@@ -120,6 +160,8 @@ class SumoSession:
     def step(self) -> None:
         """Advance the simulation by one step."""
         self._sim.simulationStep()
+        if self._loops is not None and len(self._loops):
+            self._loops.after_step(self.time_s)
 
     def finished(self) -> bool:
         """True once the end time is reached."""
@@ -131,31 +173,98 @@ class SumoSession:
             self._sim.trafficlight.setRedYellowGreenState(tls, state)
             self._last_state[tls] = state
 
+    def signal_state(self, tls: str) -> str:
+        """The link state string SUMO shows for a traffic light it runs itself."""
+        return str(self._sim.trafficlight.getRedYellowGreenState(tls))
+
     def read_lanes(self, detectors: tuple[LaneDetectors, ...]) -> tuple[LaneReading, ...]:
-        """Detector readings per lane since the previous call (counts are differences)."""
-        loops = self._sim.inductionloop
+        """Detector readings per lane since the previous call (counts are differences).
+
+        Loop values are read only here, when a controller decides
+        (:mod:`scenarios.loopcount`); a loop is tracked from the first read that names it,
+        its counts from the start of its current 60 s interval.
+        """
+        bank, now = self._loop_bank(), self.time_s
+        ids = self._detector_ids.get(id(detectors))
+        if ids is None or ids.detectors is not detectors:
+            ids = self._detector_ids[id(detectors)] = _DetectorIds.of(detectors)
+            bank.track(ids.stoplines, now)
+            bank.track(ids.upstreams, now, buses=True, full=False)
+            bank.track(ids.advances, now, full=False)
+        stops = bank.values(ids.stoplines, now)
+        ups = bank.values(ids.upstreams, now)
+        advances = iter(bank.values(ids.advances, now)) if ids.advances else iter(())
+        areas = self._area_values(ids.cameras) if ids.cameras else {}
         readings = []
-        for det in detectors:
-            c = self._counters.setdefault(det.lane, _LoopCounters())
-            stop_total = loops.getIntervalVehicleNumber(det.stopline)
-            up_total = loops.getIntervalVehicleNumber(det.upstream)
+        for det, stop, up in zip(detectors, stops, ups, strict=True):
+            c = self._counters.get(det.lane)
+            if c is None:
+                c = self._counters[det.lane] = _LoopCounters()
+            stop_total, up_total, buses = stop[0], up[0], up[1]
             stop_count = stop_total - c.stop_seen
             up_count = up_total - c.up_seen
-            c.stop_seen, c.up_seen = stop_total, up_total
+            bus_count = buses - c.buses_seen
+            c.stop_seen, c.up_seen, c.buses_seen = stop_total, up_total, buses
             c.stop_total += stop_count
             c.up_total += up_count
-            bus_count = self._buses_passed(det.upstream, c) if up_count > 0 else 0
+            extra: dict[str, Any] = {}
+            if det.advance is not None:
+                adv = next(advances)
+                extra.update(advance_count=adv[0] - c.adv_seen, advance_occupancy=adv[2])
+                c.adv_seen = adv[0]
+            if det.camera is not None:
+                extra.update(self._camera_fields(areas[det.camera]))
             readings.append(LaneReading(
                 lane=det.lane,
                 stopline_count=stop_count,
                 upstream_count=up_count,
-                occupancy=loops.getLastStepOccupancy(det.stopline) / 100.0,
-                presence=loops.getLastStepVehicleNumber(det.stopline) > 0,
-                gap_s=float(loops.getTimeSinceDetection(det.stopline)),
+                occupancy=stop[2],
+                presence=stop[3],
+                gap_s=stop[4],
                 queue=float(max(0, c.up_total - c.stop_total)),
                 bus_count=bus_count,
+                upstream_occupancy=up[2],
+                **extra,
             ))
         return tuple(readings)
+
+    def loop_values(self, loop_ids: tuple[str, ...]) -> list[tuple[bool, int, float]]:
+        """Per induction loop: (occupied in the last step, running vehicle count since it
+        was first asked for, last-step occupancy in %)."""
+        bank, now = self._loop_bank(), self.time_s
+        bank.track(loop_ids, now)
+        return [(v[3], v[0], v[2] * 100.0) for v in bank.values(loop_ids, now)]
+
+    def _loop_bank(self) -> LoopBank:
+        if self._loops is None:
+            if self._sim is None:
+                raise RuntimeError("session not started")
+            self._loops = LoopBank(self._sim, self.begin_s, LOOP_PERIOD_S, self.step_length_s,
+                                   subscribe=self.subscribe_loops)
+        return self._loops
+
+    def _area_values(self, area_ids: tuple[str, ...]) -> dict[str, dict[int, Any]]:
+        """Last-step values of lane-area detectors (one libsumo call per step at most)."""
+        if not area_ids:
+            return {}
+        domain = self._sim.lanearea
+        new = [x for x in area_ids if x not in self._areas]
+        for area in new:
+            domain.subscribe(area, _AREA_VARS)
+            self._areas.add(area)
+        now = self.time_s
+        if new or self._area_time != now:
+            self._area_results = domain.getAllSubscriptionResults()
+            self._area_time = now
+        return self._area_results
+
+    def _camera_fields(self, values: dict[int, Any]) -> dict[str, float | None]:
+        if self._camera is None:
+            self._camera = CameraModel(self.sensing, self.seed)
+        view = self._camera.reading(int(values[_AREA_HALTING]), int(values[_AREA_VEHICLES]),
+                                    float(values[_AREA_SPEED]))
+        return {"camera_queue": view.queue, "camera_approaching": view.approaching,
+                "camera_speed_mps": view.speed_mps}
 
     def halting_vehicles(self, lanes: tuple[str, ...]) -> tuple[int, ...]:
         """Vehicles standing (speed < 0.1 m/s) on each lane in the last step."""
@@ -199,20 +308,6 @@ class SumoSession:
                 total += n * (1.0 - min(lane.getLastStepMeanSpeed(lane_id), vmax) / vmax)
         return total
 
-    def _buses_passed(self, loop: str, c: _LoopCounters) -> int:
-        """Buses among the vehicles that passed ``loop`` since it was last asked (a bus
-        check-in point; only called when the loop counted someone, so it stays cheap)."""
-        ids = self._sim.inductionloop.getIntervalVehicleIDs(loop)
-        new, c.up_ids_seen = ids[c.up_ids_seen:], len(ids)
-        errors = getattr(self._sim, "TraCIException", Exception)
-        buses = 0
-        for vid in new:
-            try:
-                buses += self._sim.vehicle.getVehicleClass(vid) == "bus"
-            except errors:  # already left the network: it was not on an approach for long
-                continue
-        return buses
-
     def close(self) -> None:
         """End the simulation and flush tripinfo/statistics output."""
         if self._sim is None:
@@ -221,3 +316,4 @@ class SumoSession:
             self._sim.close()
         finally:
             self._sim = None
+            self._loops = None

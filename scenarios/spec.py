@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from scenarios.sensing import SENSING_NAMES
 from signals import GroupKind
 from signals.numbers import MAX_DURATION_S, MAX_FLOW_PER_H, check_number, check_share
 
@@ -154,10 +155,12 @@ class DemandSpec:
 
 @dataclass(frozen=True)
 class DetectorSpec:
-    """Where loops sit: at the stop line and upstream, in metres before the stop line."""
+    """Where loops sit: at the stop line and upstream, in metres before the stop line;
+    ``sensing`` names the scenario's default sensing profile (:mod:`scenarios.sensing`)."""
 
     stopline_offset_m: float = 2.0
     upstream_distance_m: float = 35.0
+    sensing: str = "loops"
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,13 @@ class ScenarioSpec:
     junctions: tuple[JunctionSpec, ...]
     demand: DemandSpec
     detectors: DetectorSpec = field(default_factory=DetectorSpec)
+
+
+def _sensing_name(value: Any, where: str) -> str:
+    if value not in SENSING_NAMES:
+        raise ValueError(f"{where}: unknown sensing profile {value!r} "
+                         f"(known: {', '.join(SENSING_NAMES)})")
+    return str(value)
 
 
 def _require(data: dict[str, Any], key: str, where: str) -> Any:
@@ -402,7 +412,7 @@ def load_spec(path: str | Path) -> ScenarioSpec:
         bus_lines=_bus_lines(d.get("bus_lines"), bus_stops, f"{where}: demand.bus_lines"),
     )
     det = _mapping(data.get("detectors") or {}, f"{where}: detectors")
-    unknown = set(det) - {"stopline_offset_m", "upstream_distance_m"}
+    unknown = set(det) - {"stopline_offset_m", "upstream_distance_m", "sensing"}
     if unknown:
         raise ValueError(f"{where}: detectors: unknown key(s) {', '.join(sorted(unknown))}")
     stopline = check_number(det.get("stopline_offset_m", 2.0),
@@ -421,5 +431,8 @@ def load_spec(path: str | Path) -> ScenarioSpec:
         netconvert_options=check_netconvert_options(data.get("netconvert_options"), where),
         junctions=junctions,
         demand=demand,
-        detectors=DetectorSpec(stopline_offset_m=stopline, upstream_distance_m=upstream),
+        detectors=DetectorSpec(
+            stopline_offset_m=stopline, upstream_distance_m=upstream,
+            sensing=_sensing_name(det.get("sensing", "loops"), f"{where}: detectors.sensing"),
+        ),
     )

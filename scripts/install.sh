@@ -5,7 +5,7 @@
 #    (renders the HTML report), mbpoll (a non-pymodbus Modbus client), socat (a serial pty
 #    pair for Modbus RTU) and openssl (test certificates for Modbus/TCP over TLS). Needs root
 #    or sudo; skipped with a note otherwise (the tests that need them then fail).
-# 2. ampel itself with its test extra. torch is pinned to the CPU build 2.13.0; on these
+# 2. ampel itself with its test and docs extras. torch is pinned to the CPU build 2.13.0; on these
 #    machines its wheel lies in a local folder (PIP_FIND_LINKS or /opt/wheels), which pip
 #    is pointed at when present.
 set -euo pipefail
@@ -32,4 +32,4 @@ find_links=()
 for d in ${PIP_FIND_LINKS:-} /opt/wheels; do
   if [ -d "$d" ]; then find_links+=(--find-links "$d"); fi
 done
-python -m pip install --quiet "${find_links[@]}" -e ".[test]"
+python -m pip install --quiet "${find_links[@]}" -e ".[test,docs]"

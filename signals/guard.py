@@ -83,14 +83,18 @@ class SafetyGuard:
         model: the junction's signal model.
         dt: seconds between two calls of :meth:`check`.
         strict: raise :class:`SafetyViolation` on the first violation.
+        log_violations: log each violation as a warning (off when watching signals
+            another system runs, whose violations are reported by the caller).
     """
 
-    def __init__(self, model: SignalModel, dt: float = 1.0, strict: bool = False) -> None:
+    def __init__(self, model: SignalModel, dt: float = 1.0, strict: bool = False,
+                 log_violations: bool = True) -> None:
         if not isinstance(model, SignalModel):
             raise ValueError(f"model must be a SignalModel, got {type(model).__name__}")
         self._model = model
         self._dt = check_dt(dt)
         self._strict = bool(strict)
+        self._log = bool(log_violations)
         self._names = model.group_names
         n = len(self._names)
         index = model.index_of
@@ -175,7 +179,7 @@ class SafetyGuard:
         if found:
             found.sort(key=lambda violation: _SEVERITY[violation.rule])
             self._violations.extend(found)
-            for violation in found:
+            for violation in found if self._log else ():
                 logger.warning("safety violation: %s", violation.message)
             if self._strict:
                 raise SafetyViolation(found[0].message)

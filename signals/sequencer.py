@@ -83,6 +83,8 @@ class Sequencer:
         self._pending: int | None = None
         self._forced_reason = ""
         self._stage_start = 0
+        # Tick at which the transition into the current stage began (max green per stage)
+        self._entered = 0
         # Transition plan: (tick, group, colour) changes sorted by tick, and next position.
         self._plan: list[tuple[int, int, Colour]] | None = None
         self._plan_pos = 0
@@ -228,11 +230,17 @@ class Sequencer:
         return worst
 
     def _maybe_force(self, tick: int) -> None:
+        """Force the next stage when a group's green in the current stage reaches its max.
+
+        The maximum applies per stage shown: a group green in consecutive stages (an
+        overlap) counts from the start of the transition into the current stage, so it
+        never forces a change by itself.
+        """
         if self._pending is not None or self._current is None or len(self._stage_sets) < 2:
             return
         for g in self._max_candidates[self._current]:
             start = self._green_start[g]
-            if start is not None and tick - start >= self._max_green[g]:
+            if start is not None and tick - max(start, self._entered) >= self._max_green[g]:
                 self._pending = (self._current + 1) % len(self._stage_sets)
                 self._forced_reason = f"forced change at max green of {self._names[g]}"
                 self._event(
@@ -289,6 +297,7 @@ class Sequencer:
         self._target = dst_stage
         self._current = None
         self._stage_start = tick
+        self._entered = tick
 
     def _apply(self, change: tuple[int, int, Colour]) -> None:
         tick, group, colour = change

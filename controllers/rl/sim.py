@@ -27,6 +27,7 @@ from scenarios.metrics import summarise
 from scenarios.observation import Observation
 from scenarios.scenario import Junction, Scenario
 from scenarios.session import SumoSession
+from scenarios.vclass import session_type_classes
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,8 @@ class Simulation:
                                        for a in self.agents.values())
         out["deferred_requests"] = sum(a.deferred for a in self.agents.values())
         if session is not None and self.config.episode_metrics:
-            out.update(summarise(session.files.tripinfo, session.files.statistics))
+            out.update(summarise(session.files.tripinfo, session.files.statistics,
+                                 session_type_classes(session)))
         return out
 
     def close_session(self) -> None:

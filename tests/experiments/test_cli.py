@@ -13,7 +13,8 @@ import pytest
 REQUIRED_KEYS = {"scenario", "controller", "seed", "duration_s", "vehicles_departed",
                  "vehicles_arrived", "mean_delay_s", "mean_travel_time_s", "mean_waiting_s",
                  "max_waiting_s", "mean_stops", "co2_kg", "nox_g", "pmx_g", "teleports",
-                 "safety_violations", "wall_s"}
+                 "safety_violations", "wall_s", "vehicles_not_departed", "mean_depart_delay_s",
+                 "mean_total_delay_s", "intergreens"}
 
 
 def ampel(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -36,6 +37,10 @@ def test_scenarios_lists_westentor() -> None:
     (["run", "--scenario", "westentor", "--out", "/proc/ampel/out"], "not writable"),
     (["run", "--scenario", "westentor", "--plan", "nope", "--out", "x"], "has no plan 'nope'"),
     (["frobnicate"], "invalid choice"),
+    (["run", "--scenario", "westentor", "--param", "intergreens=geometric", "--out", "x"],
+     "intergreens must be rilsa or program"),
+    (["hil", "deploy", "--controller", "sumo-program", "--target", "127.0.0.1:1"],
+     "sumo-program is SUMO's own control"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path: Path) -> None:
     out = ampel(*args, cwd=tmp_path)
@@ -69,3 +74,31 @@ def test_gui_without_a_display_is_one_line_and_exit_2(tmp_path: Path) -> None:
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ampel: error: --gui needs"), out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_controllers_lists_every_controller_with_its_parameters() -> None:
+    from controllers.registry import controller_names
+
+    out = ampel("controllers")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for name in controller_names():
+        row = next(i for i, line in enumerate(lines) if line.split()[0] == name)
+        assert len(lines[row].split(maxsplit=1)) == 2  # a description
+        assert "intergreens=rilsa" in lines[row + 1] and "parameters:" in lines[row + 1]
+    assert "max_gap_s=3" in out.stdout and "min_dur_s=5" in out.stdout
+
+
+def test_an_unknown_vclass_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from resco_nets import resco
+
+    net = resco("ingolstadt1").with_suffix("").with_suffix(".net.xml")
+    (tmp_path / "r.rou.xml").write_text('<routes><vType id="hover" vClass="hovercraft"/>'
+                                        "</routes>", encoding="utf-8")
+    cfg = tmp_path / "x.sumocfg"
+    cfg.write_text(f'<configuration><input><net-file value="{net}"/><route-files '
+                   'value="r.rou.xml"/></input></configuration>', encoding="utf-8")
+    out = ampel("run", "--scenario", str(cfg), "--out", str(tmp_path / "o"), "--quiet")
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown vClass 'hovercraft'" in lines[0], out.stderr

@@ -95,9 +95,17 @@ def runs(results: Path) -> dict[str, list[dict]]:
 
 def test_markdown_summary_printed(report, results) -> None:
     _, stdout = report
-    assert "| controller | seeds | delay [s]" in stdout
-    mean, half = mean_ci([r["metrics"]["mean_delay_s"] for r in runs(results)["alt"]])
-    assert f"| alt | 3 | {fmt_ci(mean, half, 1)} |" in stdout
+    assert "| controller | seeds | total delay [s] | delay [s] | not departed" in stdout
+    alt = runs(results)["alt"]
+    total = fmt_ci(*mean_ci([r["metrics"]["mean_total_delay_s"] for r in alt]), 1)
+    delay = fmt_ci(*mean_ci([r["metrics"]["mean_delay_s"] for r in alt]), 1)
+    assert f"| alt | 3 | {total} | {delay} |" in stdout
+    # ranked by total delay: the lower total comes first
+    totals = {label: np.mean([r["metrics"]["mean_total_delay_s"] for r in recs])
+              for label, recs in runs(results).items()}
+    rows = [line.split(" | ")[0].lstrip("| ") for line in stdout.splitlines()
+            if line.startswith("| ") and " | 3 | " in line]
+    assert rows == sorted(totals, key=totals.get)
 
 
 def test_report_is_self_contained_and_numbers_come_from_results(report, results) -> None:
@@ -192,3 +200,21 @@ def test_demo_runs_the_available_controllers_and_writes_the_report(tmp_path: Pat
     ran = {c["name"] for c in config["controllers"]}
     assert "fixed-time" in ran and ran <= set(listed) & set(controller_names())
     assert len(config["seeds"]) == 2 and config["duration_s"] == 120
+
+
+def test_references_are_marked_and_controllers_ranked_by_total_delay() -> None:
+    from experiments.report import Group
+
+    def rec(name: str, seed: int, total: float, delay: float) -> dict:
+        return {"seed": seed, "controller_name": name,
+                "metrics": {"mean_total_delay_s": total, "mean_delay_s": delay}}
+
+    g = Group("x", 1.0, ["fixed-time", "blocker", "sumo"], ok={
+        "fixed-time": [rec("fixed-time", 1, 50.0, 45.0), rec("fixed-time", 2, 52.0, 46.0)],
+        # lowest timeLoss, but vehicles kept outside: the highest total delay
+        "blocker": [rec("actuated", 1, 90.0, 30.0), rec("actuated", 2, 95.0, 31.0)],
+        "sumo": [rec("sumo-actuated", 1, 40.0, 38.0), rec("sumo-actuated", 2, 41.0, 39.0)],
+    })
+    assert g.ranked() == ["sumo", "fixed-time", "blocker"]
+    assert g.is_reference("sumo") and not g.is_reference("blocker")
+    assert g.shown("sumo") == "sumo (reference: SUMO's program)"

@@ -51,7 +51,10 @@ def test_every_controller_runs_on_an_external_scenario(cfgs, tmp_path: Path) -> 
         controllers = build_controllers(scenario, controller_factory(name))
         result = run_closed_loop(scenario, controllers, seed=2, duration_s=240,
                                  out_dir=tmp_path / name)
-        assert result.safety_violations == 0, (name, result.violation_messages)
+        if result.reference:  # SUMO runs it; its departures from RiLSA are counted
+            assert result.record()["safety_violations_source"] == "SUMO's program, not ampel"
+        else:
+            assert result.safety_violations == 0, (name, result.violation_messages)
         assert result.metrics["vehicles_departed"] > 0, name
 
 

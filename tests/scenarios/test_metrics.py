@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.metrics import summarise
+from scenarios.metrics import approach_delays, read_tripinfo, summarise
+from scenarios.vclass import TypeClasses, read_type_classes, vclass_category
+
+ROUTES = """<routes>
+  <vType id="car" vClass="passenger"/>
+  <vType id="bicycle" vClass="bicycle"/>
+</routes>
+"""
 
 TRIPINFO = """<tripinfos>
   <tripinfo id="c1" vType="car" depart="0" arrival="60" duration="60" timeLoss="20"
@@ -30,7 +37,9 @@ TRIPINFO = """<tripinfos>
 def test_summary_counts_unfinished_vehicles_and_finished_walks(tmp_path: Path) -> None:
     (tmp_path / "trip.xml").write_text(TRIPINFO)
     (tmp_path / "stats.xml").write_text('<statistics><teleports total="2"/></statistics>')
-    m = summarise(tmp_path / "trip.xml", tmp_path / "stats.xml")
+    (tmp_path / "r.rou.xml").write_text(ROUTES)
+    types = read_type_classes([tmp_path / "r.rou.xml"])
+    m = summarise(tmp_path / "trip.xml", tmp_path / "stats.xml", types)
     assert m["vehicles_departed"] == 2 and m["vehicles_arrived"] == 1
     assert m["mean_delay_s"] == pytest.approx(50.0)  # the unfinished car counts
     assert m["max_waiting_s"] == 70.0
@@ -41,3 +50,86 @@ def test_summary_counts_unfinished_vehicles_and_finished_walks(tmp_path: Path) -
     assert m["co2_kg"] == pytest.approx(3.0)
     assert m["nox_g"] == pytest.approx(0.8)
     assert m["teleports"] == 2
+
+
+# a city's own type ids: pkw (custom passenger type), a vType without vClass, a tram,
+# a bus, a bicycle under a custom id; one pkw and one lkw still waiting to enter at the end
+CUSTOM_ROUTES = """<routes>
+  <vType id="pkw" vClass="passenger"/>
+  <vType id="lkw"/>
+  <vType id="strab" vClass="tram"/>
+  <vType id="linie" vClass="bus"/>
+  <vTypeDistribution id="mix"><vType id="rad" vClass="bicycle"/></vTypeDistribution>
+</routes>
+"""
+CUSTOM_TRIPINFO = """<tripinfos>
+  <tripinfo id="a" vType="pkw" depart="0" departDelay="2" arrival="40" duration="40"
+            timeLoss="10" waitingTime="5" waitingCount="1" departLane="in_0"/>
+  <tripinfo id="b" vType="lkw" depart="5" departDelay="0" arrival="-1" duration="95"
+            timeLoss="30" waitingTime="20" waitingCount="1" departLane="in_1"/>
+  <tripinfo id="c" vType="linie" depart="9" departDelay="4" arrival="50" duration="41"
+            timeLoss="20" waitingTime="0" waitingCount="0" departLane="other_0"/>
+  <tripinfo id="t" vType="strab" depart="0" departDelay="0" arrival="60" duration="60"
+            timeLoss="100" waitingTime="0" waitingCount="0"/>
+  <tripinfo id="r" vType="rad" depart="3" departDelay="0" arrival="30" duration="27"
+            timeLoss="7" waitingTime="2" waitingCount="1"/>
+  <tripinfo id="u1" vType="pkw" depart="-1" departDelay="300" arrival="-1" duration="0"
+            timeLoss="0" waitingTime="0" waitingCount="0" departLane=""/>
+  <tripinfo id="u2" vType="lkw" depart="-1" departDelay="100" arrival="-1" duration="0"
+            timeLoss="0" waitingTime="0" waitingCount="0" departLane=""/>
+</tripinfos>
+"""
+
+
+def test_custom_type_ids_are_counted_by_class_and_the_backlog_is_measured(
+        tmp_path: Path) -> None:
+    (tmp_path / "r.rou.xml").write_text(CUSTOM_ROUTES)
+    (tmp_path / "trip.xml").write_text(CUSTOM_TRIPINFO)
+    types = read_type_classes([tmp_path / "r.rou.xml"])
+    m = summarise(tmp_path / "trip.xml", tmp_path / "missing.xml", types)
+    # recomputed from the tripinfo: motor = pkw, lkw (no vClass: passenger), linie
+    departed_motor = [10.0, 30.0, 20.0]
+    assert m["vehicles_departed"] == len(departed_motor)
+    assert m["mean_delay_s"] == pytest.approx(sum(departed_motor) / 3)
+    assert m["vehicles_not_departed"] == 2
+    assert m["mean_depart_delay_s"] == pytest.approx((2 + 0 + 4 + 300 + 100) / 5)
+    assert m["mean_total_delay_s"] == pytest.approx((12 + 30 + 24 + 300 + 100) / 5)
+    assert m["buses_departed"] == 1 and m["bus_mean_delay_s"] == pytest.approx(20.0)
+    assert m["bicycles_departed"] == 1 and m["bicycle_mean_delay_s"] == pytest.approx(7.0)
+    assert m["rail_vehicles_departed"] == 1 and m["rail_mean_delay_s"] == pytest.approx(100.0)
+    vehicles, _ = read_tripinfo(tmp_path / "trip.xml")
+    cells = approach_delays(vehicles, {"in": ("J", "in")}, types)
+    assert cells["J"]["in"]["vehicles"] == 2 and cells["J"]["in"]["delay_sum_s"] == 40.0
+
+
+def test_total_delay_catches_a_blocked_entry(tmp_path: Path) -> None:
+    """Two runs: the second holds vehicles outside the network. Their timeLoss looks
+    better; the total delay (timeLoss + departDelay of all who wanted to travel) is worse."""
+    served = CUSTOM_TRIPINFO.replace('depart="-1" departDelay="300"', 'depart="350" '
+                                     'departDelay="50"').replace(
+        'depart="-1" departDelay="100"', 'depart="200" departDelay="10"')
+    served = served.replace('timeLoss="0" waitingTime="0" waitingCount="0" departLane=""',
+                            'timeLoss="60" waitingTime="0" waitingCount="0" departLane=""')
+    (tmp_path / "served.xml").write_text(served)
+    (tmp_path / "blocked.xml").write_text(CUSTOM_TRIPINFO)
+    (tmp_path / "r.rou.xml").write_text(CUSTOM_ROUTES)
+    types = read_type_classes([tmp_path / "r.rou.xml"])
+    a = summarise(tmp_path / "served.xml", tmp_path / "none.xml", types)
+    b = summarise(tmp_path / "blocked.xml", tmp_path / "none.xml", types)
+    assert b["mean_delay_s"] < a["mean_delay_s"]  # the backlog hides from timeLoss
+    assert b["mean_total_delay_s"] > a["mean_total_delay_s"]
+
+
+def test_default_types_and_unknown_classes(tmp_path: Path) -> None:
+    types = TypeClasses()
+    assert types.category("DEFAULT_VEHTYPE") == "motor"
+    assert types.category("DEFAULT_BIKETYPE") == "bicycle"
+    assert types.category("DEFAULT_PEDTYPE") == "pedestrian"
+    assert types.category("DEFAULT_RAILTYPE") == "rail"
+    assert vclass_category("coach") == "motor"
+    (tmp_path / "bad.rou.xml").write_text('<routes><vType id="x" vClass="hovercraft"/></routes>')
+    with pytest.raises(ValueError, match="vType 'x'.*unknown vClass 'hovercraft'"):
+        read_type_classes([tmp_path / "bad.rou.xml"])
+    (tmp_path / "broken.add.xml").write_text("<additional><vType id=")
+    with pytest.raises(ValueError, match="does not parse"):
+        read_type_classes([tmp_path / "broken.add.xml"])

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from scenarios.metrics import read_tripinfo, summarise
+from scenarios.vclass import session_type_classes
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +36,7 @@ def test_detectors_count_traffic_and_metrics_include_unfinished(westentor, tmp_p
     assert sum(queues[x] for x in west) >= 3
     vehicles, persons = read_tripinfo(tmp_path / "tripinfo.xml")
     assert any(not v.arrived for v in vehicles)  # west approach stuck: unfinished written
-    metrics = summarise(tmp_path / "tripinfo.xml", tmp_path / "statistics.xml")
+    metrics = summarise(tmp_path / "tripinfo.xml", tmp_path / "statistics.xml",
+                        session_type_classes(session))
     assert metrics["vehicles_departed"] > metrics["vehicles_arrived"] > 0
     assert metrics["co2_kg"] > 0 and metrics["max_waiting_s"] > 100

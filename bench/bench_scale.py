@@ -1,0 +1,158 @@
+"""Cost against junction count: generated grids, each controller vs raw libsumo stepping.
+
+For every grid size (n x n traffic lights, ``netgenerate`` with attached fringe roads and
+seeded ``randomTrips`` demand that grows with the grid), the benchmark runs, alternating
+and each in its own process:
+
+- raw: libsumo stepping of the same SUMO command line ampel uses (network, routes,
+  detectors, outputs), the traffic lights running their own programs;
+- ``ampel run --controller C`` for each controller (the whole process: imports, signal
+  layout derivation, control, metrics).
+
+It prints the CPU time (user + system) and peak memory (max RSS) of each process, and the
+ratio to raw of the median CPU time. Not a test: figures depend on the machine; the ratios
+are comparable because the runs alternate in one invocation.
+
+    python bench/bench_scale.py --quick           # 1 and 9 traffic lights, 300 s
+    python bench/bench_scale.py                   # 1, 9, 25, 100 traffic lights, 900 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from scenarios.build import sumo_binary
+from scenarios.scenario import load_scenario
+from scenarios.tools import sumo_home
+
+#: trips per hour and traffic light (the issue's 10x10 grid: 9,000 trips in one hour)
+TRIPS_PER_TLS_HOUR = 90.0
+
+_RAW = """
+import json, sys
+import libsumo
+cmd, end = json.loads(sys.argv[1])
+libsumo.start(cmd)
+while libsumo.simulation.getTime() < end - 1e-9:
+    libsumo.simulationStep()
+libsumo.close()
+"""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One process: CPU seconds (user + system) and peak resident memory in MiB."""
+
+    cpu_s: float
+    rss_mib: float
+
+
+def make_grid(folder: Path, n: int, duration_s: float, seed: int) -> Path:
+    """An n x n grid of traffic lights with fringe roads, seeded random trips, a .sumocfg."""
+    folder.mkdir(parents=True, exist_ok=True)
+    net = folder / "grid.net.xml"
+    subprocess.run([sumo_binary("netgenerate"), "--grid", f"--grid.number={n}",
+                    "--grid.length", "200", "--grid.attach-length", "200",
+                    "-j", "traffic_light", "--default.lanenumber", "2", "--no-turnarounds",
+                    "--seed", str(seed), "-o", str(net)], check=True, capture_output=True)
+    trips = max(1.0, TRIPS_PER_TLS_HOUR * n * n * duration_s / 3600.0)
+    routes = folder / "grid.rou.xml"
+    subprocess.run([sys.executable, str(sumo_home() / "tools" / "randomTrips.py"),
+                    "-n", str(net), "-r", str(routes), "-o", str(folder / "grid.trips.xml"),
+                    "-e", f"{duration_s:g}", "-p", f"{duration_s / trips:.4f}",
+                    "--fringe-factor", "10", "--seed", str(seed), "--validate"],
+                   check=True, capture_output=True)
+    cfg = folder / "grid.sumocfg"
+    cfg.write_text("<configuration><input>"
+                   f'<net-file value="{net.name}"/><route-files value="{routes.name}"/>'
+                   f'</input><time><begin value="0"/><end value="{duration_s:g}"/></time>'
+                   "</configuration>\n", encoding="utf-8")
+    return cfg
+
+
+def _measure(cmd: list[str]) -> Measurement:
+    """Run a child process to completion; its CPU time and peak memory."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])}... failed: {proc.stderr.read().decode()}")
+    return Measurement(usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0)
+
+
+def raw_command(cfg: Path, duration_s: float, seed: int, out: Path) -> list[str]:
+    """The child command stepping SUMO with ampel's command line and no control."""
+    scenario = load_scenario(str(cfg))
+    session = scenario.session(seed, duration_s, out)
+    return [sys.executable, "-c", _RAW, json.dumps([session.command(), session.end_s])]
+
+
+def ampel_command(cfg: Path, controller: str, duration_s: float, seed: int,
+                  out: Path) -> list[str]:
+    """The child command ``ampel run`` for one controller."""
+    return [sys.executable, "-m", "experiments.cli", "run", "--scenario", str(cfg),
+            "--controller", controller, "--seed", str(seed), "--duration", f"{duration_s:g}",
+            "--out", str(out), "--quiet"]
+
+
+def bench_grid(n: int, controllers: list[str], duration_s: float, repeats: int, seed: int,
+               tmp: Path) -> dict[str, list[Measurement]]:
+    """Alternating raw and controlled runs on one grid size."""
+    cfg = make_grid(tmp / f"grid{n}", n, duration_s, seed)
+    commands = {"raw": raw_command(cfg, duration_s, seed, tmp / f"raw{n}")}
+    for c in controllers:
+        commands[c] = ampel_command(cfg, c, duration_s, seed, tmp / f"{c}{n}")
+    results: dict[str, list[Measurement]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, cmd in commands.items():
+            results[name].append(_measure(cmd))
+    return results
+
+
+def main() -> None:
+    """Run the benchmark and print one table row per grid size and run kind."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1,3,5,10",
+                        help="grid side lengths n (n x n traffic lights), comma-separated")
+    parser.add_argument("--controllers", default="fixed-time,actuated,max-pressure")
+    parser.add_argument("--duration", type=float, default=900.0, help="simulated seconds")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true",
+                        help="1 and 9 traffic lights, 300 s, one repeat")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
+    if args.quick:
+        sizes, args.duration, args.repeats = [1, 3], 300.0, 1
+    controllers = [c for c in args.controllers.split(",") if c]
+    rows = []
+    print(f"{'TLS':>4}  {'run':<14} {'CPU s':>7} {'ratio':>6} {'peak MiB':>9} {'mem ratio':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            results = bench_grid(n, controllers, args.duration, args.repeats, args.seed,
+                                 Path(tmp))
+            raw_cpu = statistics.median(m.cpu_s for m in results["raw"])
+            raw_mem = max(m.rss_mib for m in results["raw"])
+            for name, ms in results.items():
+                cpu = statistics.median(m.cpu_s for m in ms)
+                mem = max(m.rss_mib for m in ms)
+                rows.append({"tls": n * n, "run": name, "cpu_s": cpu, "ratio": cpu / raw_cpu,
+                             "peak_mib": mem, "mem_ratio": mem / raw_mem})
+                print(f"{n * n:>4}  {name:<14} {cpu:>7.2f} {cpu / raw_cpu:>5.2f}x "
+                      f"{mem:>9.0f} {mem / raw_mem:>8.2f}x", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
