@@ -160,6 +160,10 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         audit.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if adapter.mismatch is not None:
+        raise ValueError(f"the field controller at {options.describe()} does not run junction "
+                         f"{junction.layout.tls} of scenario {scenario.name} "
+                         f"({adapter.mismatch}); nothing was written")
     if adapter.refused_by is not None:
         raise ValueError(f"{options.describe()} is under external control of another adapter "
                          f"session (owner {adapter.refused_by:#010x}); this one wrote nothing "
