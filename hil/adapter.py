@@ -15,7 +15,8 @@ request. States (see README, "Hardware-in-the-loop"):
 ``alarm``       conflicting greens read back: stop commanding, request the local plan, raise
                 an alarm. Latched unless ``conflict_resume_s`` is set.
 ``refused``     the controller is under external control of another adapter session (a
-                different ``owner_id``): write nothing at all and stop.
+                different ``owner_id``) or runs another junction (``junction_id``): write
+                nothing at all and stop.
 
 One owner per field controller: every write carries this session's random ``owner_id``.
 The controller grants external control to one owner and refuses (and logs) any other; an
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 
 from controllers.base import Controller
 from hil.audit import AuditLog
-from hil.codec import DetectorValue, FieldSnapshot, conflicting_greens
+from hil.codec import DetectorValue, FieldSnapshot, JunctionMismatch, conflicting_greens
 from hil.link import FieldLink, LinkError
 from hil.registermap import DecodeError
 from scenarios.observation import LaneReading, Observation
@@ -163,6 +164,7 @@ class Adapter:
         self.owner_id = secrets.randbits(32) or 1
         self._has_owner = "owner_id" in self._binding.regmap.holding.fields
         self.refused_by: int | None = None  # owner id of the session that holds control
+        self.mismatch: str | None = None  # why the controller is not this junction's
 
     # --------------------------------------------------------------- helpers
     def _anomaly(self, event: str, quiet: bool = False, **fields: object) -> None:
@@ -253,6 +255,13 @@ class Adapter:
             self._disconnected(now, str(exc))
             return
         except DecodeError as exc:
+            if isinstance(exc, JunctionMismatch) and self.state == "handshake" and \
+                    self.stats.commands == 0:
+                # another junction's controller from the start: never write to it, stop
+                self.mismatch = str(exc)
+                self._anomaly("junction_mismatch", quiet=True, error=str(exc))
+                self._set_state("refused", "the controller runs another junction")
+                return
             self._anomaly("implausible_readback", error=str(exc))
             if self.state != "alarm":
                 self._to_safe(f"implausible read-back: {exc}")

@@ -160,6 +160,10 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         audit.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if adapter.mismatch is not None:
+        raise ValueError(f"the field controller at {options.describe()} does not run junction "
+                         f"{junction.layout.tls} of scenario {scenario.name} "
+                         f"({adapter.mismatch}); nothing was written")
     if adapter.refused_by is not None:
         raise ValueError(f"{options.describe()} is under external control of another adapter "
                          f"session (owner {adapter.refused_by:#010x}); this one wrote nothing "
@@ -269,9 +273,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="audit log, JSON lines (default: hil-audit.jsonl)")
     q.add_argument("--duration", type=positive_float, default=None,
                    help="stop after this many seconds (default: run until Ctrl-C)")
-    q.add_argument("--connect-timeout", type=positive_float, default=10.0,
-                   help="give up (exit 2) when no field controller answers within this many "
-                        "seconds (default: 10)")
+    q.add_argument("--connect-timeout", type=positive_float, default=30.0,
+                   help="give up (exit 2) when no field controller answered within this many "
+                        "seconds of the start (default: 30)")
     q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
     q.add_argument("--baudrate", type=positive_int, default=19200,
                    help="serial speed (default: 19200)")

@@ -130,6 +130,8 @@ class VirtualFieldController:
             self._foreign.add(current)
             self._event(f"refused a second adapter session (owner {current:#010x}): "
                         f"external control stays with owner {self.owner or 0:#010x}")
+            log.warning("refused a second adapter session (owner %#010x); external control "
+                        "stays with owner %#010x", current, self.owner or 0)
             self.rejections += 1
         if self._rm.has_code("fault_bits", "foreign_session"):
             self.faults.add("foreign_session")

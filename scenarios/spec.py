@@ -373,8 +373,19 @@ def _sources(data: Any, where: str) -> dict[str, str]:
 
 
 def load_spec(path: str | Path) -> ScenarioSpec:
-    """Read and validate a ``scenario.yaml``; raises ValueError naming what is wrong."""
-    path = Path(path)
+    """Read and validate a ``scenario.yaml``; raises ValueError naming what is wrong.
+
+    A value of the wrong shape that no check names (a number where a list belongs, ...)
+    is still one ValueError naming the file, never a traceback.
+    """
+    try:
+        return _load_spec(Path(path))
+    except (TypeError, AttributeError, KeyError, IndexError) as exc:
+        raise ValueError(f"{path}: malformed scenario file ({type(exc).__name__}: {exc}); "
+                         "compare with scenarios/hamm/westentor/scenario.yaml") from None
+
+
+def _load_spec(path: Path) -> ScenarioSpec:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -407,7 +418,8 @@ def load_spec(path: str | Path) -> ScenarioSpec:
         vehicles=_flows(d.get("vehicles"), f"{where}: demand.vehicles"),
         bicycles=_flows(d.get("bicycles"), f"{where}: demand.bicycles"),
         pedestrians=_flows(d.get("pedestrians"), f"{where}: demand.pedestrians"),
-        arms=tuple((str(a), str(b)) for a, b in d.get("arms") or []),
+        arms=tuple((str(a), str(b)) for a, b in _pairs(d.get("arms") or [],
+                                                       f"{where}: demand.arms")),
         bus_stops=bus_stops,
         bus_lines=_bus_lines(d.get("bus_lines"), bus_stops, f"{where}: demand.bus_lines"),
     )

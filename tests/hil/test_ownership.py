@@ -102,3 +102,17 @@ def test_writes_to_unmapped_holding_registers_get_exception_2(procs, binding) ->
         assert unmapped.isError() and unmapped.exception_code == 2
     finally:
         client.close()
+
+
+def test_deploy_refuses_a_controller_of_another_scenario(procs, tmp_path: Path) -> None:
+    server = procs("hil", "serve", "--scenario", "marker_allee", "--port", "0", *SERVE)
+    from conftest import _LISTEN
+
+    port = int(server.wait_line(_LISTEN).group(1))
+    audit = tmp_path / "a.jsonl"
+    proc = deploy(procs, port, audit)  # --scenario westentor (the default)
+    assert proc.popen.wait(30) == 2
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and "does not run junction westentor" in err[0], proc.stderr
+    assert "junction_mismatch" in anomalies(audit)
+    assert not [r for r in read_audit(audit) if r["kind"] == "command"]

@@ -101,3 +101,22 @@ def test_groups_as_a_list_is_one_line(tmp_path: Path) -> None:
     bad.write_text("\n".join(text), encoding="utf-8")
     with pytest.raises(ValueError, match="'groups' must map group names"):
         load_spec(bad)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d["demand"].update(vehicles=5),
+    lambda d: d["demand"].update(arms=[["only_one"]]),
+    lambda d: d["junctions"]["westentor"].update(stages=7),
+    lambda d: d["junctions"]["westentor"]["groups"]["K1"].update(movements=[3]),
+    lambda d: d.update(sources=["nodes.nod.xml"]),
+])
+def test_wrong_shapes_are_one_value_error(tmp_path: Path, edit) -> None:
+    import yaml
+
+    data = yaml.safe_load(WESTENTOR.read_text(encoding="utf-8"))
+    edit(data)
+    bad = tmp_path / "scenario.yaml"
+    bad.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        load_spec(bad)
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
