@@ -109,6 +109,7 @@ class Simulation:
     _workdir: Path | None = field(default=None, init=False, repr=False)
     _episodes: int = field(default=0, init=False, repr=False)
     _rng: np.random.Generator | None = field(default=None, init=False, repr=False)
+    _pending_veh_s: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         known = {j.tls: j for j in self.scenario.junctions}
@@ -150,6 +151,7 @@ class Simulation:
         self.session = self.scenario.session(seed, cfg.episode_s, self._workdir, scale)
         self.session.start()
         self.episode = {"demand_seed": seed, "demand_scale": scale}
+        self._pending_veh_s = 0.0
         self.agents = {}
         self._others = []
         from controllers.registry import controller_factory
@@ -268,6 +270,7 @@ class Simulation:
         for sj in [a.signalled for a in self.agents.values()] + self._others:
             sj.control_step(session, t)
         session.step()
+        self._pending_veh_s += session.pending_vehicles()
         for agent in self.agents.values():
             if agent.meter.per_tick:
                 agent.meter.tick(session)
@@ -301,6 +304,8 @@ class Simulation:
     def finish(self) -> dict:
         """Close the session; metrics of the episode (from tripinfo) if configured."""
         session = self.session
+        pending = session.pending_vehicles() if session is not None and \
+            self.config.action_mode == "residual" else None
         self.close_session()
         out = dict(self.episode)
         out["safety_violations"] = sum(len(a.signalled.guard.violations)
@@ -308,6 +313,14 @@ class Simulation:
         out["deferred_requests"] = sum(a.deferred for a in self.agents.values())
         if session is not None and self.config.episode_metrics:
             out.update(summarise(session.files.tripinfo, session.files.statistics))
+        if pending is not None and "mean_delay_s" in out:
+            # delay including the time spent waiting to enter the network (own count,
+            # until the summaries carry mean_total_delay_s)
+            dep = int(out.get("vehicles_departed", 0))
+            out["not_departed_at_end"] = pending
+            out["waiting_to_enter_veh_s"] = self._pending_veh_s
+            out["mean_delay_with_backlog_s"] = ((out["mean_delay_s"] * dep + self._pending_veh_s)
+                                                / max(dep + pending, 1))
         return out
 
     def close_session(self) -> None:
