@@ -162,6 +162,9 @@ def run_closed_loop(
                 _sample_queues(session, lanes, queues, t - session.begin_s)
                 next_sample_s += queues.interval_s
     metrics = summarise(session.files.tripinfo, session.files.statistics)
+    extra = [c.run_metrics() for c in controllers if hasattr(c, "run_metrics")]
+    for key in sorted({k for e in extra for k in e}):  # e.g. the rl fallback share
+        metrics[key] = sum(e.get(key, 0.0) for e in extra) / len(extra)
     violations = [v for sj in junctions for v in sj.guard.violations]
     return RunResult(
         metrics=metrics,

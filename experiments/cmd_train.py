@@ -52,10 +52,9 @@ def _canonical_argv(args: argparse.Namespace) -> list[str]:
 def _cmd_train(args: argparse.Namespace) -> int:
     from controllers.rl.config import EnvConfig
     from controllers.rl.train import TrainConfig, train
+    from controllers.rl.train_residual import ResidualPlan
     from experiments.results import code_revision, ensure_writable_dir
     from scenarios.registry import find_spec
-
-    from controllers.rl.train_residual import ResidualPlan
 
     find_spec(args.scenario)  # one-line error for an unknown scenario
     residual = args.action_mode == "residual"

@@ -35,8 +35,8 @@ ENVELOPE_FEATURES = (
     "presence_share",     # share of lanes with a vehicle on the stop-line loop
     "upstream_occupancy",  # upstream (35 m) loop occupancy, max over lanes (0..1)
     "upstream_occupied",  # longest continuous upstream-loop occupation T, T/(T+30 s)
-    "stopline_rate",      # stop-line counts, moving average (10 s), veh/s summed (clip 3)
-    "upstream_rate",      # upstream counts, moving average (10 s), veh/s summed (clip 3)
+    "stopline_rate",      # stop-line counts, moving average (10 s), veh/s summed, r/(r+0.5)
+    "upstream_rate",      # upstream counts, moving average (10 s), veh/s summed, r/(r+0.5)
     "gap_min",            # smallest time since a stop-line detection / 30 s (capped at 1)
     "lanes",              # number of detected lanes the stage serves / 4
     "is_current",         # the stage is shown now
@@ -48,7 +48,7 @@ ENVELOPE_FEATURES = (
     "time_in_stage",      # seconds in stage / the stage's green cap (current row; clip 2)
     "since_served",       # seconds since the stage was last shown / max_red (clip 2)
     "in_transition",      # a transition runs (same in every row)
-    "advance_rate",       # advance-loop counts, moving average, veh/s summed (0 if absent)
+    "advance_rate",       # advance-loop counts, moving average, r/(r+0.5) (0 if absent)
     "advance_occupancy",  # advance-loop occupancy, max over lanes (0 if absent)
     "camera_queue",       # camera halting vehicles, summed, q/(q+10) (0 if absent)
     "camera_approaching",  # camera moving vehicles, summed, n/(n+10) (0 if absent)
@@ -168,8 +168,8 @@ class EnvelopeEncoder:
         out[:, 5] = (pres @ serve) * inv
         out[:, 6] = smax(up_occ)
         out[:, 7] = sat(smax(up_t), 30.0)
-        out[:, 8] = np.minimum(self._rates[:, 0] @ serve, 3.0)
-        out[:, 9] = np.minimum(self._rates[:, 1] @ serve, 3.0)
+        out[:, 8] = sat(self._rates[:, 0] @ serve, 0.5)
+        out[:, 9] = sat(self._rates[:, 1] @ serve, 0.5)
         out[:, 10] = np.minimum((serve * gap[:, None] + (1.0 - serve) * 10.0).min(axis=0), 1.0)
         out[:, 11] = cnt / 4.0
         if obs.stage is not None:
@@ -194,7 +194,7 @@ class EnvelopeEncoder:
                       min(actuated.history.red_s(s, obs.time_s) / max_red, 2.0)
                       for s in range(n)]
         out[:, 20] = float(obs.stage is None)
-        out[:, 21] = np.minimum(self._rates[:, 2] @ serve, 3.0)
+        out[:, 21] = sat(self._rates[:, 2] @ serve, 0.5)
         out[:, 22] = smax(adv_occ)
         out[:, 23] = sat(cam_q @ serve, 10.0)
         out[:, 24] = sat(cam_a @ serve, 10.0)

@@ -187,6 +187,6 @@ def train_residual(cfg: Any, plan: ResidualPlan, progress: bool = True) -> dict[
     selected = MaskablePPO.load(ckpt_dir / best["checkpoint"], device="cpu")
     test = evaluate_masked(selected, eval_env, plan.test_seeds, cfg.eval_episode_s,
                            cfg.junction)
-    return {"model": selected, "history": history, "steps": steps_done, "selected": best, "test": test,
-            "train_wall_s": train_wall, "hyper": hyper,
+    return {"model": selected, "history": history, "steps": steps_done, "selected": best,
+            "test": test, "train_wall_s": train_wall, "hyper": hyper,
             "wall_s": time.perf_counter() - started}

@@ -15,7 +15,8 @@ from experiments.cli import main
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--episode", "100", "--eval-episode", "100", "--eval-seeds", "1", "--eval-every", "0",
+TINY = ["--action-mode", "next-stage", "--episode", "100", "--eval-episode", "100",
+        "--eval-seeds", "1", "--eval-every", "0",
         "--envs", "1", "--quiet"]
 
 
@@ -189,7 +190,7 @@ def test_one_shared_policy_trains_on_all_corridor_junctions(tmp_path: Path) -> N
         pytest.skip("corridor scenario not available")
     out = tmp_path / "corridor"
     code = main(["train", "--scenario", "werler_strasse", "--junction", "all", "--steps", "32",
-                 "--action-mode", "keep-switch", "--out", str(out), *TINY])
+                 "--out", str(out), *TINY, "--action-mode", "keep-switch"])
     assert code == 0
     spec = json.loads((out / "policy.json").read_text())
     assert [j["junction"] for j in spec["junctions"]] == ["ws1", "ws2", "ws3", "ws4"]
