@@ -23,8 +23,9 @@ class FallbackParams:
     Attributes:
         enabled: whether the monitor may hand over at all.
         hold_s: the fallback stays on this long after the last implausible second.
-        silent_s: a lane whose loops saw nothing (no count, no presence, no occupancy) for
-            this long while most other lanes of the junction are active counts as dropped.
+        silent_s: a motor-vehicle lane whose loops saw nothing (no count, no presence, no
+            occupancy) for this long while most other lanes of the junction are active
+            counts as dropped (``dropped_lanes``).
         queue_between_veh: a drift-corrected queue between the loops beyond this (the
             35 m between the loops hold about 6 cars) is more than the sensors support.
         demand_veh: an estimated waiting queue (beyond the loops included) beyond this.
@@ -57,6 +58,7 @@ class FallbackMonitor:
     fallback_seconds: int = 0
     triggers: dict[str, int] = field(default_factory=dict)
     reason: str = ""
+    dropped_lanes: set[str] = field(default_factory=set)
     _until: float = -math.inf
     _last_active: list[float] = field(default_factory=list)
 
@@ -98,9 +100,11 @@ class FallbackMonitor:
             if r.stopline_count or r.upstream_count or r.presence or r.occupancy > 0:
                 self._last_active[i] = now
             recent += now - self._last_active[i] < 60.0
-        silent = [i for i, t in enumerate(self._last_active) if now - t >= p.silent_s]
+        silent = [i for i, t in enumerate(self._last_active) if now - t >= p.silent_s
+                  and not self.info.lanes[i].is_bicycle]
         if silent and recent >= len(ids) / 2:
             out.append("lane dropout (silent loops)")
+            self.dropped_lanes.update(ids[i] for i in silent)
         if max(features.queue_between, default=0.0) > p.queue_between_veh \
                 or max(features.demand, default=0.0) > p.demand_veh:
             out.append("queue estimate beyond sensor support")
