@@ -147,8 +147,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-seeds", type=_seed_list, default=tuple(range(500, 520)),
                    help="residual: test seeds, evaluated once on the selected checkpoint "
                         "(default: 500-519)")
-    p.add_argument("--follow-bias", type=float, default=4.0,
-                   help="residual: initial logit advantage of 'follow actuated' (default: 4)")
+    p.add_argument("--follow-bias", type=float, default=2.5,
+                   help="residual: initial logit advantage of 'follow actuated' (default: 2.5)")
     p.add_argument("--critic-steps", type=non_negative_int, default=20_000,
                    help="residual: decisions of critic pre-fit, actor frozen (default: 20000)")
     p.add_argument("--hold-extra", type=float, default=10.0,

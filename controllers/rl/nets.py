@@ -156,7 +156,7 @@ class ResidualPolicy(MaskableActorCriticPolicy):
     """Maskable actor-critic for the ``residual`` mode on the ``envelope`` encoding
     (sb3-contrib MaskablePPO), with the shared stage rows and a :class:`ResidualHead`."""
 
-    def __init__(self, *args: Any, hidden: int = 64, follow_bias: float = 4.0,
+    def __init__(self, *args: Any, hidden: int = 64, follow_bias: float = 2.5,
                  **kwargs: Any) -> None:
         self._hidden = hidden
         self._follow_bias = follow_bias

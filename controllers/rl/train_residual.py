@@ -47,7 +47,7 @@ class ResidualPlan:
 
     val_seeds: tuple[int, ...] = tuple(range(11, 31))
     test_seeds: tuple[int, ...] = tuple(range(500, 520))
-    follow_bias: float = 4.0
+    follow_bias: float = 2.5
     critic_steps: int = 20_000
     curriculum_at: float = 0.4
     wall_budget_s: float = float("inf")
@@ -56,9 +56,9 @@ class ResidualPlan:
 def residual_hyper(envs: int, steps: int) -> dict[str, Any]:
     """MaskablePPO hyperparameters: gamma 0.995 per decision, GAE lambda 0.95."""
     n_steps = max(64, min(1024, steps // (4 * envs)))
-    return {"n_steps": n_steps, "batch_size": min(256, n_steps * envs), "n_epochs": 4,
-            "learning_rate": 3e-4, "gamma": 0.995, "gae_lambda": 0.95, "ent_coef": 0.0,
-            "clip_range": 0.1, "vf_coef": 0.5, "max_grad_norm": 0.5}
+    return {"n_steps": n_steps, "batch_size": min(256, n_steps * envs), "n_epochs": 8,
+            "learning_rate": 1e-3, "gamma": 0.995, "gae_lambda": 0.95, "ent_coef": 0.0,
+            "clip_range": 0.2, "vf_coef": 0.5, "max_grad_norm": 0.5}
 
 
 def evaluate_masked(model: Any, config: EnvConfig, seeds: tuple[int, ...],
