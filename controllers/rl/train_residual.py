@@ -42,7 +42,8 @@ class ResidualPlan:
         follow_bias: initial logit advantage of ``follow``.
         critic_steps: decisions of critic pre-fit with the actor frozen.
         curriculum_at: share of the budget after which demand goes to x0.8-1.3.
-        wall_budget_s: stop learning after this much wall time (evaluations included).
+        wall_budget_s: no further learning chunk starts when the previous one's duration
+            would take the run past this wall time (evaluations included).
     """
 
     val_seeds: tuple[int, ...] = tuple(range(11, 31))
@@ -169,16 +170,19 @@ def train_residual(cfg: Any, plan: ResidualPlan, progress: bool = True) -> dict[
         set_actor_frozen(model, False)
         switch_at = int(plan.curriculum_at * cfg.steps)
         phase = "x0.8-1.0"
+        last_chunk_s = 0.0
         while model.num_timesteps < cfg.steps:
-            if time.perf_counter() - started > plan.wall_budget_s:
+            if time.perf_counter() - started + last_chunk_s > plan.wall_budget_s:
                 log.info("wall budget used up at %d steps", model.num_timesteps)
                 break
+            chunk_started = time.perf_counter()
             if phase == "x0.8-1.0" and model.num_timesteps >= switch_at:
                 phase = "x0.8-1.3"
                 set_demand(venv, 1.05, 0.25 / 1.05)
             chunk = min(cfg.eval_every or cfg.steps, cfg.steps - model.num_timesteps)
             model.learn(chunk, reset_num_timesteps=False, tb_log_name="residual")
             validate(model, phase)
+            last_chunk_s = time.perf_counter() - chunk_started  # stop before overshooting
         steps_done = int(model.num_timesteps)
     finally:
         venv.close()

@@ -178,8 +178,11 @@ def test_bad_train_input_is_exit_2(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.skipif(not SHIPPED_POLICY.is_file(), reason="no shipped policy yet")
 def test_shipped_policy_fits_westentor(westentor) -> None:
+    from controllers.registry import controller_factory
+
     policy = OnnxPolicy.load(SHIPPED_POLICY)
-    RLController(policy, westentor.junctions[0].info)
+    ctrl = controller_factory("rl")(westentor.junctions[0], westentor)
+    assert ctrl.name == "rl" and ctrl.decision_interval_s == policy.spec["decision_interval_s"]
     assert "ampel train" in policy.spec["training"]["command"]
 
 
