@@ -35,12 +35,20 @@ _RECORDED = ("scenario", "junction", "algo", "steps", "envs", "seed", "out", "ep
              "hold_extra", "wall_budget")
 
 
+#: options the residual mode does not use, and options only it uses
+_NOT_RESIDUAL = ("eval_seeds", "checkpoint_every")
+_RESIDUAL_ONLY = ("val_seeds", "test_seeds", "follow_bias", "critic_steps", "hold_extra",
+                  "wall_budget")
+
+
 def _canonical_argv(args: argparse.Namespace) -> list[str]:
     """The training command with every option spelled out (defaults included)."""
     out: list[str] = []
+    residual = args.action_mode == "residual"
     for name in _RECORDED:
         value = getattr(args, name)
-        if value is None:
+        if value is None or (residual and name in _NOT_RESIDUAL) \
+                or (not residual and name in _RESIDUAL_ONLY):
             continue
         if name in ("eval_seeds", "val_seeds", "test_seeds"):
             value = ",".join(str(s) for s in value)
