@@ -25,7 +25,11 @@ class FallbackParams:
         hold_s: the fallback stays on this long after the last implausible second.
         silent_s: a motor-vehicle lane whose loops saw nothing (no count, no presence, no
             occupancy) for this long while most other lanes of the junction are active
-            counts as dropped (``dropped_lanes``).
+            counts as dropped (``dropped_lanes``) ...
+        expected_veh: ... if at the lane's own mean rate so far at least this many
+            vehicles would have passed in the silence (6: a Poisson stream stays silent
+            that long with probability 0.25 %), so quiet turning lanes are not taken for
+            broken.
         queue_between_veh: a drift-corrected queue between the loops beyond this (the
             35 m between the loops hold about 6 cars) is more than the sensors support.
         demand_veh: an estimated waiting queue (beyond the loops included) beyond this.
@@ -36,14 +40,15 @@ class FallbackParams:
     enabled: bool = True
     hold_s: float = 120.0
     silent_s: float = 300.0
+    expected_veh: float = 6.0
     queue_between_veh: float = 12.0
     demand_veh: float = 80.0
     red_grace_s: float = 60.0
     upstream_occupied_s: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("hold_s", "silent_s", "queue_between_veh", "demand_veh", "red_grace_s",
-                     "upstream_occupied_s"):
+        for name in ("hold_s", "silent_s", "expected_veh", "queue_between_veh", "demand_veh",
+                     "red_grace_s", "upstream_occupied_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"fallback parameter {name!r} must be > 0")
 
@@ -61,6 +66,8 @@ class FallbackMonitor:
     dropped_lanes: set[str] = field(default_factory=set)
     _until: float = -math.inf
     _last_active: list[float] = field(default_factory=list)
+    _counted: list[int] = field(default_factory=list)
+    _start: float | None = None
 
     def check(self, obs: Observation, features: EnvelopeEncoder,
               actuated: ActuatedController) -> bool:
@@ -95,13 +102,18 @@ class FallbackMonitor:
         out = []
         if not self._last_active:
             self._last_active = [now] * len(ids)
+            self._counted = [0] * len(ids)
+            self._start = now
         recent = 0
         for i, r in enumerate(obs.lanes):
+            self._counted[i] += r.upstream_count
             if r.stopline_count or r.upstream_count or r.presence or r.occupancy > 0:
                 self._last_active[i] = now
             recent += now - self._last_active[i] < 60.0
+        span = max(now - (self._start if self._start is not None else now), 1.0)
         silent = [i for i, t in enumerate(self._last_active) if now - t >= p.silent_s
-                  and not self.info.lanes[i].is_bicycle]
+                  and not self.info.lanes[i].is_bicycle
+                  and self._counted[i] / span * (now - t) >= p.expected_veh]
         if silent and recent >= len(ids) / 2:
             out.append("lane dropout (silent loops)")
             self.dropped_lanes.update(ids[i] for i in silent)

@@ -233,7 +233,7 @@ def test_fallback_triggers_on_injected_dropout_and_is_counted(residual_policy: P
     policy = OnnxPolicy.load(residual_policy)
     ctrl = ResidualRLController(policy, j.info, _actuated(westentor),
                                 builders.green_limits(j),
-                                FallbackParams(silent_s=60.0, hold_s=30.0))
+                                FallbackParams(silent_s=60.0, hold_s=30.0, expected_veh=3.0))
     result = run_closed_loop(westentor, [Dropout(ctrl)], seed=3, duration_s=300,
                              out_dir=tmp_path)
     assert ctrl.monitor.triggers.get("lane dropout (silent loops)", 0) >= 1
@@ -243,7 +243,8 @@ def test_fallback_triggers_on_injected_dropout_and_is_counted(residual_policy: P
     assert j.info.lanes[k].lane in ctrl.monitor.dropped_lanes
     # without the injected fault the same lane is never taken for dropped
     clean = ResidualRLController(policy, j.info, _actuated(westentor),
-                                 builders.green_limits(j), FallbackParams(silent_s=60.0))
+                                 builders.green_limits(j),
+                                 FallbackParams(silent_s=60.0, expected_veh=3.0))
     run_closed_loop(westentor, [clean], seed=3, duration_s=300, out_dir=tmp_path / "clean")
     assert j.info.lanes[k].lane not in clean.monitor.dropped_lanes
 
