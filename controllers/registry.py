@@ -35,6 +35,10 @@ def _rl(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Contr
 
     allow = str(params.get("allow_other_layout", "false")).lower() in ("1", "true", "yes")
     policy = OnnxPolicy.load(params.get("policy") or SHIPPED_POLICY)
+    if policy.action_mode == "residual":
+        from controllers.rl.policy import residual_controller
+
+        return residual_controller(policy, junction, scenario, params, allow)
     return RLController(policy, junction.info, allow_other_layout=allow)
 
 

@@ -228,6 +228,9 @@ def run_closed_loop(
                 _sample_queues(session, lanes, queues, t - session.begin_s)
                 next_sample_s += queues.interval_s
     metrics = summarise(session.files.tripinfo, session.files.statistics, types)
+    extra = [c.run_metrics() for c in controllers if hasattr(c, "run_metrics")]
+    for key in sorted({k for e in extra for k in e}):  # e.g. the rl fallback share
+        metrics[key] = sum(e.get(key, 0.0) for e in extra) / len(extra)
     violations = [v for sj in junctions for v in sj.guard.violations]
     if violations and any(sj.decoder is not None for sj in junctions):
         log.info("%d departures from ampel's safety rules: %s", len(violations),

@@ -25,17 +25,26 @@ def _seed_list(text: str) -> tuple[int, ...]:
 _RECORDED = ("scenario", "junction", "algo", "steps", "envs", "seed", "out", "episode",
              "decision_interval", "action_mode", "encoding", "reward", "sensor_noise",
              "sensor_dropout", "demand_jitter", "eval_seeds", "eval_every", "eval_episode",
-             "checkpoint_every")
+             "checkpoint_every", "val_seeds", "test_seeds", "follow_bias", "critic_steps",
+             "hold_extra", "wall_budget")
+
+
+#: options the residual mode does not use, and options only it uses
+_NOT_RESIDUAL = ("eval_seeds", "checkpoint_every")
+_RESIDUAL_ONLY = ("val_seeds", "test_seeds", "follow_bias", "critic_steps", "hold_extra",
+                  "wall_budget")
 
 
 def _canonical_argv(args: argparse.Namespace) -> list[str]:
     """The training command with every option spelled out (defaults included)."""
     out: list[str] = []
+    residual = args.action_mode == "residual"
     for name in _RECORDED:
         value = getattr(args, name)
-        if value is None:
+        if value is None or (residual and name in _NOT_RESIDUAL) \
+                or (not residual and name in _RESIDUAL_ONLY):
             continue
-        if name == "eval_seeds":
+        if name in ("eval_seeds", "val_seeds", "test_seeds"):
             value = ",".join(str(s) for s in value)
         out += [f"--{name.replace('_', '-')}", f"{value:g}" if isinstance(value, float)
                 else str(value)]
@@ -45,10 +54,19 @@ def _canonical_argv(args: argparse.Namespace) -> list[str]:
 def _cmd_train(args: argparse.Namespace) -> int:
     from controllers.rl.config import EnvConfig
     from controllers.rl.train import TrainConfig, train
+    from controllers.rl.train_residual import ResidualPlan
     from experiments.results import code_revision, ensure_writable_dir
     from scenarios.registry import find_spec
 
     find_spec(args.scenario)  # one-line error for an unknown scenario
+    residual = args.action_mode == "residual"
+    for name, res_default, old_default in (("encoding", "envelope", "stage"),
+                                           ("reward", "backlog", "delay"),
+                                           ("decision_interval", 1.0, 5.0),
+                                           ("episode", 3600.0, 1800.0),
+                                           ("eval_episode", 3600.0, 1800.0)):
+        if getattr(args, name) is None:
+            setattr(args, name, res_default if residual else old_default)
     # never replace an earlier policy: a folder with files needs --resume
     out = ensure_writable_dir(args.out, "--out", empty=not args.resume,
                               hint="pass --resume to continue that training, or choose "
@@ -57,20 +75,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     episode_s=args.episode, action_mode=args.action_mode,
                     encoding=args.encoding, reward=args.reward,
                     sensor_noise=args.sensor_noise, sensor_dropout=args.sensor_dropout,
-                    demand_jitter=args.demand_jitter)
+                    demand_jitter=args.demand_jitter, hold_extra_s=args.hold_extra)
+    plan = ResidualPlan(val_seeds=args.val_seeds, test_seeds=args.test_seeds,
+                        follow_bias=args.follow_bias, critic_steps=args.critic_steps,
+                        wall_budget_s=args.wall_budget * 60.0)
     command = "ampel train " + shlex.join(_canonical_argv(args))
     cfg = TrainConfig(out=out, algo=args.algo, steps=args.steps, envs=args.envs,
                       seed=args.seed, env=env, eval_seeds=args.eval_seeds,
                       eval_every=args.eval_every, eval_episode_s=args.eval_episode,
                       checkpoint_every=args.checkpoint_every, resume=args.resume,
                       junction=args.junction, command=command,
-                      code_revision=code_revision())
+                      code_revision=code_revision(), residual=plan)
     result = train(cfg, progress=not args.quiet)
     ev = result.final_eval
     print(f"trained {result.steps} steps in {result.wall_s / 60:.1f} min "
           f"({args.algo}, {args.envs} envs, seed {args.seed})")
+    which = "selected checkpoint, test seeds" if residual else "final policy"
     print(f"  held-out seeds {ev['seeds']}: mean delay {ev['mean_delay_s']:.1f} s "
-          f"({args.eval_episode:g} s episodes, final policy)")
+          f"({args.eval_episode:g} s episodes, {which})")
     print(f"  written: {result.onnx}, {result.spec}, TensorBoard logs in {out / 'tensorboard'}")
     return 0
 
@@ -98,16 +120,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in DIR/checkpoints")
-    p.add_argument("--episode", type=positive_float, default=1800.0,
-                   help="simulated seconds per training episode (default: 1800)")
-    p.add_argument("--decision-interval", type=positive_float, default=5.0,
-                   help="seconds between decisions (default: 5)")
-    p.add_argument("--action-mode", choices=("next-stage", "keep-switch"),
-                   default="next-stage", help="action space (default: next-stage)")
-    p.add_argument("--encoding", choices=("stage", "lane"), default="stage",
-                   help="observation encoding (default: stage, shared across junctions)")
-    p.add_argument("--reward", choices=("delay", "queue", "waiting", "pressure"),
-                   default="delay", help="training reward (default: delay)")
+    p.add_argument("--episode", type=positive_float, default=None,
+                   help="simulated seconds per training episode (default: 3600 residual, "
+                        "else 1800)")
+    p.add_argument("--decision-interval", type=positive_float, default=None,
+                   help="seconds between decisions (default: 1 residual, else 5)")
+    p.add_argument("--action-mode", choices=("residual", "next-stage", "keep-switch"),
+                   default="residual",
+                   help="action space (default: residual, a correction on actuated control)")
+    p.add_argument("--encoding", choices=("envelope", "stage", "lane"), default=None,
+                   help="observation encoding (default: envelope with residual, else stage)")
+    p.add_argument("--reward", choices=("backlog", "delay", "queue", "waiting", "pressure"),
+                   default=None, help="training reward (default: backlog with residual, "
+                                      "else delay)")
     p.add_argument("--sensor-noise", type=float, default=0.0,
                    help="multiplicative detector noise, e.g. 0.1 (default: 0)")
     p.add_argument("--sensor-dropout", type=float, default=0.0,
@@ -118,8 +143,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="held-out demand seeds for evaluation, e.g. 1-3 (default: 1-3)")
     p.add_argument("--eval-every", type=non_negative_int, default=20_000,
                    help="steps between evaluations (0: only at the end; default: 20000)")
-    p.add_argument("--eval-episode", type=positive_float, default=1800.0,
-                   help="simulated seconds per evaluation episode (default: 1800)")
+    p.add_argument("--eval-episode", type=positive_float, default=None,
+                   help="simulated seconds per evaluation episode (default: 3600 residual, "
+                        "else 1800)")
+    p.add_argument("--val-seeds", type=_seed_list, default=tuple(range(11, 31)),
+                   help="residual: validation seeds that select the checkpoint "
+                        "(default: 11-30)")
+    p.add_argument("--test-seeds", type=_seed_list, default=tuple(range(500, 520)),
+                   help="residual: test seeds, evaluated once on the selected checkpoint "
+                        "(default: 500-519)")
+    p.add_argument("--follow-bias", type=float, default=2.5,
+                   help="residual: initial logit advantage of 'follow actuated' (default: 2.5)")
+    p.add_argument("--critic-steps", type=non_negative_int, default=20_000,
+                   help="residual: decisions of critic pre-fit, actor frozen (default: 20000)")
+    p.add_argument("--hold-extra", type=float, default=10.0,
+                   help="residual: seconds 'hold' may extend past actuated's maximum green "
+                        "(default: 10)")
+    p.add_argument("--wall-budget", type=positive_float, default=float("inf"),
+                   help="residual: stop learning after this many wall minutes")
     p.add_argument("--checkpoint-every", type=_positive_int, default=20_000,
                    help="steps between checkpoints (default: 20000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

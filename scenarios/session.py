@@ -291,6 +291,11 @@ class SumoSession:
                         float(lane.getWaitingTime(lane_id)), n * (1.0 - speed / vmax)))
         return tuple(out)
 
+    def pending_vehicles(self) -> int:
+        """Vehicles due to depart that SUMO could not insert yet (waiting to enter the
+        network; ground truth for training rewards only)."""
+        return len(self._sim.simulation.getPendingVehicles())
+
     def delay_rate(self, lanes: tuple[str, ...]) -> float:
         """Seconds lost per second on the lanes now: sum of ``vehicles * (1 - v / v_max)``.
 

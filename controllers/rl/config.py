@@ -21,9 +21,12 @@ class EnvConfig:
         scenario: registered scenario name.
         decision_interval_s: simulated seconds between two agent decisions.
         episode_s: simulated seconds per episode (from the scenario's demand begin).
-        action_mode: ``next-stage`` (Discrete(stages)) or ``keep-switch`` (Discrete(2)).
-        encoding: observation encoding, ``stage`` or ``lane`` (see ``encoding.py``).
-        reward: ``delay``, ``queue``, ``waiting`` or ``pressure`` (see ``rewards.py``).
+        action_mode: ``next-stage`` (Discrete(stages)), ``keep-switch`` (Discrete(2)) or
+            ``residual`` (Discrete(3): follow actuated / hold / end; ``residual.py``).
+        encoding: observation encoding, ``stage``, ``lane`` (``encoding.py``) or
+            ``envelope`` (``features.py``; goes with ``residual``).
+        reward: ``delay``, ``queue``, ``waiting``, ``pressure`` or ``backlog``
+            (see ``rewards.py``).
         sensor_noise: multiplicative Gaussian noise on detector readings (0 = none).
         sensor_dropout: per-lane probability that detectors report nothing at a decision.
         demand_scale: demand factor of every episode (before jitter).
@@ -46,6 +49,7 @@ class EnvConfig:
     demand_jitter: float = 0.0
     demand_seeds: tuple[int, ...] = ()
     episode_metrics: bool = True
+    hold_extra_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not float(self.decision_interval_s).is_integer() or self.decision_interval_s < 1:
@@ -60,6 +64,15 @@ class EnvConfig:
             raise ValueError(f"unknown observation encoding {self.encoding!r} "
                              f"(known: {', '.join(ENCODINGS)})")
         check_reward(self.reward)
+        if (self.action_mode == "residual") != (self.encoding == "envelope"):
+            raise ValueError("the residual action mode and the envelope encoding go together "
+                             f"(got action mode {self.action_mode!r}, encoding "
+                             f"{self.encoding!r})")
+        if self.action_mode == "residual" and self.decision_interval_s != 1:
+            raise ValueError("the residual action mode decides every second: decision "
+                             f"interval must be 1, got {self.decision_interval_s}")
+        if self.hold_extra_s < 0:
+            raise ValueError(f"hold_extra_s must be >= 0, got {self.hold_extra_s}")
         SensorNoise(self.sensor_noise, self.sensor_dropout)
         if self.demand_scale <= 0:
             raise ValueError(f"demand scale must be > 0, got {self.demand_scale}")

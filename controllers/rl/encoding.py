@@ -21,8 +21,8 @@ import numpy as np
 
 from scenarios.observation import JunctionInfo, Observation
 
-ENCODINGS = ("stage", "lane")
-ACTION_MODES = ("next-stage", "keep-switch")
+ENCODINGS = ("stage", "lane", "envelope")
+ACTION_MODES = ("next-stage", "keep-switch", "residual")
 
 #: per-stage features of the ``stage`` encoding, each scaled to about 0..1
 STAGE_FEATURES = (
@@ -90,6 +90,10 @@ def observation_shape(info: JunctionInfo, encoding: str) -> tuple[int, ...]:
         return (n, len(STAGE_FEATURES))
     if encoding == "lane":
         return (len(info.lanes) * len(LANE_FEATURES) + 3 * n + 2,)
+    if encoding == "envelope":
+        from controllers.rl.features import ENVELOPE_FEATURES
+
+        return (n, len(ENVELOPE_FEATURES))
     raise ValueError(f"unknown observation encoding {encoding!r} (known: {', '.join(ENCODINGS)})")
 
 
@@ -99,6 +103,8 @@ def action_count(info: JunctionInfo, mode: str) -> int:
         return len(info.stage_names)
     if mode == "keep-switch":
         return 2
+    if mode == "residual":
+        return 3  # follow actuated, hold 1 s, end now (controllers/rl/residual.py)
     raise ValueError(f"unknown action mode {mode!r} (known: {', '.join(ACTION_MODES)})")
 
 
@@ -145,6 +151,9 @@ class ObservationEncoder:
 
     def __post_init__(self) -> None:
         observation_shape(self.info, self.encoding)  # validates the encoding name
+        if self.encoding == "envelope":
+            raise ValueError("the envelope encoding needs the actuated controller: use "
+                             "controllers.rl.features.EnvelopeEncoder")
         n = len(self.info.stage_names)
         self._lane_index = {ln.lane: i for i, ln in enumerate(self.info.lanes)}
         self._lane_stage = np.zeros((len(self.info.lanes), n), dtype=np.float32)

@@ -7,7 +7,7 @@ of the scenario run their fixed-time plan.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 import gymnasium as gym
@@ -96,6 +96,11 @@ class JunctionEnv(gym.Env):
         if truncated:
             info["episode_metrics"] = self.sim.finish()
         return obs, float(reward), False, truncated, info
+
+    def set_demand(self, scale: float, jitter: float) -> None:
+        """Change the demand scale and jitter of the following episodes (curriculum)."""
+        self.config = replace(self.config, demand_scale=float(scale), demand_jitter=float(jitter))
+        self.sim.config = self.config
 
     def action_masks(self) -> np.ndarray:
         """Valid-action mask (sb3-contrib MaskablePPO protocol)."""

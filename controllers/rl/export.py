@@ -13,7 +13,8 @@ import torch
 
 from controllers.rl.config import EnvConfig
 from controllers.rl.encoding import LANE_FEATURES, STAGE_FEATURES, layout_signature
-from controllers.rl.nets import ScoreModule, StagePolicy
+from controllers.rl.features import ENVELOPE_FEATURES
+from controllers.rl.nets import ResidualPolicy, ScoreModule, StagePolicy
 from controllers.rl.policy import FORMAT, INPUT_NAME, OUTPUT_NAME
 from scenarios.files import write_json_atomic
 from scenarios.observation import JunctionInfo
@@ -22,11 +23,12 @@ log = logging.getLogger(__name__)
 
 
 def export_policy(model: Any, algo: str, env_config: EnvConfig, junctions: list[JunctionInfo],
-                  out_dir: Path, training: dict) -> tuple[Path, Path]:
+                  out_dir: Path, training: dict, extra: dict | None = None
+                  ) -> tuple[Path, Path]:
     """Write ``out_dir/policy.onnx`` and ``out_dir/policy.json`` (both atomically)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     policy = model.policy
-    shared = isinstance(policy, StagePolicy)
+    shared = isinstance(policy, (StagePolicy, ResidualPolicy))
     module = ScoreModule(policy, algo).eval().cpu()
     shape = tuple(int(d) for d in model.observation_space.shape)
     dummy = torch.zeros((1, *shape), dtype=torch.float32)
@@ -47,7 +49,8 @@ def export_policy(model: Any, algo: str, env_config: EnvConfig, junctions: list[
         os.replace(tmp, onnx_path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    features = STAGE_FEATURES if env_config.encoding == "stage" else LANE_FEATURES
+    features = {"stage": STAGE_FEATURES, "lane": LANE_FEATURES,
+                "envelope": ENVELOPE_FEATURES}[env_config.encoding]
     spec = {
         "format": FORMAT,
         "scenario": env_config.scenario,
@@ -70,6 +73,7 @@ def export_policy(model: Any, algo: str, env_config: EnvConfig, junctions: list[
         "onnx": {"file": onnx_path.name, "input": INPUT_NAME, "output": OUTPUT_NAME},
         "env_config": env_config.to_dict(),
         "training": training,
+        **(extra or {}),
     }
     json_path = write_json_atomic(spec, out_dir / "policy.json")
     log.info("exported %s and %s", onnx_path, json_path)

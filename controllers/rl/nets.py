@@ -12,12 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
 from controllers.rl.encoding import STAGE_FEATURES
+from controllers.rl.features import ENVELOPE_FEATURES
 
 STAGE_COLUMNS = {name: i for i, name in enumerate(STAGE_FEATURES)}
+ENVELOPE_COLUMNS = {name: i for i, name in enumerate(ENVELOPE_FEATURES)}
 
 
 class StageRows(nn.Module):
@@ -116,6 +119,66 @@ class StagePolicy(ActorCriticPolicy):
             self.action_net.apply(lambda m: self.init_weights(m, gain=0.01))
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1),
                                               **self.optimizer_kwargs)
+
+
+class ResidualHead(nn.Module):
+    """``residual`` logits (follow, hold, end) from the shared stage rows: the hidden
+    vectors of the shown stage, of the next stage with a call and their mean over all
+    stages, through one linear layer. The ``follow`` bias starts at ``follow_bias`` so
+    that the untrained policy is actuated control (the warm start)."""
+
+    def __init__(self, hidden: int, n_features: int, follow_bias: float) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.n_features = n_features
+        self.out = nn.Linear(3 * hidden, 3)
+        self.follow_bias = follow_bias
+        self.obs: torch.Tensor | None = None  # set by StageRows before each head call
+
+    def reset_bias(self) -> None:
+        """Small weights and the follow bias (after SB3's orthogonal init)."""
+        with torch.no_grad():
+            self.out.weight.mul_(0.0).add_(0.01 * torch.randn_like(self.out.weight))
+            self.out.bias.copy_(torch.tensor([self.follow_bias, 0.0, 0.0]))
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        rows = latent.reshape(latent.shape[0], -1, self.hidden)
+        assert self.obs is not None
+        x = self.obs.reshape(self.obs.shape[0], -1, self.n_features)
+        current = x[..., ENVELOPE_COLUMNS["is_current"]].unsqueeze(-1)
+        nxt = x[..., ENVELOPE_COLUMNS["is_next"]].unsqueeze(-1)
+        feats = torch.cat([(rows * current).sum(dim=1), (rows * nxt).sum(dim=1),
+                           rows.mean(dim=1)], dim=-1)
+        return self.out(feats)
+
+
+class ResidualPolicy(MaskableActorCriticPolicy):
+    """Maskable actor-critic for the ``residual`` mode on the ``envelope`` encoding
+    (sb3-contrib MaskablePPO), with the shared stage rows and a :class:`ResidualHead`."""
+
+    def __init__(self, *args: Any, hidden: int = 64, follow_bias: float = 2.5,
+                 **kwargs: Any) -> None:
+        self._hidden = hidden
+        self._follow_bias = follow_bias
+        super().__init__(*args, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        n_features = int(self.observation_space.shape[-1])
+        self.mlp_extractor = StageRows(n_features, self._hidden)
+
+    def _build(self, lr_schedule: Any) -> None:
+        super()._build(lr_schedule)
+        head = ResidualHead(self._hidden, int(self.observation_space.shape[-1]),
+                            self._follow_bias)
+        head.reset_bias()
+        self.mlp_extractor.head = head  # type: ignore[assignment]
+        self.action_net = head
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1),
+                                              **self.optimizer_kwargs)
+
+    def actor_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the actor only (frozen while the critic is pre-fitted)."""
+        return [*self.mlp_extractor.rows.parameters(), *self.action_net.parameters()]
 
 
 class ScoreModule(nn.Module):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,7 +23,13 @@ from controllers.rl.encoding import (
     layout_signature,
     observation_shape,
 )
+from controllers.rl.fallback import FallbackMonitor, FallbackParams
+from controllers.rl.features import ENVELOPE_FEATURES, EnvelopeEncoder
+from controllers.rl.residual import ResidualEnvelope
 from scenarios.observation import JunctionInfo, Observation
+
+if TYPE_CHECKING:
+    from controllers.actuated import ActuatedController
 
 FORMAT = "ampel-policy/1"
 INPUT_NAME = "obs"
@@ -88,13 +94,19 @@ class OnnxPolicy:
         x = np.asarray(obs, dtype=np.float32)
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
 
+    def act_masked(self, obs: np.ndarray, mask: tuple[bool, ...]) -> int:
+        """Deterministic action among the valid ones."""
+        scores = np.where(np.asarray(mask, dtype=bool), self.scores(obs[None])[0], -np.inf)
+        return int(np.argmax(scores))
+
     def act(self, obs: np.ndarray) -> int:
         """Deterministic action for one encoded observation."""
         return int(np.argmax(self.scores(obs[None])[0]))
 
     def check_layout(self, info: JunctionInfo, allow_other_layout: bool = False) -> None:
         """Raise a one-line ValueError unless the policy fits this junction."""
-        features = STAGE_FEATURES if self.encoding == "stage" else LANE_FEATURES
+        features = {"stage": STAGE_FEATURES, "lane": LANE_FEATURES,
+                    "envelope": ENVELOPE_FEATURES}.get(self.encoding, ())
         if list(self.spec["observation"]["features"]) != list(features):
             raise ValueError(f"policy {self.path} uses observation features this ampel "
                              "version does not produce; re-export it")
@@ -135,3 +147,73 @@ class RLController:
         """Encode the detector observation and request the policy's stage."""
         action = self.policy.act(self.encoder.encode(obs))
         return StageRequest(action_to_stage(self.policy.action_mode, action, obs), "policy")
+
+
+class ResidualRLController:
+    """The ``rl`` controller for ``residual`` policies: actuated control inside its
+    envelope, corrected by the policy at decision points, handed back to actuated
+    while the inputs are implausible (:class:`FallbackMonitor`).
+
+    ``run_metrics()`` reports the fallback share (seconds under fallback / seconds run)
+    and how often the policy deviated from actuated at its decision points.
+    """
+
+    name = "rl"
+    needs_detectors = True
+    decision_interval_s = 1.0
+
+    def __init__(self, policy: OnnxPolicy, info: JunctionInfo, actuated: ActuatedController,
+                 cap_limits: Any = None, fallback: FallbackParams | None = None,
+                 allow_other_layout: bool = False) -> None:
+        policy.check_layout(info, allow_other_layout)
+        if policy.spec["decision_interval_s"] != 1:
+            raise ValueError(f"policy {policy.path}: residual policies decide every second")
+        self.policy = policy
+        hold_extra = float(policy.spec.get("envelope", {}).get("hold_extra_s", 10.0))
+        self.envelope = ResidualEnvelope(actuated, hold_extra, cap_limits)
+        self.features = EnvelopeEncoder(info, self.envelope.max_red_s)
+        self.monitor = FallbackMonitor(info, fallback or FallbackParams())
+        self.decisions = 0
+        self.deviations = 0
+        self.last_reason = ""
+
+    def decide(self, obs: Observation) -> StageRequest:
+        """Actuated's request, or the policy's correction at a decision point."""
+        decision = self.envelope.offer(obs)
+        x = self.features.encode(obs, self.envelope.actuated)
+        if self.monitor.check(obs, self.features, self.envelope.actuated):
+            self.last_reason = f"fallback: {self.monitor.reason}"
+            return StageRequest(decision.base.stage, self.last_reason)
+        if not decision.point:
+            self.last_reason = decision.base.reason
+            return decision.base
+        action = self.policy.act_masked(x, decision.mask)
+        self.decisions += 1
+        request = decision.request(action)
+        self.deviations += request.stage != decision.base.stage
+        self.last_reason = request.reason
+        return request
+
+    def run_metrics(self) -> dict[str, float]:
+        """Fallback share and deviation share of the run so far (for the summary)."""
+        return {"rl_fallback_share": round(self.monitor.share, 4),
+                "rl_deviation_share": round(self.deviations / max(self.decisions, 1), 4)}
+
+
+def residual_controller(policy: OnnxPolicy, junction: Any, scenario: Any, params: dict,
+                        allow_other_layout: bool = False) -> ResidualRLController:
+    """Build the residual ``rl`` controller for a junction (``fallback: false`` disables
+    the fallback, ``fallback_hold_s`` sets how long it holds)."""
+    from controllers import builders
+
+    on = str(params.get("fallback", "true")).lower() in ("1", "true", "yes")
+    try:
+        hold = float(params.get("fallback_hold_s", 120.0))
+    except (TypeError, ValueError):
+        raise ValueError(f"rl parameter 'fallback_hold_s': not a number: "
+                         f"{params.get('fallback_hold_s')!r}") from None
+    plan = {"plan": params["plan"]} if "plan" in params else {}
+    actuated = builders.build_actuated(junction, scenario, plan)
+    return ResidualRLController(policy, junction.info, actuated,  # type: ignore[arg-type]
+                                builders.green_limits(junction),
+                                FallbackParams(enabled=on, hold_s=hold), allow_other_layout)

@@ -13,6 +13,10 @@ reward of -1 means 100 vehicle-seconds (or, for pressure, 100 vehicles):
 - ``waiting``: minus the growth of the accumulated waiting time of the vehicles on the
   approach lanes during the interval (sumo-rl's "diff-waiting-time"); can be positive when
   long-waiting vehicles leave.
+- ``backlog``: minus (approach delay rate + halting vehicles on the approaches + vehicles
+  waiting to enter the network) per tick, divided by :data:`BACKLOG_SCALE` (1000) instead
+  of 100 (the ``residual`` mode's reward: per-second sums over long episodes). Vehicles
+  that cannot enter are counted, so a controller cannot push its queue out of the network.
 - ``pressure``: minus |vehicles on approach lanes - vehicles on the lanes they feed| at the
   end of the interval (max-pressure's quantity; from the intersection's point of view).
 """
@@ -24,8 +28,9 @@ from dataclasses import dataclass, field
 from scenarios.observation import JunctionInfo
 from scenarios.session import SumoSession
 
-REWARDS = ("delay", "queue", "waiting", "pressure")
+REWARDS = ("delay", "queue", "waiting", "pressure", "backlog")
 REWARD_SCALE = 100.0
+BACKLOG_SCALE = 1000.0
 
 
 def check_reward(name: str) -> str:
@@ -56,7 +61,7 @@ class RewardMeter:
     @property
     def per_tick(self) -> bool:
         """Whether :meth:`tick` must be called every simulation step."""
-        return self.name in ("delay", "queue")
+        return self.name in ("delay", "queue", "backlog")
 
     def reset(self) -> None:
         """Start a new episode."""
@@ -67,6 +72,10 @@ class RewardMeter:
         """Add one simulation step's delay or queue."""
         if self.name == "delay":
             self._acc += session.delay_rate(self._lanes)
+        elif self.name == "backlog":
+            self._acc += (session.delay_rate(self._lanes)
+                          + sum(session.halting_vehicles(self._lanes))
+                          + session.pending_vehicles()) * (REWARD_SCALE / BACKLOG_SCALE)
         else:
             self._acc += sum(session.halting_vehicles(self._lanes))
 

@@ -21,6 +21,8 @@ from controllers.rl.encoding import (
     action_to_stage,
     observation_shape,
 )
+from controllers.rl.features import EnvelopeEncoder, perturb
+from controllers.rl.residual import Decision, ResidualEnvelope, mask_array
 from controllers.rl.rewards import RewardMeter
 from controllers.runner import SignalledJunction
 from scenarios.metrics import summarise
@@ -47,6 +49,22 @@ class ActionController:
         return StageRequest(self.stage, "agent")
 
 
+class ResidualDriver:
+    """The ``residual`` mode's controller in the control path: plays the request the
+    environment settled for this second (actuated's, or the policy's correction)."""
+
+    name = "residual"
+    needs_detectors = False  # the environment reads detectors itself, every second
+    decision_interval_s = 1.0
+
+    def __init__(self) -> None:
+        self.request = StageRequest(0, "start")
+
+    def decide(self, obs: Observation) -> StageRequest:
+        """The request set by the environment for this second."""
+        return self.request
+
+
 @dataclass
 class Agent:
     """One learning junction: its control path, encoder, reward meter and last view."""
@@ -58,6 +76,10 @@ class Agent:
     meter: RewardMeter
     last_obs: Observation | None = None
     deferred: int = 0
+    envelope: ResidualEnvelope | None = None
+    features: EnvelopeEncoder | None = None
+    decision: Decision | None = None
+    encoded: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -87,6 +109,7 @@ class Simulation:
     _others: list[SignalledJunction] = field(default_factory=list, init=False, repr=False)
     _workdir: Path | None = field(default=None, init=False, repr=False)
     _episodes: int = field(default=0, init=False, repr=False)
+    _rng: np.random.Generator | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         known = {j.tls: j for j in self.scenario.junctions}
@@ -133,8 +156,20 @@ class Simulation:
         from controllers.registry import controller_factory
 
         fixed = controller_factory("fixed-time")
+        residual = cfg.action_mode == "residual"
+        if residual and len(self.agent_ids) != 1:
+            raise ValueError("the residual action mode controls one junction per simulation")
         for j in self.scenario.junctions:
-            if j.tls in self.agent_ids:
+            if j.tls in self.agent_ids and residual:
+                driver = ResidualDriver()
+                envelope = residual_envelope(j, self.scenario, cfg.hold_extra_s)
+                agent = Agent(junction=j, signalled=SignalledJunction.create(j, driver),
+                              controller=driver,  # type: ignore[arg-type]
+                              encoder=ObservationEncoder(j.info, "stage"),
+                              meter=RewardMeter(j.info, cfg.reward), envelope=envelope,
+                              features=EnvelopeEncoder(j.info, envelope.max_red_s))
+                self.agents[j.tls] = agent
+            elif j.tls in self.agent_ids:
                 ctrl = ActionController(cfg.decision_interval_s)
                 agent = Agent(junction=j, signalled=SignalledJunction.create(j, ctrl),
                               controller=ctrl,
@@ -143,6 +178,12 @@ class Simulation:
                 self.agents[j.tls] = agent
             else:
                 self._others.append(SignalledJunction.create(j, fixed(j, self.scenario)))
+        if residual:
+            self._rng = rng
+            agent = self.agents[self.agent_ids[0]]
+            self._run_to_decision(agent)
+            agent.meter.collect(self.session)  # the seconds before the first decision
+            return
         for aid in self.agent_ids:
             self.agents[aid].last_obs = self._observe(self.agents[aid])
 
@@ -160,10 +201,16 @@ class Simulation:
     def encode(self, aid: str, rng: np.random.Generator | None) -> np.ndarray:
         """The agent's encoded observation of the latest decision point."""
         agent = self.agents[aid]
+        if agent.envelope is not None:
+            assert agent.encoded is not None
+            return agent.encoded
         return agent.encoder.encode(agent.last_obs, rng if self.config.sensor.active else None)
 
     def mask(self, aid: str) -> np.ndarray:
-        """Actions the sequencer would carry out at once."""
+        """Actions the sequencer would carry out at once (residual: the envelope's mask)."""
+        agent = self.agents[aid]
+        if agent.envelope is not None:
+            return mask_array(agent.decision)
         return action_mask(self.config.action_mode, self.agents[aid].last_obs)
 
     def advance(self, actions: dict[str, int]) -> dict[str, StepReport]:
@@ -171,6 +218,8 @@ class Simulation:
         session = self.session
         if session is None:
             raise RuntimeError("episode not started: call reset() first")
+        if self.config.action_mode == "residual":
+            return self._advance_residual(actions)
         reports: dict[str, StepReport] = {}
         for aid, agent in self.agents.items():
             obs = agent.last_obs
@@ -198,6 +247,52 @@ class Simulation:
         for agent in agents:
             agent.last_obs = self._observe(agent)
         return reports
+
+    def _advance_residual(self, actions: dict[str, int]) -> dict[str, StepReport]:
+        """Play the policy's choice for this second, then run to the next decision point."""
+        aid = self.agent_ids[0]
+        agent = self.agents[aid]
+        decision = agent.decision
+        a = int(actions[aid])
+        request = decision.request(a) if decision is not None else agent.controller.request
+        agent.controller.request = request
+        deferred = not agent.last_obs.allowed[request.stage]
+        self._tick()
+        self._run_to_decision(agent)
+        return {aid: StepReport(request.stage, deferred, request.reason if deferred else "")}
+
+    def _tick(self) -> None:
+        """One simulated second of every junction's control path."""
+        session = self.session
+        assert session is not None
+        t = session.time_s - session.begin_s
+        for sj in [a.signalled for a in self.agents.values()] + self._others:
+            sj.control_step(session, t)
+        session.step()
+        for agent in self.agents.values():
+            if agent.meter.per_tick:
+                agent.meter.tick(session)
+
+    def _run_to_decision(self, agent: Agent) -> None:
+        """Let actuated play every second that is not a decision point (or the episode
+        ends); leave the decision point's observation, features and mask in ``agent``."""
+        assert self.session is not None and agent.envelope is not None
+        assert agent.features is not None
+        cfg = self.config
+        rng = self._rng if cfg.sensor.active else None
+        while True:
+            raw = self._observe(agent)
+            obs = perturb(raw, cfg.sensor_noise, cfg.sensor_dropout, rng)
+            decision = agent.envelope.offer(obs)
+            agent.features.update(obs)
+            agent.last_obs = obs
+            if decision.point or self.session.finished():
+                agent.decision = decision if decision.point else None
+                agent.encoded = agent.features.encode(obs, agent.envelope.actuated, update=False)
+                agent.controller.request = decision.base
+                return
+            agent.controller.request = decision.base
+            self._tick()
 
     def reward(self, aid: str) -> float:
         """The agent's reward for the interval that just ran."""
@@ -239,6 +334,16 @@ class Simulation:
                            stage=seq.current_stage, target_stage=seq.target_stage,
                            time_in_stage_s=seq.time_in_stage_s, allowed=seq.allowed_stages(),
                            lanes=self.session.read_lanes(agent.junction.detectors))
+
+
+def residual_envelope(junction: Junction, scenario: Scenario, hold_extra_s: float
+                      ) -> ResidualEnvelope:
+    """Actuated control (default parameters, 1 s decisions) inside its envelope."""
+    from controllers import builders
+
+    actuated = builders.build_actuated(junction, scenario, {})
+    return ResidualEnvelope(actuated, hold_extra_s,  # type: ignore[arg-type]
+                            builders.green_limits(junction))
 
 
 def _deferral_reason(agent: Agent, stage: int) -> str:

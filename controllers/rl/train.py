@@ -23,6 +23,7 @@ from controllers.rl.config import TRAIN_SEED_MIN, EnvConfig
 from controllers.rl.env import JunctionEnv
 from controllers.rl.export import export_policy
 from controllers.rl.nets import StagePolicy
+from controllers.rl.train_residual import ResidualPlan, train_residual
 from controllers.rl.vec import SharedPolicyVecEnv
 from scenarios.files import write_json_atomic
 from scenarios.scenario import load_scenario
@@ -56,6 +57,8 @@ class TrainConfig:
         command: the command line, recorded in policy.json.
         hyper: algorithm keyword overrides.
         code_revision: git revision of the code, recorded in policy.json.
+        residual: ``residual`` action mode only: warm start, curriculum, validation and
+            test seeds (``eval_seeds`` is then unused; see ``train_residual.py``).
     """
 
     out: Path
@@ -73,6 +76,7 @@ class TrainConfig:
     command: str = ""
     hyper: dict[str, Any] = field(default_factory=dict)
     code_revision: str = "unknown"
+    residual: ResidualPlan = field(default_factory=ResidualPlan)
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
@@ -266,6 +270,45 @@ class TrainResult:
     final_eval: dict
 
 
+def _train_residual(cfg: TrainConfig, infos: list, progress: bool) -> TrainResult:
+    """The residual mode's run (MaskablePPO, warm start, validation selection, test)."""
+    if cfg.algo != "ppo" or cfg.resume or cfg.junction == ALL:
+        raise ValueError("the residual action mode trains with --algo ppo on one junction "
+                         "and without --resume")
+    rec = train_residual(cfg, cfg.residual, progress)
+    plan = cfg.residual
+
+    def brief(r: dict) -> dict:
+        return {k: v for k, v in r.items() if k != "per_seed"}
+
+    training = {
+        "command": cfg.command, "commands": [cfg.command],
+        "code_revision": cfg.code_revision, "seed": cfg.seed,
+        "algo": "MaskablePPO (sb3-contrib), residual on actuated",
+        "steps": rec["steps"], "envs": cfg.envs,
+        "wall_s": round(rec["wall_s"], 1), "train_wall_s": round(rec["train_wall_s"], 1),
+        "warm_start": {"follow_bias": plan.follow_bias, "critic_prefit_steps":
+                       plan.critic_steps},
+        "curriculum": [{"demand": "x0.8-1.0", "from_step": 0},
+                       {"demand": "x0.8-1.3", "from_step": int(plan.curriculum_at
+                                                               * cfg.steps)}],
+        "hyper": rec["hyper"],
+        "validation": [brief(r) for r in rec["history"]],
+        "selected_checkpoint": rec["selected"]["checkpoint"],
+        "selected_steps": rec["selected"]["steps"],
+        "final_eval": rec["test"],
+    }
+    seeds = {"train": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
+             "validation": list(plan.val_seeds), "test": list(plan.test_seeds)}
+    extra = {"seeds": seeds, "envelope": {"actuated": "default ActuatedParams",
+                                          "hold_extra_s": cfg.env.hold_extra_s}}
+    onnx_path, json_path = export_policy(rec["model"], "ppo", cfg.env, infos, cfg.out,
+                                         training, extra)
+    rec["model"].save(cfg.out / "model.zip")
+    return TrainResult(onnx=onnx_path, spec=json_path, steps=training["steps"],
+                       wall_s=rec["wall_s"], final_eval=rec["test"])
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     """Train, evaluate, checkpoint and export; returns the exported policy's paths."""
     started = time.perf_counter()
@@ -283,6 +326,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     if tls == ALL and not (cfg.algo == "ppo" and cfg.env.encoding == "stage"):
         raise ValueError("--junction all trains one shared policy: needs --algo ppo with the "
                          "stage encoding")
+    if cfg.env.action_mode == "residual":
+        return _train_residual(cfg, infos, progress)
     algo_cls = PPO if cfg.algo == "ppo" else DQN
     ckpt = latest_checkpoint(out) if cfg.resume else None
     if cfg.resume and ckpt is None:

@@ -15,7 +15,8 @@ from experiments.cli import main
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--episode", "100", "--eval-episode", "100", "--eval-seeds", "1", "--eval-every", "0",
+TINY = ["--action-mode", "next-stage", "--episode", "100", "--eval-episode", "100",
+        "--eval-seeds", "1", "--eval-every", "0",
         "--envs", "1", "--quiet"]
 
 
@@ -177,8 +178,11 @@ def test_bad_train_input_is_exit_2(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.skipif(not SHIPPED_POLICY.is_file(), reason="no shipped policy yet")
 def test_shipped_policy_fits_westentor(westentor) -> None:
+    from controllers.registry import controller_factory
+
     policy = OnnxPolicy.load(SHIPPED_POLICY)
-    RLController(policy, westentor.junctions[0].info)
+    ctrl = controller_factory("rl")(westentor.junctions[0], westentor)
+    assert ctrl.name == "rl" and ctrl.decision_interval_s == policy.spec["decision_interval_s"]
     assert "ampel train" in policy.spec["training"]["command"]
 
 
@@ -189,7 +193,7 @@ def test_one_shared_policy_trains_on_all_corridor_junctions(tmp_path: Path) -> N
         pytest.skip("corridor scenario not available")
     out = tmp_path / "corridor"
     code = main(["train", "--scenario", "werler_strasse", "--junction", "all", "--steps", "32",
-                 "--action-mode", "keep-switch", "--out", str(out), *TINY])
+                 "--out", str(out), *TINY, "--action-mode", "keep-switch"])
     assert code == 0
     spec = json.loads((out / "policy.json").read_text())
     assert [j["junction"] for j in spec["junctions"]] == ["ws1", "ws2", "ws3", "ws4"]
