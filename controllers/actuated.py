@@ -134,7 +134,7 @@ class ActuatedController:
             blocked = self._blocking.blocked[i]
             camera_moving = (r.camera_approaching or 0.0) >= 1.0
             self._active_full[i] = ((r.presence and not blocked) or up_gaps[i] < gap
-                                    or (queues[i] >= 1.0 and since_count[i] < gap)
+                                    or (queues[i] >= 1.0 and r.gap_s < gap and not blocked)
                                     or camera_moving)
             self._active_partial[i] = since_count[i] < gap
             calling = self.map.calling_stages_of_lane[i]

@@ -16,9 +16,11 @@ permissively; loops cannot see turning intentions) gets pressure only after a ve
 seen blocked at the head of such a lane (:class:`~controllers.common.HeadBlocking`).
 
 Every ``decision_interval_s`` the controller picks the stage of highest pressure; the
-shown stage keeps the green while its queue still discharges (the stop-line count of one
-of its lanes rose within ``discharge_gap_s``; a vehicle merely standing on a loop does
-not count) and unless another beats it by more than
+shown stage keeps the green while its queue still discharges (a stop-line loop of a lane it
+fully serves detected a vehicle within ``discharge_gap_s``, unless that vehicle stands
+blocked; on a lane it serves partly, the loop's count rose within ``discharge_gap_s``: a
+red through vehicle standing on the loop does not count) and unless another beats it by
+more than
 ``hysteresis`` vehicles (a switch costs an interstage of lost time). A stage with
 pressure that has waited ``max_red_s`` is served next; ``max_green_s``
 bounds a green while other stages have pressure; stages without detected lanes are given
@@ -75,9 +77,9 @@ class MaxPressureParams:
         max_green_s: longest green while another stage has positive pressure.
         hysteresis: pressure (vehicles) by which another stage must beat the shown one.
         recall_pressure: pressure given to stages that serve no detected lane.
-        discharge_gap_s: while the stop-line count of a lane of the shown stage rose less
-            than this many seconds ago, its queue is still discharging at saturation
-            flow and the stage is kept (0 disables; ``max_green_s`` still applies).
+        discharge_gap_s: while a lane of the shown stage discharges (see above) within
+            this many seconds, its queue still flows at saturation and the stage is kept
+            (0 disables; ``max_green_s`` still applies).
         blocked_s: a vehicle standing this long on the stop-line loop of a fully green
             lane while nothing crosses gives the lane's partial-only stages pressure.
         max_green_factor: the green is also at most this multiple of the stage's green in
@@ -179,8 +181,12 @@ class MaxPressureController:
         max_green = self.limits.max_for(self.history.previous, stage)
         if obs.time_in_stage_s >= max_green and pressures[best] > 0:
             return StageRequest(best, "max green")
-        discharging = any(self._since_count[i] < self.params.discharge_gap_s
-                          for i in self.map.lanes_of_stage[stage])
+        gap = self.params.discharge_gap_s
+        full = self.map.full(stage)
+        blocked = self._blocking.blocked
+        discharging = (any(obs.lanes[i].gap_s < gap and not blocked[i] for i in full)
+                       or any(self._since_count[i] < gap
+                              for i in self.map.lanes_of_stage[stage] if i not in full))
         if discharging:
             return StageRequest(stage, "queue discharging")
         if pressures[best] > pressures[stage] + self.params.hysteresis:

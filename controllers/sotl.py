@@ -18,8 +18,7 @@ Per decision:
 Shared lanes: a lane counts as served only by stages that serve all its movements; its
 vehicles wait for the stages its detections call (:class:`~controllers.common.StageMap`),
 and a partial-only stage (a left arrow on shared lanes) waits only after a vehicle was
-seen blocked at the head of such a lane. A vehicle blocked on a green stop-line loop does
-not count as approaching.
+seen blocked at the head of such a lane.
 """
 
 from __future__ import annotations
@@ -150,10 +149,7 @@ class SotlController:
             return StageRequest(stage, "no stage waits")
         if t >= self.limits.max_for(self.history.previous, stage):
             return StageRequest(target, "max green")
-        blocked = self._blocking.blocked
-        approaching = sum(max(0.0 if blocked[i] else demand[i],
-                              1.0 if gaps[i] < self.params.approach_gap_s and not blocked[i]
-                              else 0.0)
+        approaching = sum(max(demand[i], 1.0 if gaps[i] < self.params.approach_gap_s else 0.0)
                           for i in green)
         approaching += sum(1.0 for i in self.map.lanes_of_stage[stage]
                            if i not in green and since_count[i] < self.params.approach_gap_s)
