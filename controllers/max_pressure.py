@@ -17,10 +17,9 @@ seen blocked at the head of such a lane (:class:`~controllers.common.HeadBlockin
 
 Every ``decision_interval_s`` the controller picks the stage of highest pressure; the
 shown stage keeps the green while its queue still discharges (a stop-line loop of a lane it
-fully serves detected a vehicle within ``discharge_gap_s``, unless that vehicle stands
-blocked; on a lane it serves partly, the loop's count rose within ``discharge_gap_s``: a
-red through vehicle standing on the loop does not count) and unless another beats it by
-more than
+fully serves detected a vehicle within ``discharge_gap_s``; on a lane it serves partly,
+the loop's count rose within ``discharge_gap_s``: a red through vehicle standing on the
+loop does not count) and unless another beats it by more than
 ``hysteresis`` vehicles (a switch costs an interstage of lost time). A stage with
 pressure that has waited ``max_red_s`` is served next; ``max_green_s``
 bounds a green while other stages have pressure; stages without detected lanes are given
@@ -183,8 +182,10 @@ class MaxPressureController:
             return StageRequest(best, "max green")
         gap = self.params.discharge_gap_s
         full = self.map.full(stage)
-        blocked = self._blocking.blocked
-        discharging = (any(obs.lanes[i].gap_s < gap and not blocked[i] for i in full)
+        stuck = 2.0 * self.params.blocked_s  # a vehicle standing this long does not discharge
+        discharging = (any(obs.lanes[i].gap_s < gap
+                           and min(obs.time_in_stage_s, self._since_count[i]) < stuck
+                           for i in full)
                        or any(self._since_count[i] < gap
                               for i in self.map.lanes_of_stage[stage] if i not in full))
         if discharging:

@@ -57,12 +57,14 @@ def trip_metrics(tripinfo: Path, statistics: Path) -> dict[str, float]:
     """Mean time loss over all vehicle trips (finished or not) and SUMO's teleport total."""
     losses = [float(el.get("timeLoss", "0"))
               for _, el in ET.iterparse(tripinfo) if el.tag == "tripinfo"]
-    tele = 0
+    tele = jam = 0
     if statistics.exists():
         node = ET.parse(statistics).getroot().find("teleports")
-        tele = int(node.get("total", "0")) if node is not None else 0
+        if node is not None:
+            tele = int(node.get("total", "0"))
+            jam = sum(int(node.get(k, "0")) for k in ("jam", "yield", "wrongLane"))
     return {"time_loss_s": st.fmean(losses) if losses else 0.0, "trips": len(losses),
-            "teleports": tele}
+            "teleports": tele, "jam_teleports": jam}
 
 
 def _label(controller: str) -> tuple[str, dict[str, Any]]:
@@ -140,7 +142,8 @@ def table(records: list[dict[str, Any]], nets: list[str], controllers: list[str]
                 continue
             mean = st.fmean(r["time_loss_s"] for r in rs)
             tele = max(r["teleports"] for r in rs)
-            cells.append(f"{mean:.1f}" + (f" ({tele} tp)" if tele else ""))
+            jam = max(r.get("jam_teleports", 0) for r in rs)
+            cells.append(f"{mean:.1f}" + (f" ({tele} tp, {jam} jam)" if tele else ""))
         lines.append(f"| {net} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(records, indent=1))
     print(f"mean time loss [s] over all trips (unfinished included), seeds "
-          f"{','.join(map(str, args.seeds))}; (N tp) = most teleports in one run\n")
+          f"{','.join(map(str, args.seeds))}; (N tp, M jam) = most teleports "
+          "in one run, of them waiting in a jam (the rest: SUMO collision teleports)\n")
     print(table(records, nets, controllers))
     violations = sum(r.get("safety_violations", 0) for r in records)
     print(f"\nsafety violations in all {len(records)} runs: {violations}")
