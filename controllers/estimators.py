@@ -181,7 +181,7 @@ class DemandEstimator:
         between = self._between.update(obs, green_lanes)
         lanes = obs.lanes
         advance = None
-        if all(r.advance_count is not None for r in lanes) and lanes:
+        if any(r.advance_count is not None for r in lanes):
             advance = self._advance.update(
                 obs.time_s, [int(r.advance_count or 0) for r in lanes],
                 [r.stopline_count for r in lanes], [r.presence for r in lanes],
@@ -197,7 +197,7 @@ class DemandEstimator:
                     est = 0.0
             else:
                 est = self._est[i] + self._rate[i] * dt
-            if advance is not None:
+            if advance is not None and r.advance_count is not None:
                 est = advance[i]
             floor = between[i] + (1.0 if r.presence else 0.0)
             if r.camera_queue is not None:
