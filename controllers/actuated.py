@@ -65,7 +65,9 @@ class ActuatedParams:
             the through queue, are not stranded); 0 disables.
         blocked_s: a vehicle standing this long on the stop-line loop of a green lane
             while the loop counts nothing is blocked (it waits for a movement not
-            served); it no longer extends, and calls the lane's partial-only stages.
+            served); it no longer extends.
+        arrow_call_s: a vehicle blocked this long calls the lane's partial-only stages
+            (left arrows on shared lanes); 0: they are never served.
     """
 
     min_green_s: float = 5.0
@@ -76,6 +78,7 @@ class ActuatedParams:
     recall_undetected: bool = True
     max_red_s: float = 120.0
     blocked_s: float = 5.0
+    arrow_call_s: float = 5.0
 
     def __post_init__(self) -> None:
         require_positive(min_green_s=self.min_green_s, max_green_s=self.max_green_s,
@@ -83,8 +86,9 @@ class ActuatedParams:
                          blocked_s=self.blocked_s)
         if self.max_green_s < self.min_green_s:
             raise ValueError("parameter 'max_green_s' must be >= 'min_green_s'")
-        if self.max_red_s < 0 or self.max_green_factor < 0:
-            raise ValueError("parameters 'max_red_s' and 'max_green_factor' must be >= 0")
+        if min(self.max_red_s, self.max_green_factor, self.arrow_call_s) < 0:
+            raise ValueError("parameters 'max_red_s', 'max_green_factor' and 'arrow_call_s' "
+                             "must be >= 0")
 
 
 class ActuatedController:
@@ -108,7 +112,8 @@ class ActuatedController:
         self._active_full = [False] * n
         self._active_partial = [False] * n
         self._calls: set[tuple[int, int]] = set()
-        self._blocking = HeadBlocking(self.map, self.params.blocked_s)
+        self._blocking = HeadBlocking(self.map, self.params.blocked_s,
+                                      self.params.arrow_call_s)
         self._partial_calls: frozenset[int] = frozenset()
         self.last_reason = ""
 

@@ -251,13 +251,15 @@ class HeadBlocking:
     Loops cannot tell a left turner from a through vehicle. A vehicle that stands on the
     stop-line loop of a fully green lane for ``blocked_s`` while the loop counts nothing
     waits for a movement that is not (freely) served, e.g. a permissive left turn without
-    a gap: it calls the lane's stages that serve it only partly (a left-turn arrow). A
-    call is cleared when its stage is shown.
+    a gap. After standing ``call_s`` it calls the lane's stages that serve it only partly
+    (a left-turn arrow; ``call_s`` <= 0: never). A call is cleared when its stage is shown.
     """
 
-    def __init__(self, stage_map: StageMap, blocked_s: float = 5.0) -> None:
+    def __init__(self, stage_map: StageMap, blocked_s: float = 5.0,
+                 call_s: float | None = None) -> None:
         self._map = stage_map
         self._blocked_s = blocked_s
+        self._call_s = blocked_s if call_s is None else call_s
         self._called: set[int] = set()
         self.blocked: list[bool] = [False] * len(stage_map.lane_ids)
 
@@ -269,9 +271,10 @@ class HeadBlocking:
         full = frozenset(self._map.full(shown)) if shown is not None else frozenset()
         calling = self._map.calling_stages_of_lane
         for i, r in enumerate(obs.lanes):
-            self.blocked[i] = (r.presence and i in full
-                               and min(obs.time_in_stage_s, since_count[i]) >= self._blocked_s)
-            if self.blocked[i] and calling:
+            standing = (min(obs.time_in_stage_s, since_count[i])
+                        if r.presence and i in full else 0.0)
+            self.blocked[i] = standing >= self._blocked_s
+            if 0 < self._call_s <= standing and calling:
                 self._called.update(s for s in self._map.stages_of_lane[i]
                                     if s not in calling[i])
         return frozenset(self._called)

@@ -79,8 +79,10 @@ class MaxPressureParams:
         discharge_gap_s: while a lane of the shown stage discharges (see above) within
             this many seconds, its queue still flows at saturation and the stage is kept
             (0 disables; ``max_green_s`` still applies).
-        blocked_s: a vehicle standing this long on the stop-line loop of a fully green
-            lane while nothing crosses gives the lane's partial-only stages pressure.
+        blocked_s: a vehicle standing twice this long on the stop-line loop of a fully
+            green lane while nothing crosses does not hold the stage as discharging.
+        arrow_call_s: a vehicle standing this long there gives the lane's partial-only
+            stages (left arrows on shared lanes) pressure; 0: they never get any.
         max_green_factor: the green is also at most this multiple of the stage's green in
             the junction's fixed-time plan; 0 disables.
         max_red_s: a stage with positive pressure that has not been shown for this long
@@ -96,15 +98,16 @@ class MaxPressureParams:
     max_red_s: float = 180.0
     max_green_factor: float = 0.0
     blocked_s: float = 5.0
+    arrow_call_s: float = 5.0
 
     def __post_init__(self) -> None:
         require_positive(decision_interval_s=self.decision_interval_s,
                          min_green_s=self.min_green_s, max_green_s=self.max_green_s,
                          blocked_s=self.blocked_s)
         if min(self.hysteresis, self.recall_pressure, self.discharge_gap_s,
-               self.max_red_s, self.max_green_factor) < 0:
+               self.max_red_s, self.max_green_factor, self.arrow_call_s) < 0:
             raise ValueError("parameters 'hysteresis', 'recall_pressure', 'discharge_gap_s', "
-                             "'max_red_s' and 'max_green_factor' must be >= 0")
+                             "'max_red_s', 'max_green_factor' and 'arrow_call_s' must be >= 0")
         if self.max_green_s < self.min_green_s:
             raise ValueError("parameter 'max_green_s' must be >= 'min_green_s'")
 
@@ -128,7 +131,8 @@ class MaxPressureController:
         self.board = board if board is not None else QueueBoard()
         self._queues = DemandEstimator(tuple(lane.lane for lane in info.lanes))
         self._discharge = DischargeTracker(len(info.lanes))
-        self._blocking = HeadBlocking(self.map, self.params.blocked_s)
+        self._blocking = HeadBlocking(self.map, self.params.blocked_s,
+                                      self.params.arrow_call_s)
         self._since_count = [float("inf")] * len(info.lanes)
 
     def pressures(self, obs: Observation) -> list[float]:

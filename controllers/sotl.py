@@ -54,6 +54,9 @@ class SotlParams:
             the junction's fixed-time plan; 0 disables.
         max_red_s: a stage not shown for this long counts as one waiting vehicle even
             without a detection (vehicles that cannot reach their loops); 0 disables.
+        arrow_call_s: a vehicle standing this long on the stop-line loop of a green shared
+            lane while nothing crosses makes the lane's partial-only stages (left arrows)
+            wait; 0: they are never served.
     """
 
     theta: float = 400.0
@@ -64,13 +67,15 @@ class SotlParams:
     decision_interval_s: float = 1.0
     max_red_s: float = 120.0
     max_green_factor: float = 1.0
+    arrow_call_s: float = 5.0
 
     def __post_init__(self) -> None:
         require_positive(theta=self.theta, min_green_s=self.min_green_s,
                          max_green_s=self.max_green_s, approach_gap_s=self.approach_gap_s,
                          decision_interval_s=self.decision_interval_s)
-        if self.max_red_s < 0 or self.max_green_factor < 0:
-            raise ValueError("parameters 'max_red_s' and 'max_green_factor' must be >= 0")
+        if min(self.max_red_s, self.max_green_factor, self.arrow_call_s) < 0:
+            raise ValueError("parameters 'max_red_s', 'max_green_factor' and 'arrow_call_s' "
+                             "must be >= 0")
         if self.mu < 0:
             raise ValueError("parameter 'mu' must be >= 0")
         if self.max_green_s < self.min_green_s:
@@ -94,7 +99,7 @@ class SotlController:
         self._gaps = GapTracker(len(info.lanes))
         self._queues = QueueTracker(tuple(lane.lane for lane in info.lanes))
         self._discharge = DischargeTracker(len(info.lanes))
-        self._blocking = HeadBlocking(self.map)
+        self._blocking = HeadBlocking(self.map, call_s=self.params.arrow_call_s)
         self.last_reason = ""
         self._kappa = 0.0
         self._kappa_stage: int | None = None
