@@ -78,7 +78,7 @@ class ActuatedParams:
     recall_undetected: bool = True
     max_red_s: float = 120.0
     blocked_s: float = 5.0
-    arrow_call_s: float = 5.0
+    arrow_call_s: float = 0.0
 
     def __post_init__(self) -> None:
         require_positive(min_green_s=self.min_green_s, max_green_s=self.max_green_s,

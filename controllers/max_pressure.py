@@ -98,7 +98,7 @@ class MaxPressureParams:
     max_red_s: float = 180.0
     max_green_factor: float = 0.0
     blocked_s: float = 5.0
-    arrow_call_s: float = 5.0
+    arrow_call_s: float = 0.0
 
     def __post_init__(self) -> None:
         require_positive(decision_interval_s=self.decision_interval_s,

@@ -67,7 +67,7 @@ class SotlParams:
     decision_interval_s: float = 1.0
     max_red_s: float = 120.0
     max_green_factor: float = 1.0
-    arrow_call_s: float = 5.0
+    arrow_call_s: float = 0.0
 
     def __post_init__(self) -> None:
         require_positive(theta=self.theta, min_green_s=self.min_green_s,
