@@ -91,7 +91,7 @@ def test_calls_are_kept_per_lane_and_stage() -> None:
 
 
 def test_a_vehicle_blocked_on_a_green_shared_lane_calls_the_left_arrow() -> None:
-    ctl = actuated()
+    ctl = ActuatedController(SHARED, ActuatedParams(arrow_call_s=5), GreenLimits.unbounded(3))
     ctl.decide(see(0, 0, 2, m1=standing()))
     assert not ctl.calls(0)[1]  # standing 2 s: still starting up
     for t in range(1, 8):  # stands 7 s on the loop of its green lane, nothing crosses
@@ -100,6 +100,10 @@ def test_a_vehicle_blocked_on_a_green_shared_lane_calls_the_left_arrow() -> None
     ctl.decide(see(8, 1, 0))  # the arrow is shown: its call is served
     ctl.decide(see(9, 2, 1))
     assert not ctl.calls(9)[1]
+    skip = actuated()  # by default (arrow_call_s=0) the arrow is never called
+    for t in range(0, 12):
+        skip.decide(see(t, 0, t, m1=standing()))
+    assert not skip.calls(12)[1]
 
 
 def test_partial_only_stage_is_not_recalled_by_max_red() -> None:
