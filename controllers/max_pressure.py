@@ -42,6 +42,9 @@ from controllers.common import (
 from controllers.estimators import DemandEstimator, DischargeTracker
 from scenarios.observation import JunctionInfo, Observation
 
+#: vehicles waiting on the lane a movement enters from which on it counts as spilling back
+SPILLBACK_VEH = 6.0
+
 
 @dataclass
 class QueueBoard:
@@ -80,7 +83,8 @@ class MaxPressureParams:
             this many seconds, its queue still flows at saturation and the stage is kept
             (0 disables; ``max_green_s`` still applies).
         blocked_s: a vehicle standing twice this long on the stop-line loop of a fully
-            green lane while nothing crosses does not hold the stage as discharging.
+            green lane while nothing crosses and the lane it enters is full (spillback)
+            does not hold the stage as discharging.
         arrow_call_s: a vehicle standing this long there gives the lane's partial-only
             stages (left arrows on shared lanes) pressure; 0: they never get any.
         max_green_factor: the green is also at most this multiple of the stage's green in
@@ -134,6 +138,7 @@ class MaxPressureController:
         self._blocking = HeadBlocking(self.map, self.params.blocked_s,
                                       self.params.arrow_call_s)
         self._since_count = [float("inf")] * len(info.lanes)
+        self._down = [0.0] * len(info.lanes)
 
     def pressures(self, obs: Observation) -> list[float]:
         """Pressure of every stage for this observation (updates the shared board)."""
@@ -148,6 +153,7 @@ class MaxPressureController:
         for i, lane in enumerate(self.info.lanes):
             outs = lane.outgoing or ("",)
             down = sum(self.board.queue(o, obs.time_s) for o in outs if o) / len(outs)
+            self._down[i] = down
             lane_pressure.append(upstream[i] - down)
         out = []
         for s in range(self.map.n_stages):
@@ -186,9 +192,12 @@ class MaxPressureController:
             return StageRequest(best, "max green")
         gap = self.params.discharge_gap_s
         full = self.map.full(stage)
-        stuck = 2.0 * self.params.blocked_s  # a vehicle standing this long does not discharge
+        # a vehicle standing this long while the lane it enters is full does not discharge
+        # (spillback); one standing before an empty exit waits to go (e.g. for pedestrians)
+        stuck = 2.0 * self.params.blocked_s
         discharging = (any(obs.lanes[i].gap_s < gap
-                           and min(obs.time_in_stage_s, self._since_count[i]) < stuck
+                           and (self._down[i] < SPILLBACK_VEH
+                                or min(obs.time_in_stage_s, self._since_count[i]) < stuck)
                            for i in full)
                        or any(self._since_count[i] < gap
                               for i in self.map.lanes_of_stage[stage] if i not in full))
