@@ -238,3 +238,19 @@ def test_queue_drift_stays_bounded_over_an_hour_of_heavy_lane_changing() -> None
     assert max(errors[-900:]) <= max(errors[:900]) + 2.0
     assert sum(road_errors) / len(road_errors) < 1.0
     assert max(abs(r) for r in raw) > 20  # the uncorrected count did drift
+
+
+def test_volume_density_gap_shrinks_as_the_green_runs_on() -> None:
+    def run(params: ActuatedParams) -> str:
+        ctl = ActuatedController(SHARED, params, GreenLimits.unbounded(3))
+        reason = ""
+        for t in range(0, 40):  # side road waits; main road vehicles 2.5 s apart
+            up = 1 if t % 5 in (0, 3) else 0
+            reason = ctl.decide(see(t, 0, t, m0={"up": up}, s0={"presence": True})).reason
+            if reason == "gap-out":
+                break
+        return reason
+    assert run(ActuatedParams()) == "extend"
+    assert run(ActuatedParams(min_gap_s=2.0, gap_reduction_s=10)) == "gap-out"
+    with pytest.raises(ValueError, match="min_gap_s"):
+        ActuatedParams(min_gap_s=-1)
