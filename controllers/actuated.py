@@ -2,15 +2,31 @@
 
 Per decision (every ``decision_interval_s``):
 
-* A lane *calls* its stages when a loop detects a vehicle while none of its stages is
-  shown (the call is locked until one of them is served). Stages without any detected
-  lane (e.g. pedestrian-only stages without push buttons) are always called (recall),
-  and so is a stage not shown for ``max_red_s``.
-* The shown stage is held for at least ``min_green_s``. After that it *gaps out* when on
-  all its lanes the time since the last vehicle passed either loop is at least
-  ``max_gap_s``, and *maxes out* after ``max_green_s``.
+* A lane *calls* the stages that serve it (its calling stages, see
+  :class:`~controllers.common.StageMap`) when a loop detects a vehicle while it is not
+  fully green. Calls are kept per (lane, stage) and a call is cleared only when its own
+  stage is shown, or when the lane is fully green (its vehicles are being served).
+  Stages without any detected lane (e.g. pedestrian-only stages without push buttons)
+  are always called (recall), and so is a called-by-loops stage not shown for
+  ``max_red_s``.
+* A *partial-only* stage (it serves some movements of shared lanes that have a stage
+  serving them fully, e.g. a left-turn arrow on a shared through/left lane) is called
+  only when a vehicle stands on the stop-line loop of such a lane for ``blocked_s``
+  while its lane is fully green and nothing crosses: it waits for a movement not served
+  (a left turner without a gap). It runs for its minimum green plus extensions from
+  vehicles that actually cross the stop line.
+* The shown stage is held for at least ``min_green_s``. After that it *gaps out* when no
+  lane extends it any more, and *maxes out* after ``max_green_s``. A lane extends only
+  the stages that serve all of its movements (a red through movement on a shared lane
+  must not hold a right-turn stage): while a vehicle crossed its upstream loop less than
+  ``max_gap_s`` ago, a vehicle stands on its stop-line loop (unless blocked, see above),
+  or its queue between the loops still discharges. A lane served only partly extends
+  while its stop-line count rises (its served movement flows).
 * On gap-out or max-out the controller requests the next stage in cyclic order that has
   a call; a stage without a call is skipped. Without any call the green rests where it is.
+
+Sensing profiles: an ``advance`` loop's counts call a lane's stages earlier; a
+``camera``'s halting and approaching vehicles call and extend like loop detections.
 """
 
 from __future__ import annotations
@@ -20,12 +36,13 @@ from dataclasses import dataclass
 from controllers.base import StageRequest
 from controllers.common import (
     GreenLimits,
+    HeadBlocking,
     StageHistory,
     StageMap,
     hold,
     require_positive,
 )
-from controllers.estimators import GapTracker, QueueTracker
+from controllers.estimators import DischargeTracker, GapTracker, QueueTracker
 from scenarios.observation import JunctionInfo, Observation
 
 
@@ -46,6 +63,16 @@ class ActuatedParams:
         max_red_s: a stage not shown for this long is called even without a detection
             (vehicles that cannot reach their loops, e.g. a left-turn pocket blocked by
             the through queue, are not stranded); 0 disables.
+        blocked_s: a vehicle standing this long on the stop-line loop of a green lane
+            while the loop counts nothing is blocked (it waits for a movement not
+            served); it no longer extends.
+        arrow_call_s: a vehicle blocked this long calls the lane's partial-only stages
+            (left arrows on shared lanes); 0: they are never served.
+        min_gap_s: volume-density operation: after the minimum green the allowed gap
+            falls linearly from ``max_gap_s`` to this over ``gap_reduction_s`` of green;
+            0: off (measured: better on all five RESCO networks, worse on four of the six
+            Hamm scenarios, so off by default).
+        gap_reduction_s: seconds of green over which the gap falls to ``min_gap_s``.
     """
 
     min_green_s: float = 5.0
@@ -55,14 +82,20 @@ class ActuatedParams:
     decision_interval_s: float = 1.0
     recall_undetected: bool = True
     max_red_s: float = 120.0
+    blocked_s: float = 5.0
+    arrow_call_s: float = 0.0
+    min_gap_s: float = 0.0
+    gap_reduction_s: float = 20.0
 
     def __post_init__(self) -> None:
         require_positive(min_green_s=self.min_green_s, max_green_s=self.max_green_s,
-                         max_gap_s=self.max_gap_s, decision_interval_s=self.decision_interval_s)
+                         max_gap_s=self.max_gap_s, decision_interval_s=self.decision_interval_s,
+                         blocked_s=self.blocked_s, gap_reduction_s=self.gap_reduction_s)
         if self.max_green_s < self.min_green_s:
             raise ValueError("parameter 'max_green_s' must be >= 'min_green_s'")
-        if self.max_red_s < 0 or self.max_green_factor < 0:
-            raise ValueError("parameters 'max_red_s' and 'max_green_factor' must be >= 0")
+        if min(self.max_red_s, self.max_green_factor, self.arrow_call_s, self.min_gap_s) < 0:
+            raise ValueError("parameters 'max_red_s', 'max_green_factor', 'arrow_call_s' and "
+                             "'min_gap_s' must be >= 0")
 
 
 class ActuatedController:
@@ -79,56 +112,91 @@ class ActuatedController:
         limits = limits or GreenLimits.unbounded(self.map.n_stages)
         self.limits = limits.bounded(self.params.min_green_s, self.params.max_green_s)
         self.history = StageHistory()
-        self._gaps = GapTracker(len(info.lanes))
+        n = len(info.lanes)
+        self._gaps = GapTracker(n)
         self._queues = QueueTracker(tuple(lane.lane for lane in info.lanes))
-        self._active = [False] * len(info.lanes)
-        self._lane_call = [False] * len(info.lanes)
+        self._discharge = DischargeTracker(n)
+        self._active_full = [False] * n
+        self._active_partial = [False] * n
+        self._calls: set[tuple[int, int]] = set()
+        self._blocking = HeadBlocking(self.map, self.params.blocked_s,
+                                      self.params.arrow_call_s)
+        self._partial_calls: frozenset[int] = frozenset()
         self.last_reason = ""
 
     # ---------------------------------------------------------------- sensing
     def update(self, obs: Observation) -> None:
         """Update calls and per-lane activity (vehicles still to be served) from readings.
 
-        A lane is active while a vehicle is on its stop-line loop, a vehicle crossed its
-        upstream loop less than max-gap ago, or a queue between the loops is still
-        discharging (the stop-line loop saw a vehicle less than max-gap ago).
+        A lane is active for a stage serving all its movements while a vehicle crossed
+        its upstream loop less than max-gap ago, a vehicle stands on its stop-line loop
+        (and is not blocked), a queue between the loops still discharges, or a camera
+        sees vehicles approaching; for a stage serving it partly, only while its
+        stop-line count rises.
         """
         up_gaps = self._gaps.update(obs)
+        since_count = self._discharge.update(obs)
         shown = obs.stage
+        full = frozenset(self.map.full(shown)) if shown is not None else frozenset()
         green = frozenset(self.map.lanes_of_stage[shown]) if shown is not None else frozenset()
-        idle = [min(u, r.gap_s) for u, r in zip(up_gaps, obs.lanes, strict=True)]
-        queues = self._queues.update(obs, green, idle)
+        queues = self._queues.update(obs, full)
         gap = self.params.max_gap_s
+        if 0 < self.params.min_gap_s < gap and shown is not None:
+            # volume-density: the allowed gap shrinks as the green runs on
+            over = max(0.0, obs.time_in_stage_s - self.limits.min_green[shown])
+            gap = max(self.params.min_gap_s,
+                      gap - (gap - self.params.min_gap_s) * over / self.params.gap_reduction_s)
+        self._partial_calls = self._blocking.update(obs, since_count)
         for i, r in enumerate(obs.lanes):
-            self._active[i] = (r.presence or up_gaps[i] < gap
-                               or (queues[i] >= 1.0 and r.gap_s < gap))
+            blocked = self._blocking.blocked[i]
+            camera_moving = (r.camera_approaching or 0.0) >= 1.0
+            self._active_full[i] = ((r.presence and not blocked) or up_gaps[i] < gap
+                                    or (queues[i] >= 1.0 and r.gap_s < gap and not blocked)
+                                    or camera_moving)
+            self._active_partial[i] = since_count[i] < gap
+            calling = self.map.calling_stages_of_lane[i]
+            if i in full:
+                self._calls.difference_update({(i, s) for s in calling})
+                continue
             if i in green:
-                self._lane_call[i] = False
-            elif (r.upstream_count > 0 or r.stopline_count > 0 or r.presence
-                  or queues[i] >= 1.0):
-                self._lane_call[i] = True
+                self._calls.discard((i, shown))
+            detected = (r.upstream_count > 0 or r.stopline_count > 0 or r.presence
+                        or queues[i] >= 1.0 or bool(r.advance_count)
+                        or (r.camera_queue or 0.0) >= 1.0 or camera_moving)
+            if detected:
+                self._calls.update((i, s) for s in calling if s != shown)
 
     def calls(self, now: float | None = None) -> list[bool]:
         """Per stage: whether it has a call (detected vehicle, recall, or max red)."""
         out = []
         max_red = self.params.max_red_s
         for s in range(self.map.n_stages):
-            lanes = self.map.lanes_of_stage[s]
-            if not lanes:
+            if not self.map.lanes_of_stage[s]:
                 out.append(self.params.recall_undetected)
-            else:
-                out.append(any(self._lane_call[i] for i in lanes)
-                           or (now is not None and max_red > 0
-                               and self.history.red_s(s, now) >= max_red))
+                continue
+            called = (s in self._partial_calls
+                      or any((i, s) in self._calls for i in self.map.lanes_of_stage[s]))
+            starved = (now is not None and max_red > 0 and not self.map.partial_only(s)
+                       and self.history.red_s(s, now) >= max_red)
+            out.append(called or starved)
         return out
 
     def gapped_out(self, stage: int) -> bool:
         """Whether no detected lane of ``stage`` is active any more."""
-        return not any(self._active[i] for i in self.map.lanes_of_stage[stage])
+        full = self.map.full(stage)
+        if any(self._active_full[i] for i in full):
+            return False
+        return not any(self._active_partial[i] for i in self.map.lanes_of_stage[stage]
+                       if i not in full)
 
     # --------------------------------------------------------------- decision
     def decide(self, obs: Observation) -> StageRequest:
         """Hold, or move to the next called stage on gap-out / max-out."""
+        request = self._decide(obs)
+        self.last_reason = request.reason
+        return request
+
+    def _decide(self, obs: Observation) -> StageRequest:
         self.update(obs)
         self.history.update(obs)
         stage = obs.stage

@@ -111,31 +111,79 @@ def require_non_negative(**values: float) -> None:
             raise ValueError(f"parameter {key!r} must be >= 0, got {value:g}")
 
 
+#: a stage serves a lane "fully" when this share of its movements is green in it
+FULL_SHARE = 0.999
+
+
 @dataclass(frozen=True)
 class StageMap:
     """Which detected lanes each stage serves, from the static junction description.
 
     ``lanes_of_stage[s]`` are indices into ``Observation.lanes`` (same order as
-    ``JunctionInfo.lanes``) of lanes with a group that is green in stage ``s``.
+    ``JunctionInfo.lanes``) of lanes with a group that is green in stage ``s``;
+    ``full_lanes_of_stage[s]`` only those whose movements are *all* green in ``s`` (a
+    shared lane whose through traffic is red in ``s`` is served only partly: its
+    detections say nothing about the movement that ``s`` serves). ``share[s][i]`` is the
+    share of lane ``i``'s movements that ``s`` serves.
+
+    ``calling_stages_of_lane[i]`` are the stages a detection on lane ``i`` calls: the
+    stages serving it fully, or, when none does, every stage serving it. A stage that no
+    lane calls this way (e.g. a left-turn arrow on shared lanes whose left turners may
+    also go permissively) is *partial-only*: loops cannot tell a turning vehicle from a
+    through one, so it runs only when a vehicle is seen blocked at the head of a green
+    lane (it waits for a movement not served, see the controllers).
     """
 
     n_stages: int
     lanes_of_stage: tuple[tuple[int, ...], ...]
     stages_of_lane: tuple[tuple[int, ...], ...]
     lane_ids: tuple[str, ...]
+    full_lanes_of_stage: tuple[tuple[int, ...], ...] = ()
+    share: tuple[dict[int, float], ...] = ()
+    calling_stages_of_lane: tuple[tuple[int, ...], ...] = ()
 
     @classmethod
     def from_info(cls, info: JunctionInfo) -> StageMap:
         """Derive the map from ``JunctionInfo``."""
         n = len(info.stage_names)
         per_stage: list[list[int]] = [[] for _ in range(n)]
+        full: list[list[int]] = [[] for _ in range(n)]
+        share: list[dict[int, float]] = [{} for _ in range(n)]
+        calling: list[tuple[int, ...]] = []
         for i, lane in enumerate(info.lanes):
-            for s in lane.stages:
+            shares = lane.stage_shares if len(lane.stage_shares) == len(lane.stages) \
+                else (1.0,) * len(lane.stages)
+            own = []
+            for s, sh in zip(lane.stages, shares, strict=True):
                 if 0 <= s < n:
                     per_stage[s].append(i)
+                    share[s][i] = sh
+                    if sh >= FULL_SHARE:
+                        full[s].append(i)
+                        own.append(s)
+            calling.append(tuple(own) if own
+                           else tuple(s for s in lane.stages if 0 <= s < n))
         return cls(n_stages=n, lanes_of_stage=tuple(tuple(x) for x in per_stage),
                    stages_of_lane=tuple(tuple(lane.stages) for lane in info.lanes),
-                   lane_ids=tuple(lane.lane for lane in info.lanes))
+                   lane_ids=tuple(lane.lane for lane in info.lanes),
+                   full_lanes_of_stage=tuple(tuple(x) for x in full),
+                   share=tuple(share), calling_stages_of_lane=tuple(calling))
+
+    def full(self, stage: int) -> tuple[int, ...]:
+        """Lanes all of whose movements ``stage`` serves."""
+        return self.full_lanes_of_stage[stage] if self.full_lanes_of_stage \
+            else self.lanes_of_stage[stage]
+
+    def called_by(self, stage: int) -> tuple[int, ...]:
+        """Lanes whose detections call ``stage``."""
+        if not self.calling_stages_of_lane:
+            return self.lanes_of_stage[stage]
+        return tuple(i for i in self.lanes_of_stage[stage]
+                     if stage in self.calling_stages_of_lane[i])
+
+    def partial_only(self, stage: int) -> bool:
+        """Whether the stage serves detected lanes but no lane's detections call it."""
+        return bool(self.lanes_of_stage[stage]) and not self.called_by(stage)
 
     def detected(self, stage: int) -> bool:
         """Whether the stage serves at least one detected lane."""
@@ -224,3 +272,38 @@ def hold(obs: Observation) -> int:
 def bus_count(reading: LaneReading) -> int:
     """Buses detected on the lane since the last observation (0 if the sensing lacks it)."""
     return int(getattr(reading, "bus_count", 0) or 0)
+
+
+class HeadBlocking:
+    """Calls of partial-only stages from vehicles blocked at the head of a green lane.
+
+    Loops cannot tell a left turner from a through vehicle. A vehicle that stands on the
+    stop-line loop of a fully green lane for ``blocked_s`` while the loop counts nothing
+    waits for a movement that is not (freely) served, e.g. a permissive left turn without
+    a gap. After standing ``call_s`` it calls the lane's stages that serve it only partly
+    (a left-turn arrow; ``call_s`` <= 0: never). A call is cleared when its stage is shown.
+    """
+
+    def __init__(self, stage_map: StageMap, blocked_s: float = 5.0,
+                 call_s: float | None = None) -> None:
+        self._map = stage_map
+        self._blocked_s = blocked_s
+        self._call_s = blocked_s if call_s is None else call_s
+        self._called: set[int] = set()
+        self.blocked: list[bool] = [False] * len(stage_map.lane_ids)
+
+    def update(self, obs: Observation, since_count: list[float]) -> frozenset[int]:
+        """The partial-only stages called after this observation."""
+        shown = obs.stage
+        if shown is not None:
+            self._called.discard(shown)
+        full = frozenset(self._map.full(shown)) if shown is not None else frozenset()
+        calling = self._map.calling_stages_of_lane
+        for i, r in enumerate(obs.lanes):
+            standing = (min(obs.time_in_stage_s, since_count[i])
+                        if r.presence and i in full else 0.0)
+            self.blocked[i] = standing >= self._blocked_s
+            if 0 < self._call_s <= standing and calling:
+                self._called.update(s for s in self._map.stages_of_lane[i]
+                                    if s not in calling[i])
+        return frozenset(self._called)

@@ -33,42 +33,55 @@ class GapTracker:
         return gaps
 
 
-class QueueTracker:
-    """Vehicles between the upstream and the stop-line loop, per lane, from the counts.
+class DischargeTracker:
+    """Per lane, when the stop-line loop last *counted* a vehicle (a crossing).
 
-    The tracker integrates ``upstream_count - stopline_count`` itself (not the session's
-    clipped estimate) and corrects the two ways an input-output estimate drifts:
-
-    * lane changes between the loops (counted upstream on one lane, at the stop line on
-      a neighbour): a negative lane takes the vehicles back from positive lanes of the
-      same road (lanes ``EDGE_k`` of one edge ``EDGE``);
-    * missed counts: while a lane is green and neither loop has seen a vehicle for
-      ``idle_reset_s`` (and none stands on the stop-line loop), nothing can be between
-      them, so the lane is zeroed.
-
-    Estimates are capped at ``cap`` vehicles (the loops are a few car lengths apart).
+    ``LaneReading.gap_s`` is SUMO's time since the last detection, which reads 0 while a
+    vehicle merely stands on the loop. A queue discharges only while the count rises.
     """
 
-    def __init__(self, lane_ids: tuple[str, ...] | int, idle_reset_s: float = 6.0,
-                 cap: float = 12.0) -> None:
-        if isinstance(lane_ids, int):
-            lane_ids = tuple(f"lane{i}_0" for i in range(lane_ids))
-        self._q = [0.0] * len(lane_ids)
+    def __init__(self, n_lanes: int) -> None:
+        self._last = [-math.inf] * n_lanes
+
+    def update(self, obs: Observation) -> list[float]:
+        """Per lane: seconds since the stop-line count last rose."""
+        out = []
+        for i, r in enumerate(obs.lanes):
+            if r.stopline_count > 0:
+                self._last[i] = obs.time_s
+            out.append(obs.time_s - self._last[i])
+        return out
+
+
+class _InOut:
+    """An input-output count between two cross-sections of each lane, with drift bounds.
+
+    ``q += entered - left``, then: a negative lane takes vehicles back from positive lanes
+    of the same road (lane changes between the cross-sections); a lane is zeroed when
+    nothing can be between them (see :class:`QueueTracker`); values are capped.
+    """
+
+    def __init__(self, lane_ids: tuple[str, ...], idle_reset_s: float, red_reset_s: float,
+                 cap: float) -> None:
+        self.q = [0.0] * len(lane_ids)
         edges: dict[str, list[int]] = {}
         for i, lane in enumerate(lane_ids):
             edges.setdefault(lane.rsplit("_", 1)[0], []).append(i)
         self._siblings = [tuple(j for j in edges[lane.rsplit("_", 1)[0]] if j != i)
                           for i, lane in enumerate(lane_ids)]
         self._idle_reset_s = idle_reset_s
+        self._red_reset_s = red_reset_s
         self._cap = cap
-        self._last_up = [-math.inf] * len(lane_ids)
+        self._last_in = [-math.inf] * len(lane_ids)
 
-    def update(self, obs: Observation, green_lanes: tuple[int, ...] | frozenset[int],
-               gaps: list[float] | None = None) -> list[float]:
-        """Corrected queues (vehicles, >= 0) per lane after this observation."""
-        q = self._q
-        for i, r in enumerate(obs.lanes):
-            q[i] += r.upstream_count - r.stopline_count
+    def update(self, now: float, entered: list[int], left: list[int], presence: list[bool],
+               idle: list[float], green: frozenset[int] | tuple[int, ...]) -> list[float]:
+        """``idle``: per lane, seconds since the stop-line loop last detected anything."""
+        q = self.q
+        for i in range(len(q)):
+            q[i] += entered[i] - left[i]
+            if entered[i] > 0:
+                self._last_in[i] = now
         for i in range(len(q)):
             for j in sorted(self._siblings[i], key=lambda k: -q[k]):
                 if q[i] >= 0:
@@ -76,14 +89,61 @@ class QueueTracker:
                 take = min(-q[i], max(q[j], 0.0))
                 q[i] += take
                 q[j] -= take
-        for i, r in enumerate(obs.lanes):
-            if r.upstream_count > 0:
-                self._last_up[i] = obs.time_s
-            if (i in green_lanes and r.gap_s >= self._idle_reset_s and not r.presence
-                    and obs.time_s - self._last_up[i] >= self._idle_reset_s):
+        for i in range(len(q)):
+            quiet = now - self._last_in[i]
+            if not presence[i] and (
+                    (i in green and idle[i] >= self._idle_reset_s
+                     and quiet >= self._idle_reset_s)
+                    or (i not in green and quiet >= self._red_reset_s)):
                 q[i] = 0.0
             q[i] = min(max(q[i], 0.0), self._cap)
         return list(q)
+
+
+class QueueTracker:
+    """Vehicles between the upstream and the stop-line loop, per lane, from the counts.
+
+    The tracker integrates ``upstream_count - stopline_count`` itself (not the session's
+    raw ``queue``, which drifts without bound) and bounds the two ways an input-output
+    estimate drifts:
+
+    * lane changes between the loops (counted upstream on one lane, at the stop line on
+      a neighbour): a negative lane takes the vehicles back from positive lanes of the
+      same road (lanes ``EDGE_k`` of one edge ``EDGE``);
+    * missed or misattributed counts: nothing can be between the loops when no vehicle
+      stands on the stop-line loop and none entered for a while: ``idle_reset_s`` on a
+      green lane whose stop-line loop detected nothing for as long, and optionally
+      ``red_reset_s`` on a red lane (off by default: a head vehicle does not always stop
+      on the loop, and zeroing real queues cost more delay than phantoms on the Hamm
+      scenarios). Such a lane is zeroed; with the cap, the error stays bounded.
+
+    Estimates are capped at ``cap`` vehicles (the loops are a few car lengths apart).
+    With the ``camera`` sensing profile the camera's queue (halting vehicles in view)
+    replaces the loop estimate of a lane whenever it is present.
+    """
+
+    def __init__(self, lane_ids: tuple[str, ...] | int, idle_reset_s: float = 6.0,
+                 cap: float = 12.0, red_reset_s: float = math.inf) -> None:
+        if isinstance(lane_ids, int):
+            lane_ids = tuple(f"lane{i}_0" for i in range(lane_ids))
+        self._io = _InOut(lane_ids, idle_reset_s, red_reset_s, cap)
+
+    def update(self, obs: Observation, green_lanes: tuple[int, ...] | frozenset[int],
+               gaps: list[float] | None = None) -> list[float]:
+        """Corrected queues (vehicles, >= 0) per lane after this observation.
+
+        ``gaps`` is accepted for compatibility and not used.
+        """
+        q = self._io.update(obs.time_s, [r.upstream_count for r in obs.lanes],
+                            [r.stopline_count for r in obs.lanes],
+                            [r.presence for r in obs.lanes],
+                            [r.gap_s for r in obs.lanes], green_lanes)
+        return [float(r.camera_queue) if r.camera_queue is not None else q[i]
+                for i, r in enumerate(obs.lanes)]
+
+
+#: vehicles a camera's 0-100 m view holds when the queue fills it (7.5 m per vehicle)
+CAMERA_FULL_VEH = 12.0
 
 
 class DemandEstimator:
@@ -94,11 +154,18 @@ class DemandEstimator:
     counts, time constant ``rate_window_s``); while it is green it falls by the vehicles
     crossing the stop line. It never falls below the drift-corrected count between the
     loops (:class:`QueueTracker`) and is zeroed when a green lane's stop-line loop idles.
+
+    Sensing profiles, when present in the readings: an ``advance`` loop measures instead
+    of guessing: the input-output count between it and the stop line (drift-bounded like
+    :class:`QueueTracker`) is the estimate, and its counts give the arrival rate. A
+    ``camera`` gives the waiting and approaching vehicles in view directly; the
+    integrated estimate is kept only while the camera's view is full of queue.
     """
 
     def __init__(self, lane_ids: tuple[str, ...], rate_window_s: float = 300.0,
                  idle_reset_s: float = 6.0, cap: float = 60.0) -> None:
         self._between = QueueTracker(lane_ids, idle_reset_s)
+        self._advance = _InOut(lane_ids, idle_reset_s + 6.0, 30.0, cap)
         self._rate = [0.0] * len(lane_ids)
         self._est = [0.0] * len(lane_ids)
         self._last_t: float | None = None
@@ -112,15 +179,30 @@ class DemandEstimator:
         dt = 1.0 if self._last_t is None else max(obs.time_s - self._last_t, 0.0)
         self._last_t = obs.time_s
         between = self._between.update(obs, green_lanes)
+        lanes = obs.lanes
+        advance = None
+        if any(r.advance_count is not None for r in lanes):
+            advance = self._advance.update(
+                obs.time_s, [int(r.advance_count or 0) for r in lanes],
+                [r.stopline_count for r in lanes], [r.presence for r in lanes],
+                [r.gap_s for r in lanes], green_lanes)
         alpha = min(1.0, dt / self._window) if dt > 0 else 0.0
-        for i, r in enumerate(obs.lanes):
+        for i, r in enumerate(lanes):
+            arrivals = r.advance_count if r.advance_count is not None else r.upstream_count
             if dt > 0:
-                self._rate[i] += alpha * (r.upstream_count / dt - self._rate[i])
+                self._rate[i] += alpha * (arrivals / dt - self._rate[i])
             if i in green_lanes:
                 est = self._est[i] - r.stopline_count
                 if r.gap_s >= self._idle_reset_s and not r.presence:
                     est = 0.0
             else:
                 est = self._est[i] + self._rate[i] * dt
-            self._est[i] = min(max(est, between[i] + (1.0 if r.presence else 0.0)), self._cap)
+            if advance is not None and r.advance_count is not None:
+                est = advance[i]
+            floor = between[i] + (1.0 if r.presence else 0.0)
+            if r.camera_queue is not None:
+                seen = r.camera_queue + (r.camera_approaching or 0.0)
+                est = max(est, seen) if r.camera_queue >= CAMERA_FULL_VEH else seen
+                floor = seen
+            self._est[i] = min(max(est, floor), self._cap)
         return list(self._est)

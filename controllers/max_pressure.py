@@ -9,9 +9,17 @@ loop. Outgoing lanes that are approach lanes of another junction of the same sce
 take that junction's latest queue from a :class:`QueueBoard` shared by the junctions'
 controllers; undetected outgoing lanes count as empty (the network exit).
 
+A lane served only partly by a stage (a shared lane whose other movements are red in it)
+adds its pressure weighted by the share of its movements the stage serves. A
+partial-only stage (e.g. a left-turn arrow on shared lanes whose left turners may also go
+permissively; loops cannot see turning intentions) gets pressure only after a vehicle was
+seen blocked at the head of such a lane (:class:`~controllers.common.HeadBlocking`).
+
 Every ``decision_interval_s`` the controller picks the stage of highest pressure; the
-shown stage keeps the green while its queue still discharges (a stop-line loop saw a
-vehicle within ``discharge_gap_s``) and unless another beats it by more than
+shown stage keeps the green while its queue still discharges (a stop-line loop of a lane it
+fully serves detected a vehicle within ``discharge_gap_s``; on a lane it serves partly,
+the loop's count rose within ``discharge_gap_s``: a red through vehicle standing on the
+loop does not count) and unless another beats it by more than
 ``hysteresis`` vehicles (a switch costs an interstage of lost time). A stage with
 pressure that has waited ``max_red_s`` is served next; ``max_green_s``
 bounds a green while other stages have pressure; stages without detected lanes are given
@@ -25,13 +33,17 @@ from dataclasses import dataclass, field
 from controllers.base import StageRequest
 from controllers.common import (
     GreenLimits,
+    HeadBlocking,
     StageHistory,
     StageMap,
     hold,
     require_positive,
 )
-from controllers.estimators import DemandEstimator
+from controllers.estimators import DemandEstimator, DischargeTracker
 from scenarios.observation import JunctionInfo, Observation
+
+#: vehicles waiting on the lane a movement enters from which on it counts as spilling back
+SPILLBACK_VEH = 6.0
 
 
 @dataclass
@@ -67,9 +79,14 @@ class MaxPressureParams:
         max_green_s: longest green while another stage has positive pressure.
         hysteresis: pressure (vehicles) by which another stage must beat the shown one.
         recall_pressure: pressure given to stages that serve no detected lane.
-        discharge_gap_s: while a vehicle crossed a stop-line loop of the shown stage less
-            than this many seconds ago, its queue is still discharging at saturation
-            flow and the stage is kept (0 disables; ``max_green_s`` still applies).
+        discharge_gap_s: while a lane of the shown stage discharges (see above) within
+            this many seconds, its queue still flows at saturation and the stage is kept
+            (0 disables; ``max_green_s`` still applies).
+        blocked_s: a vehicle standing twice this long on the stop-line loop of a fully
+            green lane while nothing crosses and the lane it enters is full (spillback)
+            does not hold the stage as discharging.
+        arrow_call_s: a vehicle standing this long there gives the lane's partial-only
+            stages (left arrows on shared lanes) pressure; 0: they never get any.
         max_green_factor: the green is also at most this multiple of the stage's green in
             the junction's fixed-time plan; 0 disables.
         max_red_s: a stage with positive pressure that has not been shown for this long
@@ -84,14 +101,17 @@ class MaxPressureParams:
     discharge_gap_s: float = 2.5
     max_red_s: float = 180.0
     max_green_factor: float = 0.0
+    blocked_s: float = 5.0
+    arrow_call_s: float = 0.0
 
     def __post_init__(self) -> None:
         require_positive(decision_interval_s=self.decision_interval_s,
-                         min_green_s=self.min_green_s, max_green_s=self.max_green_s)
+                         min_green_s=self.min_green_s, max_green_s=self.max_green_s,
+                         blocked_s=self.blocked_s)
         if min(self.hysteresis, self.recall_pressure, self.discharge_gap_s,
-               self.max_red_s, self.max_green_factor) < 0:
+               self.max_red_s, self.max_green_factor, self.arrow_call_s) < 0:
             raise ValueError("parameters 'hysteresis', 'recall_pressure', 'discharge_gap_s', "
-                             "'max_red_s' and 'max_green_factor' must be >= 0")
+                             "'max_red_s', 'max_green_factor' and 'arrow_call_s' must be >= 0")
         if self.max_green_s < self.min_green_s:
             raise ValueError("parameter 'max_green_s' must be >= 'min_green_s'")
 
@@ -114,24 +134,37 @@ class MaxPressureController:
         self.history = StageHistory()
         self.board = board if board is not None else QueueBoard()
         self._queues = DemandEstimator(tuple(lane.lane for lane in info.lanes))
+        self._discharge = DischargeTracker(len(info.lanes))
+        self._blocking = HeadBlocking(self.map, self.params.blocked_s,
+                                      self.params.arrow_call_s)
+        self._since_count = [float("inf")] * len(info.lanes)
+        self._down = [0.0] * len(info.lanes)
 
     def pressures(self, obs: Observation) -> list[float]:
         """Pressure of every stage for this observation (updates the shared board)."""
         stage = obs.stage
-        green = frozenset(self.map.lanes_of_stage[stage]) if stage is not None else frozenset()
+        green = frozenset(self.map.full(stage)) if stage is not None else frozenset()
         upstream = self._queues.update(obs, green)
+        self._since_count = self._discharge.update(obs)
+        partial_calls = self._blocking.update(obs, self._since_count)
         self.board.publish(obs.time_s, {r.lane: u for r, u in zip(obs.lanes, upstream,
                                                                    strict=True)})
         lane_pressure = []
         for i, lane in enumerate(self.info.lanes):
             outs = lane.outgoing or ("",)
             down = sum(self.board.queue(o, obs.time_s) for o in outs if o) / len(outs)
+            self._down[i] = down
             lane_pressure.append(upstream[i] - down)
         out = []
         for s in range(self.map.n_stages):
             lanes = self.map.lanes_of_stage[s]
-            out.append(sum(lane_pressure[i] for i in lanes) if lanes
-                       else self.params.recall_pressure)
+            if not lanes:
+                out.append(self.params.recall_pressure)
+            elif self.map.partial_only(s) and s not in partial_calls:
+                out.append(0.0)
+            else:
+                share = self.map.share[s] if self.map.share else {}
+                out.append(sum(share.get(i, 1.0) * lane_pressure[i] for i in lanes))
         return out
 
     def decide(self, obs: Observation) -> StageRequest:
@@ -157,8 +190,17 @@ class MaxPressureController:
         max_green = self.limits.max_for(self.history.previous, stage)
         if obs.time_in_stage_s >= max_green and pressures[best] > 0:
             return StageRequest(best, "max green")
-        discharging = any(obs.lanes[i].gap_s < self.params.discharge_gap_s
-                          for i in self.map.lanes_of_stage[stage])
+        gap = self.params.discharge_gap_s
+        full = self.map.full(stage)
+        # a vehicle standing this long while the lane it enters is full does not discharge
+        # (spillback); one standing before an empty exit waits to go (e.g. for pedestrians)
+        stuck = 2.0 * self.params.blocked_s
+        discharging = (any(obs.lanes[i].gap_s < gap
+                           and (self._down[i] < SPILLBACK_VEH
+                                or min(obs.time_in_stage_s, self._since_count[i]) < stuck)
+                           for i in full)
+                       or any(self._since_count[i] < gap
+                              for i in self.map.lanes_of_stage[stage] if i not in full))
         if discharging:
             return StageRequest(stage, "queue discharging")
         if pressures[best] > pressures[stage] + self.params.hysteresis:

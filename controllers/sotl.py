@@ -14,6 +14,11 @@ Per decision:
    green forever; ``max_green_s`` bounds the green in any case.
 4. When nothing approaches the green and something waits on red, switch at once
    (after the minimum green).
+
+Shared lanes: a lane counts as served only by stages that serve all its movements; its
+vehicles wait for the stages its detections call (:class:`~controllers.common.StageMap`),
+and a partial-only stage (a left arrow on shared lanes) waits only after a vehicle was
+seen blocked at the head of such a lane.
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ from dataclasses import dataclass
 from controllers.base import StageRequest
 from controllers.common import (
     GreenLimits,
+    HeadBlocking,
     StageHistory,
     StageMap,
     hold,
     require_positive,
 )
-from controllers.estimators import GapTracker, QueueTracker
+from controllers.estimators import DischargeTracker, GapTracker, QueueTracker
 from scenarios.observation import JunctionInfo, Observation
 
 
@@ -48,6 +54,9 @@ class SotlParams:
             the junction's fixed-time plan; 0 disables.
         max_red_s: a stage not shown for this long counts as one waiting vehicle even
             without a detection (vehicles that cannot reach their loops); 0 disables.
+        arrow_call_s: a vehicle standing this long on the stop-line loop of a green shared
+            lane while nothing crosses makes the lane's partial-only stages (left arrows)
+            wait; 0: they are never served.
     """
 
     theta: float = 400.0
@@ -58,13 +67,15 @@ class SotlParams:
     decision_interval_s: float = 1.0
     max_red_s: float = 120.0
     max_green_factor: float = 1.0
+    arrow_call_s: float = 0.0
 
     def __post_init__(self) -> None:
         require_positive(theta=self.theta, min_green_s=self.min_green_s,
                          max_green_s=self.max_green_s, approach_gap_s=self.approach_gap_s,
                          decision_interval_s=self.decision_interval_s)
-        if self.max_red_s < 0 or self.max_green_factor < 0:
-            raise ValueError("parameters 'max_red_s' and 'max_green_factor' must be >= 0")
+        if min(self.max_red_s, self.max_green_factor, self.arrow_call_s) < 0:
+            raise ValueError("parameters 'max_red_s', 'max_green_factor' and 'arrow_call_s' "
+                             "must be >= 0")
         if self.mu < 0:
             raise ValueError("parameter 'mu' must be >= 0")
         if self.max_green_s < self.min_green_s:
@@ -87,16 +98,26 @@ class SotlController:
         self.history = StageHistory()
         self._gaps = GapTracker(len(info.lanes))
         self._queues = QueueTracker(tuple(lane.lane for lane in info.lanes))
+        self._discharge = DischargeTracker(len(info.lanes))
+        self._blocking = HeadBlocking(self.map, call_s=self.params.arrow_call_s)
+        self.last_reason = ""
         self._kappa = 0.0
         self._kappa_stage: int | None = None
         self._waiting = [0.0] * self.map.n_stages
 
     def decide(self, obs: Observation) -> StageRequest:
         """Integrate demand on red and switch by the SOTL rules."""
+        request = self._decide(obs)
+        self.last_reason = request.reason
+        return request
+
+    def _decide(self, obs: Observation) -> StageRequest:
         stage = obs.stage
         self.history.update(obs)
         gaps = self._gaps.update(obs)
-        green = frozenset(self.map.lanes_of_stage[stage]) if stage is not None else frozenset()
+        since_count = self._discharge.update(obs)
+        partial_calls = self._blocking.update(obs, since_count)
+        green = frozenset(self.map.full(stage)) if stage is not None else frozenset()
         queues = self._queues.update(obs, green, gaps)
         if stage is None:
             return StageRequest(hold(obs), "transition")
@@ -111,12 +132,17 @@ class SotlController:
             if s == stage:
                 continue
             lanes = self.map.lanes_of_stage[s]
-            wait = sum(demand[i] for i in lanes if i not in green)
+            if self.map.partial_only(s):
+                wait = (sum(demand[i] for i in lanes if i not in green)
+                        if s in partial_calls else 0.0)
+            else:
+                wait = sum(demand[i] for i in self.map.called_by(s) if i not in green)
             # a stage without detected lanes (e.g. pedestrians only) is always on recall,
             # and so is one not shown for max_red_s
             starved = (self.params.max_red_s > 0
                        and self.history.red_s(s, obs.time_s) >= self.params.max_red_s)
-            recall = 1.0 if (not lanes or (starved and wait <= 0)) else 0.0
+            recall = 1.0 if (not lanes or (starved and wait <= 0
+                                           and not self.map.partial_only(s))) else 0.0
             self._waiting[s] += (wait + recall) * self.decision_interval_s
             on_red += recall
         self._kappa += on_red * self.decision_interval_s
@@ -130,6 +156,8 @@ class SotlController:
             return StageRequest(target, "max green")
         approaching = sum(max(demand[i], 1.0 if gaps[i] < self.params.approach_gap_s else 0.0)
                           for i in green)
+        approaching += sum(1.0 for i in self.map.lanes_of_stage[stage]
+                           if i not in green and since_count[i] < self.params.approach_gap_s)
         if approaching <= 0:
             return StageRequest(target, "green empty")
         if self._kappa >= self.params.theta:

@@ -51,6 +51,11 @@ class JunctionLayout:
                  for i, lk in enumerate(self.links) if lk.from_lane == lane_id}
         return tuple(sorted(names))
 
+    def link_groups_of_lane(self, lane_id: str) -> tuple[str, ...]:
+        """The signal group of every link starting on the lane (one entry per link)."""
+        return tuple(self.model.groups[self.link_group[i]].name
+                     for i, lk in enumerate(self.links) if lk.from_lane == lane_id)
+
     def incoming_lanes(self) -> tuple[str, ...]:
         """Signal-controlled approach lanes (no crossings), in link order, unique."""
         seen: dict[str, None] = {}

@@ -17,6 +17,9 @@ class ApproachLane:
     stages: tuple[int, ...]
     outgoing: tuple[str, ...]
     is_bicycle: bool = False
+    # per stage of ``stages`` (same order): the share of the lane's links (movements) that
+    # are green in it; 1.0 = the stage serves every movement of the lane. Empty = all 1.0.
+    stage_shares: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

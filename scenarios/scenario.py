@@ -143,11 +143,15 @@ def make_junction(layout: JunctionLayout, net: NetFile, detector_spec: DetectorS
     for lane_id in lanes:
         groups = layout.groups_of_lane(lane_id)
         stages = tuple(i for i, st in enumerate(model.stages) if st.green & set(groups))
+        links = layout.link_groups_of_lane(lane_id)
+        shares = tuple(sum(1 for g in links if g in model.stages[i].green) / len(links)
+                       for i in stages) if links else ()
         lane = net.lanes[lane_id]
         approach.append(ApproachLane(lane=lane_id, groups=groups, stages=stages,
                                      outgoing=layout.outgoing_lanes(lane_id),
                                      is_bicycle=(lane.permits("bicycle")
-                                                 and not lane.permits("passenger"))))
+                                                 and not lane.permits("passenger")),
+                                     stage_shares=shares))
     info = JunctionInfo(
         junction=layout.tls,
         stage_names=tuple(s.name for s in model.stages),
