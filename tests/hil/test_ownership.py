@@ -106,7 +106,6 @@ def test_writes_to_unmapped_holding_registers_get_exception_2(procs, binding) ->
 
 def test_deploy_refuses_a_controller_of_another_scenario(procs, tmp_path: Path) -> None:
     server = procs("hil", "serve", "--scenario", "marker_allee", "--port", "0", *SERVE)
-    from conftest import _LISTEN
 
     port = int(server.wait_line(_LISTEN).group(1))
     audit = tmp_path / "a.jsonl"
