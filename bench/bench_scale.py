@@ -130,6 +130,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="1 and 9 traffic lights, 300 s, one repeat")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--plot", default=None,
+                        help="also draw CPU ratio against traffic lights into this PNG file")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     if args.quick:
@@ -152,6 +154,29 @@ def main() -> None:
                       f"{mem:>9.0f} {mem / raw_mem:>8.2f}x", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    if args.plot:
+        plot(rows, Path(args.plot))
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """CPU time relative to raw SUMO against the number of traffic lights, per run kind."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    for name in dict.fromkeys(r["run"] for r in rows):
+        pts = [(r["tls"], r["ratio"]) for r in rows if r["run"] == name]
+        ax.plot(*zip(*pts, strict=True), marker="o", label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("traffic lights")
+    ax.set_ylabel("CPU time / raw libsumo")
+    ax.axhline(1.3, color="grey", linestyle=":", linewidth=1)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 if __name__ == "__main__":

@@ -123,9 +123,31 @@ class LoopBank:
 
     def values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:
         """The loops' readings after the last step (tracked loops only)."""
+        if self._subscribe:
+            return self._subscribed_values(loop_ids, now_s)
+        loops = self._loops
+        d = self._domain
+        interval, occupancy = d.getIntervalVehicleNumber, d.getLastStepOccupancy
+        on_loop, since = d.getLastStepVehicleNumber, d.getTimeSinceDetection
+        out: list[LoopValue] = []
+        for loop_id in loop_ids:
+            loop = loops[loop_id]
+            number = interval(loop_id)
+            if loop.count_buses and number != loop.last_interval:
+                self._count_buses(loop_id, loop, number)
+            if loop.full:
+                out.append((loop.base + number - loop.gone, loop.buses,
+                            occupancy(loop_id) / 100.0, on_loop(loop_id) > 0,
+                            float(since(loop_id))))
+            else:
+                out.append((loop.base + number - loop.gone, loop.buses,
+                            occupancy(loop_id) / 100.0, False, 0.0))
+        return out
+
+    def _subscribed_values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:
         results = self._fetch(now_s)
         loops = self._loops
-        out = []
+        out: list[LoopValue] = []
         for loop_id in loop_ids:
             r, loop = results[loop_id], loops[loop_id]
             number = r[_INTERVAL_NUMBER]
@@ -139,11 +161,8 @@ class LoopBank:
                             False, 0.0))
         return out
 
-    def _fetch(self, now_s: float) -> Any:
-        """Values by loop id and variable: the step's subscription results (one libsumo
-        call per step), or, without subscriptions, a view that asks per value."""
-        if not self._subscribe:
-            return _Direct(self._domain)
+    def _fetch(self, now_s: float) -> dict[str, dict[int, Any]]:
+        """The step's subscription results (one libsumo call per step)."""
         if self._results_time != now_s:
             self._results = self._domain.getAllSubscriptionResults()
             self._results_time = now_s
@@ -152,18 +171,14 @@ class LoopBank:
     def _close_interval(self, now_s: float) -> None:
         """Last step of an interval: note the running count and who stays on the loop
         (they take effect with the next step, when SUMO has started the next interval)."""
-        results = self._fetch(now_s)
         domain = self._domain
         for loop_id, loop in self._loops.items():
-            r = results[loop_id]
-            number = r[_INTERVAL_NUMBER]
+            number = domain.getIntervalVehicleNumber(loop_id)
             if loop.count_buses:
                 self._count_buses(loop_id, loop, number)
             loop.next_base = loop.base + number - loop.gone
             loop.next_carried = {}
-            occupied = (r[_VEHICLE_NUMBER] if loop.full
-                        else domain.getLastStepVehicleNumber(loop_id))
-            if occupied:
+            if domain.getLastStepVehicleNumber(loop_id):
                 loop.next_carried = {vid: entry for vid, _len, entry, leave, _type
                                      in domain.getVehicleData(loop_id) if leave < 0}
         self._closing = True
@@ -214,23 +229,3 @@ class LoopBank:
             except self._errors:  # already left the network
                 continue
 
-
-class _Direct:
-    """``results[loop][variable]`` answered by one libsumo call per value."""
-
-    def __init__(self, domain: Any) -> None:
-        self._getters = {_INTERVAL_NUMBER: domain.getIntervalVehicleNumber,
-                         _VEHICLE_NUMBER: domain.getLastStepVehicleNumber,
-                         _OCCUPANCY: domain.getLastStepOccupancy,
-                         _TIME_SINCE_DETECTION: domain.getTimeSinceDetection}
-
-    def __getitem__(self, loop_id: str) -> _DirectLoop:
-        return _DirectLoop(self._getters, loop_id)
-
-
-class _DirectLoop:
-    def __init__(self, getters: dict[int, Any], loop_id: str) -> None:
-        self._getters, self._loop = getters, loop_id
-
-    def __getitem__(self, variable: int) -> Any:
-        return self._getters[variable](self._loop)

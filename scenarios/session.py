@@ -207,6 +207,13 @@ class SumoSession:
             c.stop_seen, c.up_seen, c.buses_seen = stop_total, up_total, buses
             c.stop_total += stop_count
             c.up_total += up_count
+            if det.advance is None and det.camera is None:
+                readings.append(LaneReading(
+                    lane=det.lane, stopline_count=stop_count, upstream_count=up_count,
+                    occupancy=stop[2], presence=stop[3], gap_s=stop[4],
+                    queue=float(max(0, c.up_total - c.stop_total)), bus_count=bus_count,
+                    upstream_occupancy=up[2]))
+                continue
             extra: dict[str, Any] = {}
             if det.advance is not None:
                 adv = next(advances)

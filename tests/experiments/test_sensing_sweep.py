@@ -25,3 +25,22 @@ def test_sensing_is_swept_and_loop_run_ids_stay_as_before() -> None:
 def test_bad_sensing_names_the_key(value) -> None:  # noqa: ANN001
     with pytest.raises(ValueError, match="sensing"):
         parse_config({**BASE, "sensing": value})
+
+
+@pytest.mark.slow
+def test_run_records_the_sensing_profile(tmp_path, capsys) -> None:  # noqa: ANN001
+    import json
+
+    from experiments.cli import main
+
+    rc = main(["run", "--scenario", "westentor", "--controller", "actuated", "--duration", "60",
+               "--sensing", "camera", "--camera-noise", "0.1", "--out", str(tmp_path),
+               "--quiet"])
+    assert rc == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["sensing"], summary["camera_noise"], summary["camera_dropout"]) == \
+        ("camera", 0.1, 0.0)
+    assert "__cam" in (tmp_path / "detectors.add.xml").read_text()
+    rc = main(["run", "--scenario", "westentor", "--duration", "60", "--sensing", "camera",
+               "--camera-dropout", "1.5", "--out", str(tmp_path / "bad"), "--quiet"])
+    assert rc == 2 and "dropout" in capsys.readouterr().err
