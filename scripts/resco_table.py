@@ -80,6 +80,9 @@ def run_ampel(net: str, controller: str, seed: int, out: Path) -> dict[str, Any]
 
     scenario = load_scenario(scenario_path(net))
     name, params = _label(controller)
+    sensing = params.pop("sensing", None)  # NAME:sensing=camera runs another sensing profile
+    if sensing is not None:
+        scenario = scenario.with_sensing(sensing)
     controllers = build_controllers(scenario, controller_factory(name, params))
     result = run_closed_loop(scenario, controllers, seed=seed,
                              duration_s=scenario.default_duration_s, out_dir=out)
@@ -153,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--nets", default=",".join(RESCO))
     ap.add_argument("--controllers", default="fixed-time,actuated,sotl,max-pressure",
-                    help="comma list of NAME or NAME:KEY=VALUE;KEY=VALUE")
+                    help="comma list of NAME or NAME:KEY=VALUE;KEY=VALUE (the key "
+                    "sensing=loops|advance|camera picks the sensing profile)")
     ap.add_argument("--sumo-reference", action="store_true",
                     help="add SUMO's actuated control on the rebuilt net")
     ap.add_argument("--seeds", type=_seeds, default=_seeds("1-3"))

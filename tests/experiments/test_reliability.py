@@ -113,7 +113,10 @@ def _alive(pid: int) -> bool:
 
 def _start_sweep(tmp_path: Path) -> tuple[subprocess.Popen, set[int]]:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("scenarios: [westentor]\ncontrollers: [fixed-time]\nseeds: [1, 2, 3]\n"
+    # enough work that the sweep is still running when it is killed (a one-hour run takes
+    # about a second on a quiet machine)
+    seeds = ", ".join(str(k) for k in range(1, 41))
+    cfg.write_text(f"scenarios: [werler_strasse]\ncontrollers: [fixed-time]\nseeds: [{seeds}]\n"
                    "duration_s: 3600\n")
     proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "experiment", str(cfg),
                              "--workers", "2", "--out", "res", "--quiet"], cwd=tmp_path,
