@@ -82,7 +82,7 @@ def parse_params(cls: type[P], params: Mapping[str, Any], where: str,
     (from ``--param key=value``); they are converted to the type of the default.
     """
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    defaults = cls()  # type: ignore[call-arg]
+    defaults = cls()
     values: dict[str, Any] = {}
     for key, value in params.items():
         if key in extra or key.startswith("_"):

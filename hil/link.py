@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient, ModbusTlsClient
@@ -94,7 +94,7 @@ class LinkOptions:
 class _TlsClient(ModbusTlsClient):
     """pymodbus' sync TLS client, but verifying the server's host name (SNI)."""
 
-    def connect(self) -> bool:  # type: ignore[override]
+    def connect(self) -> bool:
         if self.socket:
             return True
         params = self.comm_params
@@ -220,7 +220,7 @@ class FieldLink:
                 owner[spec.address + i] = name
         self._write_words(words, owner, last)
 
-    def write_slots(self, block: str, rows: list[Mapping[str, int]],
+    def write_slots(self, block: str, rows: Sequence[Mapping[str, int]],
                     extra: Mapping[str, int] | None = None) -> None:
         """Write slots ``0..len(rows)-1`` of holding block ``block`` (plus scalar ``extra``)."""
         spec = self._rm.holding.blocks[block]
