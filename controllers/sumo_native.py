@@ -15,7 +15,7 @@ simulation references only: ``hil deploy`` refuses them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -122,7 +122,8 @@ def scenario_programs(scenario: Scenario) -> dict[str, TlProgram]:
     return active_programs(scenario.net, tuple(additional))
 
 
-def make_builder(name: str):  # noqa: ANN201 - a registry builder
+def make_builder(name: str
+                 ) -> Callable[[Junction, Scenario, dict[str, Any]], SumoNativeController]:
     """The registry builder of one of :data:`SUMO_TYPES`."""
     cls = SumoProgramParams if SUMO_TYPES[name] is None else SumoSwitchedParams
 

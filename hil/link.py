@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient, ModbusTlsClient
 from pymodbus.exceptions import ModbusException
@@ -164,8 +165,9 @@ class FieldLink:
                 pass
             self._client = None
 
-    def _call(self, what: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202
-        if self._client is None:
+    def _call(self, what: str, fn: Callable[..., Any] | None, *args: Any,
+              **kwargs: Any) -> Any:
+        if self._client is None or fn is None:  # fn is None without a client
             raise LinkError("not connected")
         self.requests += 1
         try:
