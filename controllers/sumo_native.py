@@ -149,6 +149,7 @@ def make_builder(name: str
                                       "program (reference).",
                      "sumo-delay-based": "SUMO's delay-based control built from each "
                                          "program (reference)."}[name]
+    # the registry reads a builder's parameter class from this attribute
     build.params = cls  # type: ignore[attr-defined]
     return build
 

@@ -103,6 +103,7 @@ class _TlsClient(ModbusTlsClient):
             raw = socket.create_connection((params.host, params.port),
                                            timeout=params.timeout_connect)
             try:
+                # a TLS client always has its context (set in _make_client)
                 self.socket = params.sslctx.wrap_socket(  # type: ignore[union-attr]
                     raw, server_side=False, server_hostname=params.host)
             except (OSError, ssl.SSLError):
