@@ -85,7 +85,7 @@ def build_webster(junction: Junction, scenario: Scenario, params: dict[str, Any]
 
 
 def build_actuated(junction: Junction, scenario: Scenario, params: dict[str, Any]
-                   ) -> Controller:
+                   ) -> ActuatedController:
     """Gap-out / max-out actuated control."""
     p = parse_params(ActuatedParams, params, "actuated", extra=PLAN_KEY)
     return ActuatedController(junction.info, p, actuated_limits(junction, p, params))

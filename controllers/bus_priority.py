@@ -82,9 +82,9 @@ class BusPriorityController:
         active = self._active_stages(obs)
         now = obs.time_s
         if self._hold is not None:
-            stage, until, reason = self._hold
-            if now < until and stage in active:
-                return StageRequest(stage, reason)
+            held, until, reason = self._hold
+            if now < until and held in active:
+                return StageRequest(held, reason)
             self._hold = None
         stage = obs.stage
         p = self.params

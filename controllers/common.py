@@ -12,12 +12,15 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from scenarios.observation import JunctionInfo, LaneReading, Observation
 from signals.numbers import check_number
 
-P = TypeVar("P")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+P = TypeVar("P", bound="DataclassInstance")
 
 #: keys every builder accepts besides its own dataclass fields (handled by the registry)
 COMMON_KEYS = frozenset({"plan", "greens", "offset_s"})
@@ -81,8 +84,8 @@ def parse_params(cls: type[P], params: Mapping[str, Any], where: str,
     ``extra`` are keys the caller consumes itself (ignored here). Values may be strings
     (from ``--param key=value``); they are converted to the type of the default.
     """
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    defaults = cls()  # type: ignore[call-arg]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = cls()
     values: dict[str, Any] = {}
     for key, value in params.items():
         if key in extra or key.startswith("_"):

@@ -237,13 +237,15 @@ def green_wave(scenario: Scenario, params: CoordinationParams | None = None,
         seq = list(zip(order, dists, strict=True))
         if name == "backward":
             seq = seq[::-1]
-        starts, greens, travel = [], [], []
+        starts: list[float] = []
+        windows: list[float] = []
+        travel: list[float] = []
         for j, d in seq:
             s0, g = _window(plans[j.tls], coord[j.tls])
             starts.append(s0 + plans[j.tls].offset_s)
-            greens.append(g)
+            windows.append(g)
             travel.append(abs(d - seq[0][1]) / v)
-        bw[name] = bandwidth(starts, greens, travel, cycle)
+        bw[name] = bandwidth(starts, windows, travel, cycle)
     return GreenWave(order=tuple(j.tls for j in order), distances_m=tuple(dists),
                      coordinated_stage=coord, plans=plans, cycle_s=cycle,
                      speed_kmh=p.speed_kmh, direction=direction, bandwidth_s=bw,

@@ -95,6 +95,7 @@ def _params_of(name: str) -> list[tuple[str, str, str]]:
         module, cls_name, extra = source[0], source[1], list(source[2])
         cls = getattr(importlib.import_module(module), cls_name) if cls_name else None
     elif name in sumo_native.SUMO_TYPES:
+        # set by sumo_native.make_builder on its builders
         cls = BUILDERS[name].params  # type: ignore[attr-defined]
     return parameter_rows(cls) + extra
 
@@ -195,6 +196,7 @@ def controller_factory(name: str, params: dict[str, Any] | None = None
 
     def make(junction: Junction, scenario: Scenario) -> Controller:
         controller = builder(junction.with_intergreens(mode), scenario, params)
+        # recorded on the instance for the run record; not part of the Controller protocol
         controller.intergreens = mode  # type: ignore[attr-defined]
         return controller
 

@@ -15,9 +15,10 @@ simulation references only: ``hil deploy`` refuses them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from xml.sax.saxutils import quoteattr
 
 from controllers.base import StageRequest
@@ -110,7 +111,7 @@ def _phase_xml(phase: Phase, params: SumoSwitchedParams) -> str:
     return f"<phase {attrs}/>"
 
 
-def is_reference(controller: object) -> bool:
+def is_reference(controller: object) -> TypeGuard[SumoNativeController]:
     """Whether SUMO runs this controller's traffic light (a reference baseline)."""
     return bool(getattr(controller, "runs_in_sumo", False))
 
@@ -121,7 +122,8 @@ def scenario_programs(scenario: Scenario) -> dict[str, TlProgram]:
     return active_programs(scenario.net, tuple(additional))
 
 
-def make_builder(name: str):  # noqa: ANN201 - a registry builder
+def make_builder(name: str
+                 ) -> Callable[[Junction, Scenario, dict[str, Any]], SumoNativeController]:
     """The registry builder of one of :data:`SUMO_TYPES`."""
     cls = SumoProgramParams if SUMO_TYPES[name] is None else SumoSwitchedParams
 
@@ -147,11 +149,12 @@ def make_builder(name: str):  # noqa: ANN201 - a registry builder
                                       "program (reference).",
                      "sumo-delay-based": "SUMO's delay-based control built from each "
                                          "program (reference)."}[name]
+    # the registry reads a builder's parameter class from this attribute
     build.params = cls  # type: ignore[attr-defined]
     return build
 
 
-def write_programs(controllers: list[object], path: Path) -> Path | None:
+def write_programs(controllers: Sequence[object], path: Path) -> Path | None:
     """An additional file with the switched programs of the reference controllers (loaded
     last, so SUMO starts with them); None when no program is switched."""
     logics = [c.tl_logic_xml() for c in controllers if is_reference(c)]

@@ -98,7 +98,7 @@ class LocalBackend:
                     spec = pending.pop(fut)
                     try:
                         yield fut.result()
-                    except Exception as exc:  # noqa: BLE001 - worker died (e.g. a crash)
+                    except Exception as exc:  # worker died (e.g. a crash)
                         yield failed_record(spec, f"worker failed: {type(exc).__name__}: {exc}",
                                             traceback.format_exc(limit=4))
             finished = True
@@ -174,7 +174,7 @@ class RayBackend:
         def init() -> None:
             try:
                 ray.init(**kwargs)
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:  # reported below
                 errors.append(exc)
 
         thread = threading.Thread(target=init, name="ray-connect", daemon=True)
@@ -204,7 +204,7 @@ class RayBackend:
                     spec = refs.pop(ref)
                     try:
                         yield ray.get(ref)
-                    except Exception as exc:  # noqa: BLE001 - task or node failure
+                    except Exception as exc:  # task or node failure
                         yield failed_record(spec, f"Ray task failed: {type(exc).__name__}: "
                                             f"{str(exc).splitlines()[0] if str(exc) else ''}")
         finally:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hil.argtypes import non_negative_int, positive_float
+
+if TYPE_CHECKING:
+    from scenarios.calibrate import CalibrationResult
 
 
 def _cmd_import_osm(args: argparse.Namespace) -> int:
@@ -23,7 +27,7 @@ def _cmd_import_osm(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_geh_table(result) -> str:  # noqa: ANN001
+def format_geh_table(result: CalibrationResult) -> str:
     """The per-counting-point table printed by ``ampel calibrate``."""
     width = max([len(p.point) for p in result.points] + [5])
     lines = [f"{'POINT':<{width}}  {'EDGE':<16} {'COUNT/h':>8} {'MODEL/h':>8} {'GEH':>6}"]

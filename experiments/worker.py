@@ -43,7 +43,7 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix=f"ampel-run-{spec.run_id}-") as tmp:
             return _simulate(spec, Path(tmp), started)
-    except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
+    except Exception as exc:  # a failing run is recorded, the sweep goes on
         return failed_record(spec, f"{type(exc).__name__}: {exc}",
                              traceback.format_exc(limit=8), time.perf_counter() - started)
 

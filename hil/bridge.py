@@ -20,7 +20,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from controllers.registry import controller_factory
 from controllers.runner import SignalledJunction
@@ -33,7 +33,7 @@ from scenarios.metrics import summarise
 from scenarios.scenario import Scenario
 from scenarios.session import SumoSession
 from scenarios.vclass import session_type_classes
-from signals import SafetyGuard
+from signals import Colour, SafetyGuard
 
 __all__ = ["BridgeOptions", "format_result", "run_bridge", "write_summary"]
 
@@ -179,8 +179,9 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
                     stats["dark_ticks"] += 1
                     session.set_signal_state(junction.layout.tls, dark)
                 else:
-                    guard.check(colours)  # type: ignore[arg-type]
-                    session.set_signal_state(junction.layout.tls, encoder.encode(colours))
+                    lit = cast("tuple[Colour, ...]", colours)  # no None: checked above
+                    guard.check(lit)
+                    session.set_signal_state(junction.layout.tls, encoder.encode(lit))
                 if snap.active_stage is not None and snap.active_stage != last_stage:
                     stats["stage_changes"] += last_stage is not None
                     last_stage = snap.active_stage

@@ -43,13 +43,13 @@ def _add_tls(p: argparse.ArgumentParser, server: bool) -> None:
                                              "(enables TLS)"))
 
 
-def _tls_files(args: argparse.Namespace):  # noqa: ANN202
+def _tls_files(args: argparse.Namespace):
     from hil.tls import TlsFiles
 
     return TlsFiles(cert=args.tls_cert, key=args.tls_key, ca=args.tls_ca)
 
 
-def _load(args: argparse.Namespace):  # noqa: ANN202
+def _load(args: argparse.Namespace):
     from hil.codec import JunctionBinding
     from hil.registermap import load_register_map
     from scenarios.scenario import load_scenario
@@ -103,7 +103,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ deploy
-def _link_options(args: argparse.Namespace, timeout: float, retries: int):  # noqa: ANN202
+def _link_options(args: argparse.Namespace, timeout: float, retries: int):
     from hil.link import LinkOptions, parse_target
     from hil.tls import client_context
 

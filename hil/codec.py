@@ -10,9 +10,13 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hil.registermap import MAX_READ, BlockSpec, DecodeError, FieldSpec, RegisterMap
 from signals import Colour, SignalModel
+
+if TYPE_CHECKING:
+    from scenarios.scenario import Junction
 
 __all__ = [
     "COLOUR_STATE",
@@ -73,10 +77,10 @@ class JunctionBinding:
                              f"{stage_field.max + 1} stages, the junction has {self.stage_count}")
 
     @classmethod
-    def for_junction(cls, regmap: RegisterMap, junction: object) -> JunctionBinding:
+    def for_junction(cls, regmap: RegisterMap, junction: Junction) -> JunctionBinding:
         """Bind a scenario junction (``scenarios.scenario.Junction``)."""
-        layout = junction.layout  # type: ignore[attr-defined]
-        lanes = tuple(d.lane for d in junction.detectors)  # type: ignore[attr-defined]
+        layout = junction.layout
+        lanes = tuple(d.lane for d in junction.detectors)
         return cls(regmap=regmap, model=layout.model, lanes=lanes)
 
     @property

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient, ModbusTlsClient
 from pymodbus.exceptions import ModbusException
@@ -94,7 +95,7 @@ class LinkOptions:
 class _TlsClient(ModbusTlsClient):
     """pymodbus' sync TLS client, but verifying the server's host name (SNI)."""
 
-    def connect(self) -> bool:  # type: ignore[override]
+    def connect(self) -> bool:
         if self.socket:
             return True
         params = self.comm_params
@@ -102,6 +103,7 @@ class _TlsClient(ModbusTlsClient):
             raw = socket.create_connection((params.host, params.port),
                                            timeout=params.timeout_connect)
             try:
+                # a TLS client always has its context (set in _make_client)
                 self.socket = params.sslctx.wrap_socket(  # type: ignore[union-attr]
                     raw, server_side=False, server_hostname=params.host)
             except (OSError, ssl.SSLError):
@@ -164,8 +166,9 @@ class FieldLink:
                 pass
             self._client = None
 
-    def _call(self, what: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202
-        if self._client is None:
+    def _call(self, what: str, fn: Callable[..., Any] | None, *args: Any,
+              **kwargs: Any) -> Any:
+        if self._client is None or fn is None:  # fn is None without a client
             raise LinkError("not connected")
         self.requests += 1
         try:
@@ -220,7 +223,7 @@ class FieldLink:
                 owner[spec.address + i] = name
         self._write_words(words, owner, last)
 
-    def write_slots(self, block: str, rows: list[Mapping[str, int]],
+    def write_slots(self, block: str, rows: Sequence[Mapping[str, int]],
                     extra: Mapping[str, int] | None = None) -> None:
         """Write slots ``0..len(rows)-1`` of holding block ``block`` (plus scalar ``extra``)."""
         spec = self._rm.holding.blocks[block]

@@ -13,12 +13,16 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scenarios.derive import derive_junction
 from scenarios.detectors import write_detector_file
 from scenarios.netfile import NetFile, active_programs, read_net
 from scenarios.session import SessionFiles, SumoSession
 from scenarios.spec import DemandSpec, DetectorSpec, ScenarioSpec
+
+if TYPE_CHECKING:  # scenario.py imports this module at run time
+    from scenarios.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +193,7 @@ class ExternalSource:
             return DEFAULT_DURATION_S
         return self.config.end_s - self.config.begin_s
 
-    def session(self, scenario, seed: int, duration_s: float, out_dir: Path,  # noqa: ANN001
+    def session(self, scenario: Scenario, seed: int, duration_s: float, out_dir: Path,
                 demand_scale: float = 1.0, gui: bool = False) -> SumoSession:
         """An unstarted session from begin to begin + duration over the cfg's routes."""
         if duration_s <= 0:
@@ -224,7 +228,7 @@ def external_spec(name: str, config: SumoConfig, net: NetFile, duration_s: float
                         netconvert_options=(), junctions=(), demand=demand)
 
 
-def load_external(path: str | Path, name: str | None = None):  # noqa: ANN201
+def load_external(path: str | Path, name: str | None = None) -> Scenario:
     """Load a ``.sumocfg`` as an ampel Scenario with derived signal layouts."""
     from scenarios.scenario import Scenario, make_junction
 

@@ -123,7 +123,8 @@ class Scenario:
             generate_departures(demand, seed, demand_scale, duration_s),
             out_dir / "routes.rou.xml")
         all_detectors = tuple(d for j in self.junctions for d in j.detectors)
-        additional = (write_detector_file(all_detectors, out_dir / "detectors.add.xml"),)
+        additional: tuple[Path, ...] = (
+            write_detector_file(all_detectors, out_dir / "detectors.add.xml"),)
         if demand.bus_stops:
             additional += (write_bus_stops(demand, out_dir / "busstops.add.xml"),)
         files = SessionFiles(net=self.net_path, routes=routes, additional=additional,

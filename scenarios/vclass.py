@@ -20,7 +20,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from scenarios.session import SumoSession
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +126,12 @@ def read_type_classes(files: Iterable[Path]) -> TypeClasses:
     return out
 
 
-def session_type_classes(session: object) -> TypeClasses:
+def session_type_classes(session: SumoSession) -> TypeClasses:
     """vType classes of the files a :class:`~scenarios.session.SumoSession` loads.
 
     SUMO's order: network, additional files, route files (an external scenario's own
     route files when it has them).
     """
-    files = session.files  # type: ignore[attr-defined]
+    files = session.files
     routes = tuple(getattr(session, "route_files", ())) or (files.routes,)
     return read_type_classes((files.net, *files.additional, *routes))

@@ -178,6 +178,7 @@ class Sequencer:
             return _ACCEPTED
         self._pending = stage
         self._forced_reason = ""
+        assert self._current is not None  # without a transition running there is a stage
         blocker = self._min_green_blocker(self._current, stage, self._tick + 1)
         if blocker is None:
             return _ACCEPTED

@@ -54,6 +54,7 @@ class JunctionEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    action_space: spaces.Discrete
 
     def __init__(self, scenario: str | Scenario = "westentor", junction: str | None = None,
                  config: EnvConfig | None = None, **kwargs: Any) -> None:
@@ -117,6 +118,7 @@ class JunctionEnv(gym.Env):
     def _info(self) -> dict:
         agent = self.sim.agents[self.agent_id]
         obs = agent.last_obs
+        assert obs is not None  # observed at every reset and step
         return {"action_mask": self.sim.mask(self.agent_id), "stage": obs.stage,
                 "target_stage": obs.target_stage, "time_s": obs.time_s,
                 "deferred_requests": agent.deferred}

@@ -122,9 +122,10 @@ class EnvelopeEncoder:
         alpha = 1.0 - math.exp(-dt / RATE_TAU_S)
         for i, r in enumerate(obs.lanes):
             if r.upstream_occupancy >= OCCUPIED:
-                if self._occupied_since[i] is None:
-                    self._occupied_since[i] = obs.time_s - dt
-                self.upstream_occupied_s[i] = obs.time_s - self._occupied_since[i]
+                since = self._occupied_since[i]
+                if since is None:
+                    since = self._occupied_since[i] = obs.time_s - dt
+                self.upstream_occupied_s[i] = obs.time_s - since
             else:
                 self._occupied_since[i] = None
                 self.upstream_occupied_s[i] = 0.0

@@ -113,6 +113,7 @@ class JunctionsParallelEnv(ParallelEnv):
 
     def _info(self, agent: str) -> dict:
         last = self.sim.agents[agent].last_obs
+        assert last is not None  # observed at every reset and step
         return {"action_mask": self.sim.mask(agent), "stage": last.stage,
                 "target_stage": last.target_stage, "time_s": last.time_s,
                 "deferred_requests": self.sim.agents[agent].deferred}

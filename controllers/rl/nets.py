@@ -9,11 +9,13 @@ junctions of any shape (parameter sharing) and the ONNX export has a dynamic sta
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
+from gymnasium import spaces
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.dqn.policies import DQNPolicy
 from torch import nn
 
 from controllers.rl.encoding import STAGE_FEATURES
@@ -33,7 +35,8 @@ class StageRows(nn.Module):
         self.hidden = hidden
         self.latent_dim_pi = hidden  # per stage; the stage head reads rows of this size
         self.latent_dim_vf = hidden
-        self.head: KeepSwitchHead | None = None  # keep-switch reads the stage flags
+        # keep-switch and residual read the stage flags
+        self.head: KeepSwitchHead | ResidualHead | None = None
         self.rows = nn.Sequential(nn.Linear(2 * n_features, hidden), nn.Tanh(),
                                   nn.Linear(hidden, hidden), nn.Tanh())
         self.critic = nn.Sequential(nn.Linear(2 * n_features, hidden), nn.Tanh(),
@@ -99,6 +102,12 @@ class KeepSwitchHead(nn.Module):
 class StagePolicy(ActorCriticPolicy):
     """Actor-critic policy for the ``stage`` encoding with weights shared across stages."""
 
+    # SB3 declares the spaces as Space and the extractor as MlpExtractor; this policy is
+    # built for a Box observation, a Discrete action and the StageRows extractor
+    observation_space: spaces.Box
+    action_space: spaces.Discrete
+    mlp_extractor: StageRows  # type: ignore[assignment]  # has MlpExtractor's interface
+
     def __init__(self, *args: Any, hidden: int = 64, **kwargs: Any) -> None:
         self._hidden = hidden
         super().__init__(*args, **kwargs)
@@ -117,8 +126,9 @@ class StagePolicy(ActorCriticPolicy):
             self.action_net = StageHead(self._hidden)
         if self.ortho_init:
             self.action_net.apply(lambda m: self.init_weights(m, gain=0.01))
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1),
-                                              **self.optimizer_kwargs)
+        # as in SB3: the Optimizer base class has no ``lr``, every concrete optimizer has
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
 
 class ResidualHead(nn.Module):
@@ -156,6 +166,12 @@ class ResidualPolicy(MaskableActorCriticPolicy):
     """Maskable actor-critic for the ``residual`` mode on the ``envelope`` encoding
     (sb3-contrib MaskablePPO), with the shared stage rows and a :class:`ResidualHead`."""
 
+    # SB3 declares the spaces as Space and the extractor as MlpExtractor; this policy is
+    # built for a Box observation, a Discrete action and the StageRows extractor
+    observation_space: spaces.Box
+    action_space: spaces.Discrete
+    mlp_extractor: StageRows  # type: ignore[assignment]  # has MlpExtractor's interface
+
     def __init__(self, *args: Any, hidden: int = 64, follow_bias: float = 2.5,
                  **kwargs: Any) -> None:
         self._hidden = hidden
@@ -171,10 +187,11 @@ class ResidualPolicy(MaskableActorCriticPolicy):
         head = ResidualHead(self._hidden, int(self.observation_space.shape[-1]),
                             self._follow_bias)
         head.reset_bias()
-        self.mlp_extractor.head = head  # type: ignore[assignment]
+        self.mlp_extractor.head = head
         self.action_net = head
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1),
-                                              **self.optimizer_kwargs)
+        # as in SB3: the Optimizer base class has no ``lr``, every concrete optimizer has
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def actor_parameters(self) -> list[nn.Parameter]:
         """Parameters of the actor only (frozen while the critic is pre-fitted)."""
@@ -192,7 +209,8 @@ class ScoreModule(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         if self.algo == "dqn":
-            return self.policy.q_net(obs)
-        p = self.policy
-        features = p.extract_features(obs, p.pi_features_extractor)
+            return cast(DQNPolicy, self.policy).q_net(obs)
+        p = cast(ActorCriticPolicy, self.policy)
+        # one features extractor shared by actor and critic (SB3's default): a tensor
+        features = cast(torch.Tensor, p.extract_features(obs, p.pi_features_extractor))
         return p.action_net(p.mlp_extractor.forward_actor(features))

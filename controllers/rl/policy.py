@@ -214,6 +214,6 @@ def residual_controller(policy: OnnxPolicy, junction: Any, scenario: Any, params
                          f"{params.get('fallback_hold_s')!r}") from None
     plan = {"plan": params["plan"]} if "plan" in params else {}
     actuated = builders.build_actuated(junction, scenario, plan)
-    return ResidualRLController(policy, junction.info, actuated,  # type: ignore[arg-type]
+    return ResidualRLController(policy, junction.info, actuated,
                                 builders.green_limits(junction),
                                 FallbackParams(enabled=on, hold_s=hold), allow_other_layout)

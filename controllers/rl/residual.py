@@ -24,6 +24,7 @@ import numpy as np
 
 from controllers.actuated import ActuatedController
 from controllers.base import StageRequest
+from controllers.common import GreenLimits
 from scenarios.observation import Observation
 
 ACTIONS = ("follow", "hold", "end")
@@ -71,7 +72,7 @@ class ResidualEnvelope:
 
     actuated: ActuatedController
     hold_extra_s: float = 10.0
-    cap_limits: object | None = None
+    cap_limits: GreenLimits | None = None
 
     @property
     def max_red_s(self) -> float:
@@ -83,7 +84,7 @@ class ResidualEnvelope:
         prev = self.actuated.history.previous
         cap = self.actuated.limits.max_for(prev, stage) + self.hold_extra_s
         if self.cap_limits is not None:
-            cap = min(cap, self.cap_limits.max_for(prev, stage))  # type: ignore[attr-defined]
+            cap = min(cap, self.cap_limits.max_for(prev, stage))
         return cap if math.isfinite(cap) else 120.0
 
     def offer(self, obs: Observation) -> Decision:

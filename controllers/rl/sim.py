@@ -71,7 +71,7 @@ class Agent:
 
     junction: Junction
     signalled: SignalledJunction
-    controller: ActionController
+    controller: ActionController | ResidualDriver
     encoder: ObservationEncoder
     meter: RewardMeter
     last_obs: Observation | None = None
@@ -164,7 +164,7 @@ class Simulation:
                 driver = ResidualDriver()
                 envelope = residual_envelope(j, self.scenario, cfg.hold_extra_s)
                 agent = Agent(junction=j, signalled=SignalledJunction.create(j, driver),
-                              controller=driver,  # type: ignore[arg-type]
+                              controller=driver,
                               encoder=ObservationEncoder(j.info, "stage"),
                               meter=RewardMeter(j.info, cfg.reward), envelope=envelope,
                               features=EnvelopeEncoder(j.info, envelope.max_red_s))
@@ -204,6 +204,7 @@ class Simulation:
         if agent.envelope is not None:
             assert agent.encoded is not None
             return agent.encoded
+        assert agent.last_obs is not None  # observed at every start and every step
         return agent.encoder.encode(agent.last_obs, rng if self.config.sensor.active else None)
 
     def mask(self, aid: str) -> np.ndarray:
@@ -211,7 +212,9 @@ class Simulation:
         agent = self.agents[aid]
         if agent.envelope is not None:
             return mask_array(agent.decision)
-        return action_mask(self.config.action_mode, self.agents[aid].last_obs)
+        obs = self.agents[aid].last_obs
+        assert obs is not None  # observed at every start and every step
+        return action_mask(self.config.action_mode, obs)
 
     def advance(self, actions: dict[str, int]) -> dict[str, StepReport]:
         """Apply the agents' actions and run one decision interval of the simulation."""
@@ -223,8 +226,11 @@ class Simulation:
         reports: dict[str, StepReport] = {}
         for aid, agent in self.agents.items():
             obs = agent.last_obs
+            controller = agent.controller
+            assert obs is not None  # observed at every start and every step
+            assert isinstance(controller, ActionController)  # not the residual mode
             stage = action_to_stage(self.config.action_mode, actions[aid], obs)
-            agent.controller.stage = stage
+            controller.stage = stage
             deferred = not obs.allowed[stage]
             reason = _deferral_reason(agent, stage) if deferred else ""
             if deferred:
@@ -253,9 +259,11 @@ class Simulation:
         aid = self.agent_ids[0]
         agent = self.agents[aid]
         decision = agent.decision
+        driver = agent.controller
+        assert isinstance(driver, ResidualDriver) and agent.last_obs is not None
         a = int(actions[aid])
-        request = decision.request(a) if decision is not None else agent.controller.request
-        agent.controller.request = request
+        request = decision.request(a) if decision is not None else driver.request
+        driver.request = request
         deferred = not agent.last_obs.allowed[request.stage]
         self._tick()
         self._run_to_decision(agent)
@@ -278,6 +286,8 @@ class Simulation:
         ends); leave the decision point's observation, features and mask in ``agent``."""
         assert self.session is not None and agent.envelope is not None
         assert agent.features is not None
+        driver = agent.controller
+        assert isinstance(driver, ResidualDriver)
         cfg = self.config
         rng = self._rng if cfg.sensor.active else None
         while True:
@@ -289,9 +299,9 @@ class Simulation:
             if decision.point or self.session.finished():
                 agent.decision = decision if decision.point else None
                 agent.encoded = agent.features.encode(obs, agent.envelope.actuated, update=False)
-                agent.controller.request = decision.base
+                driver.request = decision.base
                 return
-            agent.controller.request = decision.base
+            driver.request = decision.base
             self._tick()
 
     def reward(self, aid: str) -> float:
@@ -342,7 +352,7 @@ def residual_envelope(junction: Junction, scenario: Scenario, hold_extra_s: floa
     from controllers import builders
 
     actuated = builders.build_actuated(junction, scenario, {})
-    return ResidualEnvelope(actuated, hold_extra_s,  # type: ignore[arg-type]
+    return ResidualEnvelope(actuated, hold_extra_s,
                             builders.green_limits(junction))
 
 
@@ -350,6 +360,7 @@ def _deferral_reason(agent: Agent, stage: int) -> str:
     seq = agent.signalled.sequencer
     names = agent.junction.info.stage_names
     if seq.in_transition:
+        assert seq.target_stage is not None  # a transition always has a target
         return f"deferred: transition to '{names[seq.target_stage]}' in progress"
     current = names[seq.current_stage] if seq.current_stage is not None else "?"
     return (f"deferred: minimum green of stage '{current}' not over "

@@ -126,7 +126,8 @@ def evaluate(model: Any, config: EnvConfig, seeds: tuple[int, ...], episode_s: f
     try:
         for s in seeds:
             obs, _ = env.reset(seed=s, options={"demand_seed": s})
-            total, done, info = 0.0, False, {}
+            info: dict[str, Any] = {}
+            total, done = 0.0, False
             while not done:
                 action, _ = model.predict(obs, deterministic=True)
                 obs, r, term, trunc, info = env.step(int(action))
@@ -157,7 +158,8 @@ def _evaluate_shared(model: Any, cfg: EnvConfig, seeds: tuple[int, ...]) -> dict
     try:
         for s in seeds:
             obs, _ = env.reset(seed=s, options={"demand_seed": s})
-            total, infos = 0.0, {}
+            infos: dict[str, dict[str, Any]] = {}
+            total = 0.0
             while env.agents:
                 agents = list(env.agents)
                 actions, _ = model.predict(np.stack([obs[a] for a in agents]),

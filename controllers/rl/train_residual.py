@@ -73,7 +73,8 @@ def evaluate_masked(model: Any, config: EnvConfig, seeds: tuple[int, ...],
     try:
         for s in seeds:
             obs, _ = env.reset(seed=s, options={"demand_seed": s})
-            total, done, info, deviations, decisions = 0.0, False, {}, 0, 0
+            info: dict[str, Any] = {}
+            total, done, deviations, decisions = 0.0, False, 0, 0
             while not done:
                 action, _ = model.predict(obs, deterministic=True,
                                           action_masks=env.action_masks())

@@ -137,7 +137,7 @@ class SharedPolicyVecEnv(VecEnv):
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
         if attr_name == "render_mode":
-            return [None] * len(self._get_indices(indices))
+            return [None] * len(list(self._get_indices(indices)))
         raise AttributeError(f"SharedPolicyVecEnv does not expose {attr_name!r}")
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
@@ -148,4 +148,4 @@ class SharedPolicyVecEnv(VecEnv):
         raise AttributeError(f"SharedPolicyVecEnv has no per-slot method {method_name!r}")
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False] * len(self._get_indices(indices))
+        return [False] * len(list(self._get_indices(indices)))

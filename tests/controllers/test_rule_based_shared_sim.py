@@ -65,7 +65,7 @@ def crossing(folder: Path) -> Path:
 class Recorder:
     """Delegates to a controller and records the shown stage at every decision."""
 
-    def __init__(self, inner) -> None:  # noqa: ANN001
+    def __init__(self, inner) -> None:
         self.inner = inner
         self.name = inner.name
         self.decision_interval_s = inner.decision_interval_s

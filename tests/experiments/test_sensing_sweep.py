@@ -22,13 +22,13 @@ def test_sensing_is_swept_and_loop_run_ids_stay_as_before() -> None:
 
 
 @pytest.mark.parametrize("value", [["radar"], ["loops", "loops"], [], "camera"])
-def test_bad_sensing_names_the_key(value) -> None:  # noqa: ANN001
+def test_bad_sensing_names_the_key(value) -> None:
     with pytest.raises(ValueError, match="sensing"):
         parse_config({**BASE, "sensing": value})
 
 
 @pytest.mark.slow
-def test_run_records_the_sensing_profile(tmp_path, capsys) -> None:  # noqa: ANN001
+def test_run_records_the_sensing_profile(tmp_path, capsys) -> None:
     import json
 
     from experiments.cli import main

@@ -40,7 +40,7 @@ class Proc:
             t.start()
 
     @staticmethod
-    def _drain(stream, sink: list[str]) -> None:  # noqa: ANN001
+    def _drain(stream, sink: list[str]) -> None:
         for line in stream:
             sink.append(line)
 
@@ -129,7 +129,7 @@ class Probe:
     def __init__(self, binding: JunctionBinding, port: int) -> None:
         self.link = FieldLink(binding, LinkOptions(port=port, timeout_s=0.5, retries=0))
 
-    def status(self):  # noqa: ANN201
+    def status(self):
         try:
             if not self.link.connected:
                 self.link.connect()

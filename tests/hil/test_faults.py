@@ -21,7 +21,7 @@ SLACK_S = 0.6
 SERVE = ("--speed", "5", "--watchdog", str(WATCHDOG_S))
 
 
-def deploy(procs, port: int, audit: Path, *extra: str):  # noqa: ANN001, ANN201
+def deploy(procs, port: int, audit: Path, *extra: str):
     return procs("hil", "deploy", "--target", f"127.0.0.1:{port}", "--controller", "fixed-time",
                  "--period", "0.05", "--timeout", "0.1", "--retries", "1",
                  "--watchdog", str(WATCHDOG_S), "--audit", str(audit), *extra)
@@ -31,7 +31,7 @@ def events(audit: Path, kind: str | None = None) -> list[str]:
     return [r["event"] for r in read_audit(audit) if kind is None or r["kind"] == kind]
 
 
-def assert_clean_exit(proc) -> None:  # noqa: ANN001
+def assert_clean_exit(proc) -> None:
     code = proc.stop(signal.SIGINT)
     assert code in (0, 3), proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -45,7 +45,7 @@ def engaged(probe: Probe, audit: Path) -> bool:
     return bool(changes) and changes[-1].endswith("-> active")
 
 
-def time_to(predicate, timeout: float) -> float:  # noqa: ANN001
+def time_to(predicate, timeout: float) -> float:
     started = time.monotonic()
     assert wait_for(predicate, timeout), f"not reached within {timeout} s"
     return time.monotonic() - started

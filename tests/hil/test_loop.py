@@ -22,7 +22,7 @@ DURATION_S = 900.0
 SEED = 3
 
 
-def _loop(procs, tmp_path: Path, controller: str) -> tuple[dict, list[dict]]:  # noqa: ANN001
+def _loop(procs, tmp_path: Path, controller: str) -> tuple[dict, list[dict]]:
     _server, port = serve(procs, "--speed", "60", "--sync", "--watchdog", "2.0")
     audit = tmp_path / "audit.jsonl"
     adapter = procs("hil", "deploy", "--target", f"127.0.0.1:{port}", "--controller",

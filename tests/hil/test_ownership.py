@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 SERVE = ("--speed", "5", "--watchdog", "1.0")
 
 
-def deploy(procs, port: int, audit: Path, *extra: str):  # noqa: ANN001, ANN201
+def deploy(procs, port: int, audit: Path, *extra: str):
     return procs("hil", "deploy", "--target", f"127.0.0.1:{port}", "--controller", "fixed-time",
                  "--period", "0.05", "--timeout", "0.1", "--retries", "1", "--audit",
                  str(audit), *extra)

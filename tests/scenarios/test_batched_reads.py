@@ -71,7 +71,7 @@ def _reference_loops(detectors: tuple, path: Path) -> Path:
     return path
 
 
-def _reference_reading(sim, det, seen: dict[str, int]) -> tuple:  # noqa: ANN001
+def _reference_reading(sim, det, seen: dict[str, int]) -> tuple:
     """The pre-batching read: one libsumo call per value (on the reference loops)."""
     loops = sim.inductionloop
     stop_total = loops.getIntervalVehicleNumber(det.stopline + "_ref")

@@ -34,7 +34,7 @@ def test_camera_model_exact_without_noise_and_seeded_with_it() -> None:
     assert min(queues) >= 0 and 3.5 < sum(queues) / len(queues) < 4.5 and len(set(queues)) > 50
 
 
-def test_detector_positions(westentor) -> None:  # noqa: ANN001
+def test_detector_positions(westentor) -> None:
     net = westentor.net
     for profile in ("advance", "camera"):
         scenario = westentor.with_sensing(profile)
@@ -53,7 +53,7 @@ def test_detector_positions(westentor) -> None:  # noqa: ANN001
     assert back.junctions[0].detectors == westentor.junctions[0].detectors
 
 
-def _readings(scenario, out: Path, duration_s: float, every_s: int = 5):  # noqa: ANN001, ANN202
+def _readings(scenario, out: Path, duration_s: float, every_s: int = 5):
     """(reading, SUMO halting count on its lane) pairs every ``every_s`` seconds."""
     detectors = tuple(d for j in scenario.junctions for d in j.detectors)
     pairs = []
@@ -67,7 +67,7 @@ def _readings(scenario, out: Path, duration_s: float, every_s: int = 5):  # noqa
 
 
 @pytest.mark.slow
-def test_loops_profile_leaves_the_optional_fields_empty(westentor, tmp_path: Path) -> None:  # noqa: ANN001
+def test_loops_profile_leaves_the_optional_fields_empty(westentor, tmp_path: Path) -> None:
     pairs = _readings(westentor, tmp_path, 120)
     assert all(r.advance_count is None and r.camera_queue is None for r, _ in pairs)
     assert any(r.upstream_occupancy > 0 for r, _ in pairs)
@@ -75,7 +75,7 @@ def test_loops_profile_leaves_the_optional_fields_empty(westentor, tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_advance_loops_count_the_approaching_traffic(westentor, tmp_path: Path) -> None:  # noqa: ANN001
+def test_advance_loops_count_the_approaching_traffic(westentor, tmp_path: Path) -> None:
     pairs = _readings(westentor.with_sensing("advance"), tmp_path, 400)
     advance = sum(r.advance_count for r, _ in pairs)
     upstream = sum(r.upstream_count for r, _ in pairs)
@@ -87,7 +87,7 @@ def test_advance_loops_count_the_approaching_traffic(westentor, tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_camera_queue_matches_sumo_halting_without_noise(westentor, tmp_path: Path) -> None:  # noqa: ANN001
+def test_camera_queue_matches_sumo_halting_without_noise(westentor, tmp_path: Path) -> None:
     pairs = _readings(westentor.with_sensing("camera"), tmp_path, 400)
     assert all(r.camera_queue is not None and r.camera_approaching is not None for r, _ in pairs)
     total_camera = sum(r.camera_queue for r, _ in pairs)
@@ -103,7 +103,7 @@ def test_camera_queue_matches_sumo_halting_without_noise(westentor, tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_camera_noise_and_dropout_are_seeded(westentor, tmp_path: Path) -> None:  # noqa: ANN001
+def test_camera_noise_and_dropout_are_seeded(westentor, tmp_path: Path) -> None:
     scenario = westentor.with_sensing(SensingProfile("camera", camera_noise=0.3,
                                                      camera_dropout=0.2))
     a = _readings(scenario, tmp_path / "a", 120)
