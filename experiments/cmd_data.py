@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from hil.argtypes import non_negative_int, positive_float
+from signals.errors import ConfigError
 
 
 def _cmd_import_osm(args: argparse.Namespace) -> int:
@@ -40,7 +41,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from scenarios.registry import find_entry
 
     if args.out is not None and not args.out.strip():
-        raise ValueError("--out: an empty path; give a folder name")
+        raise ConfigError("--out: an empty path; give a folder name")
     result = calibrate(args.scenario, Path(args.counts), out_dir=Path(args.out)
                        if args.out is not None else None, seed=args.seed)
     print(format_geh_table(result))

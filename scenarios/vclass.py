@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from signals.errors import ScenarioError
+
 log = logging.getLogger(__name__)
 
 Category = Literal["motor", "bicycle", "pedestrian", "rail", "other"]
@@ -56,8 +58,8 @@ def vclass_category(vclass: str) -> Category:
     try:
         return _CATEGORY[vclass]
     except KeyError:
-        raise ValueError(f"unknown vClass {vclass!r} (SUMO classes: "
-                         f"{', '.join(sorted(_CATEGORY))})") from None
+        raise ScenarioError(f"unknown vClass {vclass!r} (SUMO classes: "
+                            f"{', '.join(sorted(_CATEGORY))})") from None
 
 
 @dataclass
@@ -99,7 +101,7 @@ def _vtypes(path: Path) -> list[tuple[str, str]]:
                 elif el.tag in ("edge", "vehicle", "trip", "flow", "person", "connection"):
                     el.clear()
     except (ET.ParseError, OSError) as exc:
-        raise ValueError(f"{path} does not parse: {exc}") from None
+        raise ScenarioError(f"{path} does not parse: {exc}") from None
     return found
 
 
@@ -118,7 +120,7 @@ def read_type_classes(files: Iterable[Path]) -> TypeClasses:
             try:
                 vclass_category(vclass)
             except ValueError as exc:
-                raise ValueError(f"{path}: vType {type_id!r}: {exc}") from None
+                raise ScenarioError(f"{path}: vType {type_id!r}: {exc}") from None
             out.classes[type_id] = vclass
     return out
 
