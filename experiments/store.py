@@ -108,7 +108,7 @@ class ResultsDir:
         except FileNotFoundError:
             raise ConfigError(f"{self.root} is not a results folder (no {EXPERIMENT_FILE}; "
                               "run 'ampel experiment CONFIG.yaml' first)") from None
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from None
 
     def write_run(self, record: dict[str, Any]) -> Path:
