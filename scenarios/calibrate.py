@@ -35,7 +35,7 @@ from scenarios.osm import junction_table, write_sumocfg
 from scenarios.outpaths import foreign_files, writable_dir
 from scenarios.registry import user_scenario_dir
 from scenarios.tools import run_tool
-from signals.errors import ScenarioError
+from signals.errors import ConfigError, ScenarioError
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class CalibrationResult:
 def geh(modelled: float, counted: float) -> float:
     """GEH statistic of two hourly flows (0 when both are 0)."""
     if modelled < 0 or counted < 0:
-        raise ScenarioError("GEH needs non-negative flows")
+        raise ValueError("GEH needs non-negative flows")
     total = modelled + counted
     return 0.0 if total == 0 else math.sqrt(2.0 * (modelled - counted) ** 2 / total)
 
@@ -196,15 +196,15 @@ def _target(name: str, out_dir: Path | None) -> Path:
     holds nothing but the files ampel wrote, unchanged (a user's files are never lost)."""
     folder = (out_dir if out_dir is not None else user_scenario_dir() / name)
     if str(folder).strip() == "":
-        raise ScenarioError("--out: an empty path; give a folder name")
+        raise ConfigError("--out: an empty path; give a folder name")
     folder = folder.expanduser().resolve()
     if folder.exists() and not folder.is_dir():
-        raise ScenarioError(f"--out {folder} is a file, not a folder; choose a folder")
+        raise ConfigError(f"--out {folder} is a file, not a folder; choose a folder")
     if not folder.exists():
         return folder
     if not (folder / _MARKER).exists():
-        raise ScenarioError(f"{folder} exists and is not a calibrated scenario; choose another "
-                            "--out")
+        raise ConfigError(f"{folder} exists and is not a calibrated scenario; choose another "
+                          "--out")
     try:
         written = json.loads((folder / _MARKER).read_text(encoding="utf-8")).get("files", {})
     except (OSError, ValueError, AttributeError):
@@ -214,9 +214,9 @@ def _target(name: str, out_dir: Path | None) -> Path:
                 if not (folder / f).is_file() or _digest(folder / f) != digest]
     if not written or changed:
         shown = ", ".join(sorted(changed)[:3]) or _MARKER
-        raise ScenarioError(f"{folder} holds an earlier calibration with files ampel did not "
-                            f"write or that were edited ({shown}); move them away or choose "
-                            "another --out")
+        raise ConfigError(f"{folder} holds an earlier calibration with files ampel did not "
+                          f"write or that were edited ({shown}); move them away or choose "
+                          "another --out")
     return folder
 
 
