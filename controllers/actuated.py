@@ -44,6 +44,7 @@ from controllers.common import (
 )
 from controllers.estimators import DischargeTracker, GapTracker, QueueTracker
 from scenarios.observation import JunctionInfo, Observation
+from signals.errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,10 @@ class ActuatedParams:
                          max_gap_s=self.max_gap_s, decision_interval_s=self.decision_interval_s,
                          blocked_s=self.blocked_s, gap_reduction_s=self.gap_reduction_s)
         if self.max_green_s < self.min_green_s:
-            raise ValueError("parameter 'max_green_s' must be >= 'min_green_s'")
+            raise ParameterError("parameter 'max_green_s' must be >= 'min_green_s'")
         if min(self.max_red_s, self.max_green_factor, self.arrow_call_s, self.min_gap_s) < 0:
-            raise ValueError("parameters 'max_red_s', 'max_green_factor', 'arrow_call_s' and "
-                             "'min_gap_s' must be >= 0")
+            raise ParameterError("parameters 'max_red_s', 'max_green_factor', 'arrow_call_s' and "
+                                 "'min_gap_s' must be >= 0")
 
 
 class ActuatedController:

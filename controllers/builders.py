@@ -23,6 +23,7 @@ from controllers.max_pressure import MaxPressureController, MaxPressureParams, Q
 from controllers.sotl import SotlController, SotlParams
 from controllers.webster import WebsterParams, webster_plan
 from scenarios.scenario import Junction, Scenario
+from signals.errors import ParameterError
 
 #: ``ampel run`` passes the period's plan name to every controller; adaptive ones ignore it
 PLAN_KEY = frozenset({"plan"})
@@ -42,8 +43,8 @@ def check_keys(params: dict[str, Any], known: set[str], where: str) -> None:
     """Refuse parameters a builder does not know (one line naming the key)."""
     for key in params:
         if key not in known and not key.startswith("_"):
-            raise ValueError(f"{where}: unknown parameter {key!r} "
-                             f"(known: {', '.join(sorted(known))})")
+            raise ParameterError(f"{where}: unknown parameter {key!r} "
+                                 f"(known: {', '.join(sorted(known))})")
 
 
 def parse_greens(value: Any, junction: Junction) -> tuple[tuple[str, float], ...] | None:
@@ -63,14 +64,14 @@ def parse_greens(value: Any, junction: Junction) -> tuple[tuple[str, float], ...
     for item in str(value).split(","):
         key, sep, seconds = item.strip().partition("=")
         if not sep:
-            raise ValueError(f"greens: expected STAGE=SECONDS items, got {item.strip()!r}")
+            raise ParameterError(f"greens: expected STAGE=SECONDS items, got {item.strip()!r}")
         tls, colon, stage = key.rpartition(":")
         if colon and tls != junction.tls:
             continue
         try:
             out.append((stage.strip(), float(seconds)))
         except ValueError:
-            raise ValueError(f"greens: {item.strip()!r} needs seconds as a number") from None
+            raise ParameterError(f"greens: {item.strip()!r} needs seconds as a number") from None
     return tuple(out) or None
 
 
@@ -130,8 +131,8 @@ def build_coordinated(junction: Junction, scenario: Scenario, params: dict[str, 
     """
     control = str(params.get("control", "fixed-time"))
     if control not in ("fixed-time", "actuated"):
-        raise ValueError(f"coordinated: parameter 'control' must be fixed-time or actuated, "
-                         f"got {control!r}")
+        raise ParameterError(f"coordinated: parameter 'control' must be fixed-time or actuated, "
+                             f"got {control!r}")
     p = parse_params(CoordinationParams, params, "coordinated", extra=COORDINATED_KEYS)
     key = (scenario.name, str(scenario.net_path), tuple(j.tls for j in scenario.junctions))
     cached = params.get("_wave")
@@ -165,8 +166,8 @@ def build_bus_priority(junction: Junction, scenario: Scenario, params: dict[str,
 
     base = str(params.get("base", "fixed-time"))
     if base not in BASES:
-        raise ValueError(f"bus-priority: parameter 'base' must be one of {', '.join(BASES)}, "
-                         f"got {base!r}")
+        raise ParameterError(f"bus-priority: parameter 'base' must be one of {', '.join(BASES)}, "
+                             f"got {base!r}")
     own = {k: v for k, v in params.items()
            if not k.startswith("base.") and k not in ("base", "plan") and not k.startswith("_")}
     p = parse_params(BusPriorityParams, own, "bus-priority")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from scenarios.observation import JunctionInfo, LaneReading, Observation
+from signals.errors import ParameterError
 from signals.numbers import check_number
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def _coerce(value: Any, target: Any, key: str, where: str) -> Any:
             return True
         if text in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"{where}: parameter {key!r} expects true/false, got {value!r}")
+        raise ParameterError(f"{where}: parameter {key!r} expects true/false, got {value!r}")
     if isinstance(target, int | float):
         return check_number(value, f"{where}: parameter {key!r}",
                             integer=isinstance(target, int))
@@ -92,26 +93,26 @@ def parse_params(cls: type[P], params: Mapping[str, Any], where: str,
             continue
         if key not in fields:
             known = ", ".join(sorted(set(fields) | set(extra)))
-            raise ValueError(f"{where}: unknown parameter {key!r} (known: {known})")
+            raise ParameterError(f"{where}: unknown parameter {key!r} (known: {known})")
         values[key] = _coerce(value, getattr(defaults, key), key, where)
     try:
         return cls(**values)
     except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+        raise ParameterError(f"{where}: {exc}") from None
 
 
 def require_positive(**values: float) -> None:
     """Raise ValueError naming the first value that is not > 0."""
     for key, value in values.items():
         if not value > 0:
-            raise ValueError(f"parameter {key!r} must be > 0, got {value:g}")
+            raise ParameterError(f"parameter {key!r} must be > 0, got {value:g}")
 
 
 def require_non_negative(**values: float) -> None:
     """Raise ValueError naming the first value that is negative."""
     for key, value in values.items():
         if value < 0:
-            raise ValueError(f"parameter {key!r} must be >= 0, got {value:g}")
+            raise ParameterError(f"parameter {key!r} must be >= 0, got {value:g}")
 
 
 #: a stage serves a lane "fully" when this share of its movements is green in it

@@ -34,6 +34,7 @@ from controllers.webster import WebsterParams, webster_plan
 from scenarios.observation import Observation
 from scenarios.scenario import Junction, Scenario
 from signals import SignalModel
+from signals.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,12 @@ class CoordinationParams:
     def __post_init__(self) -> None:
         require_positive(speed_kmh=self.speed_kmh, axis_cos=self.axis_cos)
         if self.direction not in DIRECTIONS:
-            raise ValueError(f"parameter 'direction' must be one of {', '.join(DIRECTIONS)}, "
-                             f"got {self.direction!r}")
+            raise ParameterError(f"parameter 'direction' must be one of {', '.join(DIRECTIONS)}, "
+                                 f"got {self.direction!r}")
         if self.base not in ("webster", "plan"):
-            raise ValueError(f"parameter 'base' must be webster or plan, got {self.base!r}")
+            raise ParameterError(f"parameter 'base' must be webster or plan, got {self.base!r}")
         if self.cycle_s < 0 or self.cycle_s > MAX_CYCLE_S:
-            raise ValueError(f"parameter 'cycle_s' must be 0 or up to {MAX_CYCLE_S:g} s")
+            raise ParameterError(f"parameter 'cycle_s' must be 0 or up to {MAX_CYCLE_S:g} s")
 
 
 @dataclass(frozen=True)

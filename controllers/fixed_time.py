@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from controllers.base import StageRequest
 from scenarios.observation import Observation
 from signals import SignalModel
+from signals.errors import ParameterError
 from signals.numbers import check_number
 
 #: RiLSA: cycles of 60-90 s by day, 120 s as the upper bound
@@ -49,16 +50,17 @@ class FixedTimePlan:
                  for name, green in items]
         offset_s = check_number(offset_s, "plan: offset_s")
         if not items:
-            raise ValueError("a fixed-time plan needs at least one stage green")
+            raise ParameterError("a fixed-time plan needs at least one stage green")
         order = []
         for name, _green in items:
             try:
                 idx = model.stage_index(name)
             except (KeyError, ValueError):
                 known = ", ".join(s.name for s in model.stages)
-                raise ValueError(f"plan names unknown stage {name!r} (known: {known})") from None
+                raise ParameterError(f"plan names unknown stage {name!r} "
+                                     f"(known: {known})") from None
             if idx in order:
-                raise ValueError(f"plan names stage {name!r} twice")
+                raise ParameterError(f"plan names stage {name!r} twice")
             order.append(idx)
         n = len(order)
         interstages = tuple(model.interstage_duration(order[k], order[(k + 1) % n])
@@ -68,18 +70,18 @@ class FixedTimePlan:
             for g in sorted(stage.green):
                 group = model.group(g)
                 if green < group.min_green_s:
-                    raise ValueError(f"plan: stage {name!r} green {green:g} s is below the "
-                                     f"minimum green {group.min_green_s:g} s of group {g}")
+                    raise ParameterError(f"plan: stage {name!r} green {green:g} s is below the "
+                                         f"minimum green {group.min_green_s:g} s of group {g}")
                 longest = green + interstages[k - 1]
                 if n > 1 and longest > group.max_green_s:
-                    raise ValueError(f"plan: group {g} would be green up to {longest:g} s in "
-                                     f"stage {name!r}, above its maximum green "
-                                     f"{group.max_green_s:g} s")
+                    raise ParameterError(f"plan: group {g} would be green up to {longest:g} s in "
+                                         f"stage {name!r}, above its maximum green "
+                                         f"{group.max_green_s:g} s")
         plan = cls(order=tuple(order), greens=tuple(float(g) for _, g in items),
                    interstages=interstages, offset_s=float(offset_s))
         if plan.cycle_s > max_cycle_s:
-            raise ValueError(f"plan cycle {plan.cycle_s:g} s exceeds {max_cycle_s:g} s "
-                             "(RiLSA upper bound); shorten the greens")
+            raise ParameterError(f"plan cycle {plan.cycle_s:g} s exceeds {max_cycle_s:g} s "
+                                 "(RiLSA upper bound); shorten the greens")
         return plan
 
 

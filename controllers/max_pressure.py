@@ -41,6 +41,7 @@ from controllers.common import (
 )
 from controllers.estimators import DemandEstimator, DischargeTracker
 from scenarios.observation import JunctionInfo, Observation
+from signals.errors import ParameterError
 
 #: vehicles waiting on the lane a movement enters from which on it counts as spilling back
 SPILLBACK_VEH = 6.0
@@ -110,10 +111,10 @@ class MaxPressureParams:
                          blocked_s=self.blocked_s)
         if min(self.hysteresis, self.recall_pressure, self.discharge_gap_s,
                self.max_red_s, self.max_green_factor, self.arrow_call_s) < 0:
-            raise ValueError("parameters 'hysteresis', 'recall_pressure', 'discharge_gap_s', "
-                             "'max_red_s', 'max_green_factor' and 'arrow_call_s' must be >= 0")
+            raise ParameterError("parameters 'hysteresis', 'recall_pressure', 'discharge_gap_s', "
+                                 "'max_red_s', 'max_green_factor' and 'arrow_call_s' must be >= 0")
         if self.max_green_s < self.min_green_s:
-            raise ValueError("parameter 'max_green_s' must be >= 'min_green_s'")
+            raise ParameterError("parameter 'max_green_s' must be >= 'min_green_s'")
 
 
 class MaxPressureController:

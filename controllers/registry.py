@@ -14,6 +14,7 @@ from controllers.base import Controller
 from controllers.common import attribute_docs
 from controllers.fixed_time import MAX_CYCLE_S, FixedTimeController, FixedTimePlan
 from scenarios.scenario import Junction, Scenario
+from signals.errors import ParameterError
 
 
 def _fixed_time(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Controller:
@@ -173,8 +174,8 @@ def intergreen_mode(params: dict[str, Any] | None) -> str:
     """The ``intergreens`` parameter: ``rilsa`` (default) or ``program``."""
     mode = str((params or {}).get("intergreens", COMMON_PARAMS["intergreens"])).strip()
     if mode not in INTERGREEN_MODES:
-        raise ValueError(f"parameter intergreens must be {' or '.join(INTERGREEN_MODES)}, "
-                         f"got {mode!r}")
+        raise ParameterError(f"parameter intergreens must be {' or '.join(INTERGREEN_MODES)}, "
+                             f"got {mode!r}")
     return mode
 
 
@@ -188,7 +189,8 @@ def controller_factory(name: str, params: dict[str, Any] | None = None
     runner builds the sequencer and guard from the same model (``SignalledJunction``).
     """
     if name not in BUILDERS:
-        raise ValueError(f"unknown controller {name!r} (known: {', '.join(controller_names())})")
+        known = ", ".join(controller_names())
+        raise ParameterError(f"unknown controller {name!r} (known: {known})")
     builder = BUILDERS[name]
     params = dict(params or {})
     mode = intergreen_mode(params)

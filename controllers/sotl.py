@@ -36,6 +36,7 @@ from controllers.common import (
 )
 from controllers.estimators import DischargeTracker, GapTracker, QueueTracker
 from scenarios.observation import JunctionInfo, Observation
+from signals.errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,12 @@ class SotlParams:
                          max_green_s=self.max_green_s, approach_gap_s=self.approach_gap_s,
                          decision_interval_s=self.decision_interval_s)
         if min(self.max_red_s, self.max_green_factor, self.arrow_call_s) < 0:
-            raise ValueError("parameters 'max_red_s', 'max_green_factor' and 'arrow_call_s' "
-                             "must be >= 0")
+            raise ParameterError("parameters 'max_red_s', 'max_green_factor' and 'arrow_call_s' "
+                                 "must be >= 0")
         if self.mu < 0:
-            raise ValueError("parameter 'mu' must be >= 0")
+            raise ParameterError("parameter 'mu' must be >= 0")
         if self.max_green_s < self.min_green_s:
-            raise ValueError("parameter 'max_green_s' must be >= 'min_green_s'")
+            raise ParameterError("parameter 'max_green_s' must be >= 'min_green_s'")
 
 
 class SotlController:

@@ -27,6 +27,7 @@ from scenarios.netfile import Phase, TlProgram, active_programs
 from scenarios.observation import Observation
 from scenarios.scenario import Junction, Scenario
 from signals import Colour
+from signals.errors import ParameterError, ScenarioError
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,8 @@ class SumoSwitchedParams:
     def __post_init__(self) -> None:
         require_positive(min_dur_s=self.min_dur_s, max_dur_s=self.max_dur_s)
         if self.max_dur_s < self.min_dur_s:
-            raise ValueError(f"max_dur_s {self.max_dur_s:g} is below min_dur_s "
-                             f"{self.min_dur_s:g}")
+            raise ParameterError(f"max_dur_s {self.max_dur_s:g} is below min_dur_s "
+                                 f"{self.min_dur_s:g}")
 
 
 class SumoNativeController:
@@ -138,8 +139,8 @@ def make_builder(name: str
                 cache[key] = scenario_programs(scenario)
             program = cache[key].get(junction.tls)
             if program is None:
-                raise ValueError(f"{name}: traffic light {junction.tls} has no program in "
-                                 "the network")
+                raise ScenarioError(f"{name}: traffic light {junction.tls} has no program in "
+                                    "the network")
         return SumoNativeController(name, program,
                                     p if isinstance(p, SumoSwitchedParams) else None)
 

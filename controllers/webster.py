@@ -20,6 +20,7 @@ from controllers.common import require_non_negative, require_positive
 from controllers.fixed_time import MAX_CYCLE_S, FixedTimePlan
 from controllers.movement_flows import group_flows, lane_loads, movement_flows
 from scenarios.scenario import Junction, Scenario
+from signals.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,11 @@ class WebsterParams:
                          max_y=self.max_y)
         require_non_negative(startup_loss_s=self.startup_loss_s, demand_scale=self.demand_scale)
         if self.max_cycle_s > MAX_CYCLE_S:
-            raise ValueError(f"parameter 'max_cycle_s' must be <= {MAX_CYCLE_S:g} s (RiLSA)")
+            raise ParameterError(f"parameter 'max_cycle_s' must be <= {MAX_CYCLE_S:g} s (RiLSA)")
         if self.min_cycle_s > self.max_cycle_s:
-            raise ValueError("parameter 'min_cycle_s' must not exceed 'max_cycle_s'")
+            raise ParameterError("parameter 'min_cycle_s' must not exceed 'max_cycle_s'")
         if self.max_y >= 1:
-            raise ValueError("parameter 'max_y' must be < 1")
+            raise ParameterError("parameter 'max_y' must be < 1")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from experiments.config import RunSpec
 from experiments.worker import execute_run, failed_record
+from signals.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class LocalBackend:
 
     def __post_init__(self) -> None:
         if self.workers < 1:
-            raise ValueError(f"--workers must be >= 1, got {self.workers}")
+            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
 
     def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
         """Run on ``workers`` processes; a crashed worker's run is recorded as failed."""
@@ -137,15 +138,15 @@ class RayBackend:
         try:
             port = int(port_text)
         except ValueError:
-            raise ValueError(f"--ray: expected HOST:PORT, got {self.address!r}") from None
+            raise ConfigError(f"--ray: expected HOST:PORT, got {self.address!r}") from None
         try:
             with socket.create_connection((host.strip("[]"), port),
                                           timeout=self.connect_timeout_s):
                 pass
         except OSError as exc:
-            raise ValueError(f"cannot connect to Ray at {self.address!r} within "
-                             f"{self.connect_timeout_s:g} s ({exc.strerror or exc}); is the "
-                             "head node running? (--ray-timeout sets the wait)") from None
+            raise ConfigError(f"cannot connect to Ray at {self.address!r} within "
+                              f"{self.connect_timeout_s:g} s ({exc.strerror or exc}); is the "
+                              "head node running? (--ray-timeout sets the wait)") from None
 
     def connect(self) -> bool:
         """Connect to the cluster, giving up after ``connect_timeout_s`` with a ValueError.
@@ -166,8 +167,8 @@ class RayBackend:
             try:
                 ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise ValueError(f"cannot connect to Ray at {self.address!r}: "
-                                 f"{_first_line(exc)}") from None
+                raise ConfigError(f"cannot connect to Ray at {self.address!r}: "
+                                  f"{_first_line(exc)}") from None
             return True
         errors: list[BaseException] = []
 
@@ -181,12 +182,12 @@ class RayBackend:
         thread.start()
         thread.join(self.connect_timeout_s)
         if thread.is_alive():
-            raise ValueError(f"cannot connect to Ray at {self.address!r}: no answer within "
-                             f"{self.connect_timeout_s:g} s; is the head node running? "
-                             "(--ray-timeout sets the wait)")
+            raise ConfigError(f"cannot connect to Ray at {self.address!r}: no answer within "
+                              f"{self.connect_timeout_s:g} s; is the head node running? "
+                              "(--ray-timeout sets the wait)")
         if errors:
-            raise ValueError(f"cannot connect to Ray at {self.address!r}: "
-                             f"{_first_line(errors[0])}")
+            raise ConfigError(f"cannot connect to Ray at {self.address!r}: "
+                              f"{_first_line(errors[0])}")
         return True
 
     def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
@@ -219,7 +220,7 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ValueError("--ray needs Ray: pip install 'ampel[ray]'") from None
+        raise ConfigError("--ray needs Ray: pip install 'ampel[ray]'") from None
     return ray
 
 

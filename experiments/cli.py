@@ -8,15 +8,19 @@ import logging
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Iterator, Sequence
 
+from signals.errors import AmpelError, ConfigError
+
+EXIT_BUG = 1
 EXIT_USAGE = 2
 
 log = logging.getLogger("ampel")
 
 
-class CliError(Exception):
-    """A user error: printed as one line, exit code 2."""
+class CliError(ConfigError):
+    """A command-line usage error: printed as one line, exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Adaptive traffic signal control for Hamm: SUMO scenarios, safe "
                     "controllers, learned policies and hardware-in-the-loop.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log debug messages; show the traceback of an internal error")
+    parser.add_argument("--log-file", metavar="PATH", default=None,
+                        help="also write debug messages and internal-error tracebacks here")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     register_all(sub)
     return parser
@@ -67,25 +74,100 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+@contextlib.contextmanager
+def _logging_to(verbose: bool, log_file: logging.Handler | None) -> Iterator[None]:
+    """Messages to stderr (debug under ``-v``, else warnings) and all of them to ``log_file``.
+
+    The handlers and level are restored on leaving, so in-process calls do not pile up.
+    """
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    if not (verbose or log_file):
+        yield
+        return
+    fmt = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    stderr = logging.StreamHandler()
+    stderr.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    stderr.setFormatter(fmt)
+    root.addHandler(stderr)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if log_file:
+        log_file.setLevel(logging.DEBUG)
+        log_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(log_file)
+        root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        for added in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(added)
+            added.close()
+        root.setLevel(level)
+
+
+def _report_bug(exc: BaseException, verbose: bool) -> None:
+    """One line for a bug; the traceback under ``-v`` and in any log file."""
+    print(f"ampel: internal error: {type(exc).__name__}: {exc} — please report it; "
+          "run with -v for the traceback", file=sys.stderr)
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "internal error", (),
+                            (type(exc), exc, exc.__traceback__))
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the chosen sub-command's handler."""
+    if not getattr(args, "handler", None):
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        raise CliError(f"ampel {args.command}: choose an action (see 'ampel "
+                       f"{args.command} --help')")
+    return int(args.handler(args) or 0)
+
+
 def _main(argv: Sequence[str] | None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
-        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                            format="%(levelname)s %(name)s: %(message)s")
-        if not getattr(args, "handler", None):
-            if args.command is None:
-                parser.print_help(sys.stderr)
-                return EXIT_USAGE
-            raise CliError(f"ampel {args.command}: choose an action (see 'ampel "
-                           f"{args.command} --help')")
-        return int(args.handler(args) or 0)
-    except (CliError, ValueError) as exc:
+        args = parser.parse_args(args_list)
+        log_file = _open_log(args.log_file)
+    except BaseException as exc:  # sorted out by _exit_code
+        return _exit_code(exc, "-v" in args_list or "--verbose" in args_list)
+    if not (args.verbose or log_file):
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with _logging_to(args.verbose, log_file):
+        try:
+            return _dispatch(parser, args)
+        except BaseException as exc:  # sorted out by _exit_code
+            return _exit_code(exc, args.verbose)
+
+
+def _open_log(path: str | None) -> logging.Handler | None:
+    """The ``--log-file`` handler (appending), or None."""
+    if path is None:
+        return None
+    try:
+        return logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"--log-file {path}: cannot write there ({exc.strerror})") from exc
+
+
+def _exit_code(exc: BaseException, verbose: bool) -> int:
+    """Report ``exc`` and return the exit code: 2 for a user's mistake, 1 for a bug."""
+    if isinstance(exc, AmpelError):
         print(f"ampel: error: {exc}".replace("ampel: error: ampel", "ampel"), file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         print("ampel: interrupted", file=sys.stderr)
         return 130
+    if not isinstance(exc, Exception):  # SystemExit from --help and the like
+        raise exc
+    _report_bug(exc, verbose)
+    return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hil.argtypes import non_negative_int, positive_float
+from signals.errors import ConfigError
 
 if TYPE_CHECKING:
     from scenarios.calibrate import CalibrationResult
@@ -44,7 +45,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from scenarios.registry import find_entry
 
     if args.out is not None and not args.out.strip():
-        raise ValueError("--out: an empty path; give a folder name")
+        raise ConfigError("--out: an empty path; give a folder name")
     result = calibrate(args.scenario, Path(args.counts), out_dir=Path(args.out)
                        if args.out is not None else None, seed=args.seed)
     print(format_geh_table(result))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from signals.errors import ConfigError
+
 
 def _load(args: argparse.Namespace):
     from scenarios.scenario import load_scenario
@@ -84,6 +86,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_green_wave)
 
     def _no_kind(args: argparse.Namespace) -> int:
-        raise ValueError("plan: choose a kind: webster or green-wave (see 'ampel plan --help')")
+        raise ConfigError("plan: choose a kind: webster or green-wave (see 'ampel plan --help')")
 
     plan.set_defaults(handler=_no_kind)

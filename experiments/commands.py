@@ -14,6 +14,7 @@ from hil.argtypes import (
 )
 from scenarios.profiles import period_names
 from scenarios.sensing import SENSING_NAMES
+from signals.errors import ConfigError
 
 SUMMARY_ORDER = (
     ("vehicles_departed", "Motor vehicles departed", "{:d}"),
@@ -82,7 +83,7 @@ def parse_param_options(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--param expects KEY=VALUE, got {item!r}")
+            raise ConfigError(f"--param expects KEY=VALUE, got {item!r}")
         params[key.strip()] = value.strip()
     return params
 

@@ -36,6 +36,7 @@ import yaml
 
 from experiments.los import LosTable, los_table
 from scenarios.sensing import SENSING_NAMES
+from signals.errors import ConfigError
 from signals.numbers import MAX_DEMAND_SCALE, MAX_DURATION_S, MAX_SEED, check_number
 
 log = logging.getLogger(__name__)
@@ -123,36 +124,36 @@ class ExperimentConfig:
 def _number(value: Any, where: str, high: float | None = None) -> float:
     """A finite number > 0 (at most ``high``), from YAML (text is not a number here)."""
     if isinstance(value, str):
-        raise ValueError(f"{where}: expected a number, got {value!r}")
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
     return float(check_number(value, where, low=0.0, low_open=True, high=high))
 
 
 def _list(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list) or not value:
-        raise ValueError(f"{where}: expected a non-empty list, got {value!r}")
+        raise ConfigError(f"{where}: expected a non-empty list, got {value!r}")
     return value
 
 
 def _check_keys(data: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
     for key in data:
         if key not in known:
-            raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
 
 
 def _scenario(value: Any, where: str, base: Path) -> str:
     from scenarios.registry import find_entry, registered
 
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{where}: expected a scenario name or .sumocfg path, got {value!r}")
+        raise ConfigError(f"{where}: expected a scenario name or .sumocfg path, got {value!r}")
     if value.endswith(".sumocfg"):
         path = (base / value).resolve()
         if not path.is_file():
-            raise ValueError(f"{where}: scenario file {value!r} not found (looked at {path})")
+            raise ConfigError(f"{where}: scenario file {value!r} not found (looked at {path})")
         return str(path)
     if find_entry(value) is None:  # a refused user scenario raises its own error here
         known = [e.name for e in registered()]
-        raise ValueError(f"{where}: unknown scenario {value!r} (known: {', '.join(known)}; "
-                         "or a path ending in .sumocfg)")
+        raise ConfigError(f"{where}: unknown scenario {value!r} (known: {', '.join(known)}; "
+                          "or a path ending in .sumocfg)")
     return value
 
 
@@ -160,35 +161,35 @@ def _controller(value: Any, where: str, base: Path, known: list[str]) -> Control
     if isinstance(value, str):
         value = {"name": value}
     if not isinstance(value, dict):
-        raise ValueError(f"{where}: expected a controller name or a mapping, got {value!r}")
+        raise ConfigError(f"{where}: expected a controller name or a mapping, got {value!r}")
     _check_keys(value, CONTROLLER_KEYS, where)
     name = value.get("name")
     if not isinstance(name, str):
-        raise ValueError(f"{where}.name: expected a controller name, got {name!r}")
+        raise ConfigError(f"{where}.name: expected a controller name, got {name!r}")
     if name not in known:
-        raise ValueError(f"{where}.name: unknown controller {name!r} (known: "
-                         f"{', '.join(known)})")
+        raise ConfigError(f"{where}.name: unknown controller {name!r} (known: "
+                          f"{', '.join(known)})")
     params = value.get("params") or {}
     if not isinstance(params, dict):
-        raise ValueError(f"{where}.params: expected a mapping, got {params!r}")
+        raise ConfigError(f"{where}.params: expected a mapping, got {params!r}")
     params = dict(params)
     if "policy" in value:
         policy = value["policy"]
         if not isinstance(policy, str):
-            raise ValueError(f"{where}.policy: expected a file path, got {policy!r}")
+            raise ConfigError(f"{where}.policy: expected a file path, got {policy!r}")
         path = (base / policy).resolve()
         if not path.exists():
-            raise ValueError(f"{where}.policy: policy file {policy!r} not found (looked at "
-                             f"{path})")
+            raise ConfigError(f"{where}.policy: policy file {policy!r} not found (looked at "
+                              f"{path})")
         params["policy"] = str(path)
     try:
         json.dumps(params, sort_keys=True)
     except TypeError as exc:
-        raise ValueError(f"{where}.params: values must be plain numbers, strings, lists or "
-                         f"mappings ({exc})") from None
+        raise ConfigError(f"{where}.params: values must be plain numbers, strings, lists or "
+                          f"mappings ({exc})") from None
     label = value.get("label", name)
     if not isinstance(label, str) or not label:
-        raise ValueError(f"{where}.label: expected a non-empty string, got {label!r}")
+        raise ConfigError(f"{where}.label: expected a non-empty string, got {label!r}")
     return ControllerEntry(label=label, name=name, params=params)
 
 
@@ -202,19 +203,19 @@ def parse_config(data: Any, base: Path = Path("."), source: str = "",
     from controllers.registry import controller_names
 
     if not isinstance(data, dict):
-        raise ValueError("experiment config: expected a mapping of keys (name, scenarios, "
-                         "controllers, seeds, ...)")
+        raise ConfigError("experiment config: expected a mapping of keys (name, scenarios, "
+                          "controllers, seeds, ...)")
     _check_keys(data, TOP_KEYS, "experiment config")
     for key in ("scenarios", "controllers", "seeds"):
         if key not in data:
-            raise ValueError(f"experiment config: missing key {key!r}")
+            raise ConfigError(f"experiment config: missing key {key!r}")
     name = data.get("name", "experiment")
     if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name: expected a short name without '/', got {name!r}")
+        raise ConfigError(f"name: expected a short name without '/', got {name!r}")
     scenarios = tuple(_scenario(v, f"scenarios[{i}]", base)
                       for i, v in enumerate(_list(data["scenarios"], "scenarios")))
     if len(set(scenarios)) != len(scenarios):
-        raise ValueError(f"scenarios: listed twice: {list(scenarios)}")
+        raise ConfigError(f"scenarios: listed twice: {list(scenarios)}")
     known = controller_names()
     entries = []
     for i, value in enumerate(_list(data["controllers"], "controllers")):
@@ -226,39 +227,39 @@ def parse_config(data: Any, base: Path = Path("."), source: str = "",
                 continue
             raise
     if not entries:
-        raise ValueError(f"controllers: none of them is registered (known: {', '.join(known)})")
+        raise ConfigError(f"controllers: none of them is registered (known: {', '.join(known)})")
     labels = [c.label for c in entries]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"controllers: labels must be unique, got {labels} (give each entry a "
-                         "'label')")
+        raise ConfigError(f"controllers: labels must be unique, got {labels} (give each entry a "
+                          "'label')")
     seeds = _list(data["seeds"], "seeds")
     for i, s in enumerate(seeds):
         if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
-            raise ValueError(f"seeds[{i}]: expected an integer in 0..{MAX_SEED}, got {s!r}")
+            raise ConfigError(f"seeds[{i}]: expected an integer in 0..{MAX_SEED}, got {s!r}")
     if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds: listed twice: {seeds}")
+        raise ConfigError(f"seeds: listed twice: {seeds}")
     scales = tuple(_number(v, f"demand_scales[{i}]", MAX_DEMAND_SCALE)
                    for i, v in enumerate(_list(data.get("demand_scales", [1.0]),
                                                "demand_scales")))
     if len(set(scales)) != len(scales):
-        raise ValueError(f"demand_scales: listed twice: {list(scales)}")
+        raise ConfigError(f"demand_scales: listed twice: {list(scales)}")
     sensing = tuple(_list(data.get("sensing", ["loops"]), "sensing"))
     for i, v in enumerate(sensing):
         if v not in SENSING_NAMES:
-            raise ValueError(f"sensing[{i}]: unknown sensing profile {v!r} "
-                             f"(known: {', '.join(SENSING_NAMES)})")
+            raise ConfigError(f"sensing[{i}]: unknown sensing profile {v!r} "
+                              f"(known: {', '.join(SENSING_NAMES)})")
     if len(set(sensing)) != len(sensing):
-        raise ValueError(f"sensing: listed twice: {list(sensing)}")
+        raise ConfigError(f"sensing: listed twice: {list(sensing)}")
     baseline = data.get("baseline", labels[0])
     if baseline not in labels:
-        raise ValueError(f"baseline: {baseline!r} is not a controller label of this config "
-                         f"(labels: {', '.join(labels)})")
+        raise ConfigError(f"baseline: {baseline!r} is not a controller label of this config "
+                          f"(labels: {', '.join(labels)})")
     output = data.get("output", f"runs/{name}")
     if not isinstance(output, str) or not output:
-        raise ValueError(f"output: expected a folder path, got {output!r}")
+        raise ConfigError(f"output: expected a folder path, got {output!r}")
     los = data.get("los") or {}
     if not isinstance(los, dict):
-        raise ValueError(f"los: expected a mapping of thresholds, got {los!r}")
+        raise ConfigError(f"los: expected a mapping of thresholds, got {los!r}")
     return ExperimentConfig(
         name=name, scenarios=scenarios, controllers=tuple(entries), seeds=tuple(seeds),
         demand_scales=scales, sensing=sensing,
@@ -274,14 +275,14 @@ def load_config(path: Path, skip_missing_controllers: bool = False) -> Experimen
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"cannot read experiment config {path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot read experiment config {path}: {exc.strerror or exc}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         from scenarios.spec import yaml_error_line
 
-        raise ValueError(yaml_error_line(path, exc)) from None
+        raise ConfigError(yaml_error_line(path, exc)) from None
     try:
         return parse_config(data, path.resolve().parent, text, skip_missing_controllers)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise ConfigError(f"{path}: {exc}") from None

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from signals.errors import ConfigError
+
 #: upper bound of mean delay [s] per level; above the last one the stream is E (or F)
 DEFAULT_THRESHOLDS_S: dict[str, float] = {"A": 20.0, "B": 35.0, "C": 50.0, "D": 70.0}
 #: share of unfinished trips that, together with a delay above D, makes a stream F
@@ -61,17 +63,17 @@ def los_table(overrides: Mapping[str, Any] | None = None, where: str = "los") ->
     share = DEFAULT_F_UNFINISHED_SHARE
     for key, value in (overrides or {}).items():
         if key not in thresholds and key != "f_unfinished_share":
-            raise ValueError(f"{where}: unknown key {key!r} (known: A, B, C, D, "
-                             "f_unfinished_share)")
+            raise ConfigError(f"{where}: unknown key {key!r} (known: A, B, C, D, "
+                              "f_unfinished_share)")
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"{where}.{key}: expected a non-negative number, got {value!r}")
+            raise ConfigError(f"{where}.{key}: expected a non-negative number, got {value!r}")
         if key == "f_unfinished_share":
             if value > 1:
-                raise ValueError(f"{where}.{key}: expected a share between 0 and 1, got {value}")
+                raise ConfigError(f"{where}.{key}: expected a share between 0 and 1, got {value}")
             share = float(value)
         else:
             thresholds[key] = float(value)
     levels = list(thresholds.values())
     if levels != sorted(levels) or len(set(levels)) != len(levels):
-        raise ValueError(f"{where}: thresholds must increase from A to D, got {thresholds}")
+        raise ConfigError(f"{where}: thresholds must increase from A to D, got {thresholds}")
     return LosTable(thresholds, share)

@@ -24,6 +24,7 @@ from experiments.los import LosTable, los_table
 from experiments.stats import Paired, mean_ci, paired
 from experiments.store import ResultsDir
 from scenarios.files import write_text_atomic
+from signals.errors import ConfigError
 
 #: (metric key, label, unit, decimals, higher is better)
 COMPARED = (
@@ -191,11 +192,11 @@ def analyse(root: Path, baseline: str | None = None) -> Analysis:
     labels = [c["label"] for c in config["controllers"]]
     baseline = baseline or config.get("baseline") or labels[0]
     if baseline not in labels:
-        raise ValueError(f"baseline {baseline!r} is not a controller of this experiment "
-                         f"(labels: {', '.join(labels)})")
+        raise ConfigError(f"baseline {baseline!r} is not a controller of this experiment "
+                          f"(labels: {', '.join(labels)})")
     records = results.planned_records()
     if not records:
-        raise ValueError(f"{root} holds no finished runs yet")
+        raise ConfigError(f"{root} holds no finished runs yet")
     groups: dict[tuple[str, float], Group] = {}
     for s in config["scenarios"]:
         for d in config["demand_scales"]:

@@ -23,6 +23,7 @@ from experiments.config import ExperimentConfig, RunSpec
 from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
 from experiments.worker import BULKY_KEYS
 from scenarios.files import write_text_atomic
+from signals.errors import ConfigError
 
 EXPERIMENT_FILE = "experiment.json"
 RUNS_DIR = "runs"
@@ -68,8 +69,8 @@ class ResultsDir:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                raise ValueError(f"another ampel sweep (pid {holder}) is writing to "
-                                 f"{self.root}; wait for it or choose another --out") from None
+                raise ConfigError(f"another ampel sweep (pid {holder}) is writing to "
+                                  f"{self.root}; wait for it or choose another --out") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             yield
@@ -105,10 +106,10 @@ class ResultsDir:
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ValueError(f"{self.root} is not a results folder (no {EXPERIMENT_FILE}; "
-                             "run 'ampel experiment CONFIG.yaml' first)") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read {path}: {exc}") from None
+            raise ConfigError(f"{self.root} is not a results folder (no {EXPERIMENT_FILE}; "
+                              "run 'ampel experiment CONFIG.yaml' first)") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from None
 
     def write_run(self, record: dict[str, Any]) -> Path:
         """Store one finished run (atomically)."""

@@ -11,6 +11,7 @@ from typing import Any
 from experiments.backends import Backend
 from experiments.config import ExperimentConfig
 from experiments.store import ResultsDir
+from signals.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,12 @@ def preflight(config: ExperimentConfig, skip_broken: bool = False) -> Experiment
                 build_controllers(scenario, controller_factory(entry.name, entry.params))
         except (ValueError, FileNotFoundError, ImportError) as exc:
             if not skip_broken:
-                raise ValueError(f"controller {entry.label!r}: {exc}") from None
+                raise ConfigError(f"controller {entry.label!r}: {exc}") from None
             log.warning("skipping controller %r: %s", entry.label, exc)
             continue
         keep.append(entry)
     if not keep:
-        raise ValueError("no controller of the config can be built")
+        raise ConfigError("no controller of the config can be built")
     if len(keep) == len(config.controllers):
         return config
     labels = [c.label for c in keep]
@@ -83,13 +84,13 @@ def _run_locked(results: ResultsDir, config: ExperimentConfig, backend: Backend,
     specs = config.runs()
     stored = results.stored_ids()
     if stored and not resume:
-        raise ValueError(f"{root} already holds {len(stored)} run(s); pass --resume to "
-                         "continue that sweep, or choose another output folder")
+        raise ConfigError(f"{root} already holds {len(stored)} run(s); pass --resume to "
+                          "continue that sweep, or choose another output folder")
     changed = results.config_changes(config) if resume else []
     if changed and not allow_changed_config:
-        raise ValueError(f"{root} holds a sweep of another config (changed: "
-                         f"{', '.join(changed)}); --resume needs the same config: restore "
-                         "it, or run the edited config into another --out")
+        raise ConfigError(f"{root} holds a sweep of another config (changed: "
+                          f"{', '.join(changed)}); --resume needs the same config: restore "
+                          "it, or run the edited config into another --out")
     results.write_experiment(config, backend.name)
     done = results.finished_ids(specs) if resume else set()
     todo = [s for s in specs if s.run_id not in done]

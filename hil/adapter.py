@@ -38,6 +38,7 @@ from hil.codec import DetectorValue, FieldSnapshot, JunctionMismatch, conflictin
 from hil.link import FieldLink, LinkError
 from hil.registermap import DecodeError
 from scenarios.observation import LaneReading, Observation
+from signals.errors import ConfigError
 
 __all__ = ["Adapter", "AdapterConfig", "AdapterStats"]
 
@@ -75,12 +76,12 @@ class AdapterConfig:
     def __post_init__(self) -> None:
         for name in ("period_s", "watchdog_s", "stale_s", "backoff_initial_s", "backoff_max_s"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.resume_cycles < 1:
-            raise ValueError("resume_cycles must be at least 1")
+            raise ConfigError("resume_cycles must be at least 1")
         if self.period_s >= self.watchdog_s / 2:
-            raise ValueError(f"loop period {self.period_s:g} s must be well below the watchdog "
-                             f"{self.watchdog_s:g} s (at most half)")
+            raise ConfigError(f"loop period {self.period_s:g} s must be well below the watchdog "
+                              f"{self.watchdog_s:g} s (at most half)")
 
     @property
     def slow_limit_s(self) -> float:
@@ -137,7 +138,7 @@ class Adapter:
         self._model = link.binding.model
         worst = link.options.worst_case_s
         if worst > self.config.watchdog_s / 4:
-            raise ValueError(
+            raise ConfigError(
                 f"timeout x (retries + 1) = {worst:g} s is too close to the controller watchdog "
                 f"{self.config.watchdog_s:g} s; keep it at or below a quarter "
                 f"({self.config.watchdog_s / 4:g} s)")

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from signals.errors import ConfigError
+
 __all__ = ["AuditLog", "read_audit"]
 
 KINDS = ("command", "anomaly", "alarm", "mode", "link", "info")
@@ -33,7 +35,7 @@ class AuditLog:
             try:
                 self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise ValueError(f"cannot write audit log {path}: {exc.strerror}") from None
+                raise ConfigError(f"cannot write audit log {path}: {exc.strerror}") from None
 
     def write(self, kind: str, event: str, **fields: Any) -> dict[str, Any]:
         """Append one record and return it."""

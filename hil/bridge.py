@@ -34,6 +34,7 @@ from scenarios.scenario import Scenario
 from scenarios.session import SumoSession
 from scenarios.vclass import session_type_classes
 from signals import Colour, SafetyGuard
+from signals.errors import ConfigError, FieldDeviceError
 
 __all__ = ["BridgeOptions", "format_result", "run_bridge", "write_summary"]
 
@@ -76,9 +77,9 @@ class BridgeOptions:
 
     def __post_init__(self) -> None:
         if not self.duration_s > 0:
-            raise ValueError(f"duration must be positive, got {self.duration_s}")
+            raise ConfigError(f"duration must be positive, got {self.duration_s}")
         if not self.wait_s > 0:
-            raise ValueError(f"wait must be positive, got {self.wait_s}")
+            raise ConfigError(f"wait must be positive, got {self.wait_s}")
 
 
 def _loop_values(session: SumoSession, detectors: tuple) -> list[dict[str, int]]:
@@ -97,7 +98,7 @@ def _connect(link: FieldLink, wait_s: float) -> None:
             return
         except LinkError as exc:
             if time.monotonic() >= deadline:
-                raise ValueError(f"bridge: {exc} (gave up after {wait_s:g} s)") from None
+                raise FieldDeviceError(f"bridge: {exc} (gave up after {wait_s:g} s)") from None
             time.sleep(0.1)
 
 
@@ -107,9 +108,10 @@ def _check_junction(link: FieldLink, scenario: str, tls: str) -> None:
         link.read_status()
     except JunctionMismatch as exc:
         link.close()
-        raise ValueError(f"bridge: the field controller at {link.options.describe()} does not "
-                         f"run junction {tls} of scenario {scenario} ({exc}); start "
-                         f"'ampel hil serve --scenario {scenario}' or pick its scenario") from None
+        raise FieldDeviceError(
+            f"bridge: the field controller at {link.options.describe()} does not run junction "
+            f"{tls} of scenario {scenario} ({exc}); start 'ampel hil serve --scenario "
+            f"{scenario}' or pick its scenario") from None
     except (DecodeError, LinkError):
         pass  # transient: the loop below reports persistent trouble
 
@@ -118,8 +120,8 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
                options: BridgeOptions, out_dir: Path) -> dict[str, Any]:
     """Run SUMO against the field controller; returns the summary (same keys as ``ampel run``)."""
     if "detector_inputs" not in binding.regmap.holding.blocks:
-        raise ValueError(f"profile {binding.regmap.profile} has no detector_inputs block: the "
-                         "bridge cannot feed the controller's detectors")
+        raise ConfigError(f"profile {binding.regmap.profile} has no detector_inputs block: the "
+                          "bridge cannot feed the controller's detectors")
     junction = scenario.junctions[0]
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -162,8 +164,8 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
                     if time.monotonic() - waiting_since > options.wait_s:
                         why = (f"only implausible read-backs ({last_error})" if snap is None
                                and last_error else "is the controller running?")
-                        raise ValueError(f"bridge: no new controller tick for "
-                                         f"{options.wait_s:g} s; {why}")
+                        raise FieldDeviceError(f"bridge: no new controller tick for "
+                                               f"{options.wait_s:g} s; {why}")
                     time.sleep(options.poll_s)
                     continue
                 waiting_since = time.monotonic()

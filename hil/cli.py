@@ -20,6 +20,7 @@ from hil.argtypes import (
     seed,
 )
 from hil.argtypes import port as tcp_port
+from signals.errors import ConfigError, FieldDeviceError, PolicyError
 
 __all__ = ["register"]
 
@@ -110,13 +111,13 @@ def _link_options(args: argparse.Namespace, timeout: float, retries: int):
     files = _tls_files(args)
     if args.serial:
         if args.target:
-            raise ValueError("give --target or --serial, not both")
+            raise ConfigError("give --target or --serial, not both")
         if files.enabled:
-            raise ValueError("TLS is for Modbus/TCP; it cannot be used with --serial")
+            raise ConfigError("TLS is for Modbus/TCP; it cannot be used with --serial")
         return LinkOptions(serial=args.serial, baudrate=args.baudrate, timeout_s=timeout,
                            retries=retries)
     if not args.target:
-        raise ValueError("--target HOST:PORT (or --serial DEVICE) is required")
+        raise ConfigError("--target HOST:PORT (or --serial DEVICE) is required")
     host, port = parse_target(args.target)
     sslctx = client_context(files) if files.enabled else None
     return LinkOptions(host=host, port=port, sslctx=sslctx, timeout_s=timeout, retries=retries)
@@ -133,15 +134,15 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     _quiet_pymodbus(args.verbose)
     writable_file(args.audit, "--audit")  # appended to, never truncated
     if args.policy is not None and not args.policy.is_file():
-        raise ValueError(f"policy file {args.policy} does not exist")
+        raise PolicyError(f"policy file {args.policy} does not exist")
     options = _link_options(args, args.timeout, args.retries)
     config = AdapterConfig(period_s=args.period, watchdog_s=args.watchdog, stale_s=args.stale,
                            slow_s=args.slow, conflict_resume_s=args.conflict_resume)
     params = {"policy": str(args.policy)} if args.policy is not None else None
     factory = controller_factory(args.controller, params)
     if args.controller in SUMO_TYPES:
-        raise ValueError(f"{args.controller} is SUMO's own control, a simulation reference; "
-                         "hil deploy runs ampel's controllers only")
+        raise ConfigError(f"{args.controller} is SUMO's own control, a simulation reference; "
+                          "hil deploy runs ampel's controllers only")
     scenario, junction, binding = _load(args)
     controller = factory(junction, scenario)
     audit = AuditLog(args.audit)
@@ -161,17 +162,17 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if adapter.mismatch is not None:
-        raise ValueError(f"the field controller at {options.describe()} does not run junction "
-                         f"{junction.layout.tls} of scenario {scenario.name} "
-                         f"({adapter.mismatch}); nothing was written")
+        raise FieldDeviceError(f"the field controller at {options.describe()} does not run "
+                               f"junction {junction.layout.tls} of scenario {scenario.name} "
+                               f"({adapter.mismatch}); nothing was written")
     if adapter.refused_by is not None:
-        raise ValueError(f"{options.describe()} is under external control of another adapter "
-                         f"session (owner {adapter.refused_by:#010x}); this one wrote nothing "
-                         "and stopped (see the audit log)")
+        raise FieldDeviceError(f"{options.describe()} is under external control of another "
+                               f"adapter session (owner {adapter.refused_by:#010x}); this one "
+                               "wrote nothing and stopped (see the audit log)")
     if stats.connects == 0:
-        raise ValueError(f"no field controller answered at {options.describe()} within "
-                         f"{min(args.connect_timeout, args.duration or math.inf):g} s; "
-                         "nothing was commanded (check --target and that it is running)")
+        raise FieldDeviceError(f"no field controller answered at {options.describe()} within "
+                               f"{min(args.connect_timeout, args.duration or math.inf):g} s; "
+                               "nothing was commanded (check --target and that it is running)")
     print(f"ampel hil deploy: stopped in state {adapter.state}: {stats.cycles} cycles, "
           f"{stats.commands} commands, {stats.anomalies} anomalies, {stats.alarms} alarms, "
           f"{stats.deadline_misses} missed deadlines; controller returned to local mode",

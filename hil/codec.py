@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from hil.registermap import MAX_READ, BlockSpec, DecodeError, FieldSpec, RegisterMap
 from signals import Colour, SignalModel
+from signals.errors import ConfigError
 
 if TYPE_CHECKING:
     from scenarios.scenario import Junction
@@ -62,19 +63,19 @@ class JunctionBinding:
         groups = self.regmap.inputs.blocks["groups"]
         detectors = self.regmap.inputs.blocks["detectors"]
         if self.group_count > groups.count:
-            raise ValueError(f"profile {self.regmap.profile} has {groups.count} group slots, "
-                             f"the junction has {self.group_count} signal groups")
+            raise ConfigError(f"profile {self.regmap.profile} has {groups.count} group slots, "
+                              f"the junction has {self.group_count} signal groups")
         if self.detector_count > detectors.count:
-            raise ValueError(f"profile {self.regmap.profile} has {detectors.count} detector "
-                             f"slots, the junction has {self.detector_count} loops")
+            raise ConfigError(f"profile {self.regmap.profile} has {detectors.count} detector "
+                              f"slots, the junction has {self.detector_count} loops")
         inputs = self.regmap.holding.blocks.get("detector_inputs")
         if inputs is not None and self.detector_count > inputs.count:
-            raise ValueError(f"profile {self.regmap.profile} has {inputs.count} detector input "
-                             f"slots, the junction has {self.detector_count} loops")
+            raise ConfigError(f"profile {self.regmap.profile} has {inputs.count} detector input "
+                              f"slots, the junction has {self.detector_count} loops")
         stage_field = self.regmap.holding.fields["requested_stage"]
         if self.stage_count - 1 > stage_field.max:
-            raise ValueError(f"profile {self.regmap.profile}: requested_stage allows at most "
-                             f"{stage_field.max + 1} stages, the junction has {self.stage_count}")
+            raise ConfigError(f"profile {self.regmap.profile}: requested_stage allows at most "
+                              f"{stage_field.max + 1} stages, the junction has {self.stage_count}")
 
     @classmethod
     def for_junction(cls, regmap: RegisterMap, junction: Junction) -> JunctionBinding:

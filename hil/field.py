@@ -22,6 +22,7 @@ from hil.codec import COLOUR_STATE, JunctionBinding, conflicting_greens
 from hil.registermap import FieldSpec
 from scenarios.observation import Observation
 from signals import Colour, GroupKind, SafetyGuard, Sequencer
+from signals.errors import ConfigError
 
 __all__ = ["FieldConfig", "VirtualFieldController"]
 
@@ -44,11 +45,11 @@ class FieldConfig:
 
     def __post_init__(self) -> None:
         if not self.dt_s > 0:
-            raise ValueError(f"tick length must be positive, got {self.dt_s}")
+            raise ConfigError(f"tick length must be positive, got {self.dt_s}")
         if not self.watchdog_s > 0:
-            raise ValueError(f"watchdog must be positive, got {self.watchdog_s}")
+            raise ConfigError(f"watchdog must be positive, got {self.watchdog_s}")
         if self.handshake_beats < 1:
-            raise ValueError(f"handshake needs at least 1 heartbeat, got {self.handshake_beats}")
+            raise ConfigError(f"handshake needs at least 1 heartbeat, got {self.handshake_beats}")
 
 
 class VirtualFieldController:

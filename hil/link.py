@@ -29,6 +29,7 @@ from hil.codec import (
     plan_reads,
 )
 from hil.registermap import MAX_WRITE, FieldSpec
+from signals.errors import ConfigError
 
 __all__ = ["FieldLink", "LinkError", "LinkOptions", "parse_target"]
 
@@ -43,13 +44,13 @@ def parse_target(text: str) -> tuple[str, int]:
     """``HOST:PORT`` -> (host, port); ValueError with one clear line otherwise."""
     host, sep, port = text.rpartition(":")
     if not sep or not host:
-        raise ValueError(f"target {text!r} must be HOST:PORT")
+        raise ConfigError(f"target {text!r} must be HOST:PORT")
     try:
         number = int(port)
     except ValueError:
-        raise ValueError(f"target {text!r}: port {port!r} is not a number") from None
+        raise ConfigError(f"target {text!r}: port {port!r} is not a number") from None
     if not 1 <= number <= 65535:
-        raise ValueError(f"target {text!r}: port {number} outside 1..65535")
+        raise ConfigError(f"target {text!r}: port {number} outside 1..65535")
     return host.strip("[]"), number
 
 
@@ -76,9 +77,9 @@ class LinkOptions:
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0:
-            raise ValueError(f"timeout must be positive, got {self.timeout_s}")
+            raise ConfigError(f"timeout must be positive, got {self.timeout_s}")
         if self.retries < 0:
-            raise ValueError(f"retries must be >= 0, got {self.retries}")
+            raise ConfigError(f"retries must be >= 0, got {self.retries}")
 
     @property
     def worst_case_s(self) -> float:

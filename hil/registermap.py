@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from signals.errors import ConfigError
+
 __all__ = [
     "DEFAULT_PROFILE",
     "MAX_READ",
@@ -171,7 +173,7 @@ class RegisterMap:
         try:
             return self.codes[table][name]
         except KeyError:
-            raise ValueError(f"profile {self.profile}: code {table}.{name} not defined") from None
+            raise ConfigError(f"profile {self.profile}: code {table}.{name} not defined") from None
 
     def has_code(self, table: str, name: str) -> bool:
         """Whether the profile defines code ``table.name``."""
@@ -413,11 +415,11 @@ def load_register_map(path: Path | str | None = None) -> RegisterMap:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"register map {path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"register map {path}: cannot read ({exc.strerror})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f" at line {line + 1}" if line is not None else ""
-        raise ValueError(f"register map {path}: not valid YAML{where}") from None
+        raise ConfigError(f"register map {path}: not valid YAML{where}") from None
     return parse_register_map(data, str(path))

@@ -19,6 +19,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from hil.field import VirtualFieldController
 from hil.registermap import RegisterTable
+from signals.errors import ConfigError, FieldDeviceError
 
 __all__ = ["FieldServer", "ServeOptions"]
 
@@ -53,11 +54,11 @@ class ServeOptions:
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
-            raise ValueError(f"speed must be positive, got {self.speed}")
+            raise ConfigError(f"speed must be positive, got {self.speed}")
         if not 0 <= self.port <= 65535:
-            raise ValueError(f"port {self.port} outside 0..65535")
+            raise ConfigError(f"port {self.port} outside 0..65535")
         if self.serial and self.sslctx is not None:
-            raise ValueError("TLS is for Modbus/TCP; it cannot be used with --serial")
+            raise ConfigError("TLS is for Modbus/TCP; it cannot be used with --serial")
 
 
 def _ranges(table: RegisterTable) -> list[tuple[int, int]]:
@@ -124,7 +125,7 @@ class FieldServer:
         except (OSError, RuntimeError) as exc:
             where = opts.serial or f"{opts.host}:{opts.port}"
             self._server = None
-            raise ValueError(f"cannot listen on {where}: {exc}") from None
+            raise FieldDeviceError(f"cannot listen on {where}: {exc}") from None
         await self._publish()
         if opts.serial:
             return f"serial {opts.serial} (RTU, {opts.baudrate} baud)"

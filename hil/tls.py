@@ -6,6 +6,8 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from signals.errors import ConfigError
+
 __all__ = ["TlsFiles", "client_context", "server_context"]
 
 
@@ -32,20 +34,20 @@ class TlsFiles:
 
 def _check(path: Path | None, what: str) -> None:
     if path is not None and not Path(path).is_file():
-        raise ValueError(f"TLS {what} {path} does not exist")
+        raise ConfigError(f"TLS {what} {path} does not exist")
 
 
 def _load_chain(ctx: ssl.SSLContext, files: TlsFiles) -> None:
     if (files.cert is None) != (files.key is None):
-        raise ValueError("TLS needs both --tls-cert and --tls-key")
+        raise ConfigError("TLS needs both --tls-cert and --tls-key")
     if files.cert is not None:
         _check(files.cert, "certificate")
         _check(files.key, "key")
         try:
             ctx.load_cert_chain(str(files.cert), str(files.key))
         except (ssl.SSLError, OSError) as exc:
-            raise ValueError(f"TLS certificate {files.cert} / key {files.key} not usable: "
-                             f"{exc}") from None
+            raise ConfigError(f"TLS certificate {files.cert} / key {files.key} not usable: "
+                              f"{exc}") from None
 
 
 def _load_ca(ctx: ssl.SSLContext, ca: Path) -> None:
@@ -53,13 +55,13 @@ def _load_ca(ctx: ssl.SSLContext, ca: Path) -> None:
     try:
         ctx.load_verify_locations(cafile=str(ca))
     except (ssl.SSLError, OSError) as exc:
-        raise ValueError(f"TLS CA file {ca} not usable: {exc}") from None
+        raise ConfigError(f"TLS CA file {ca} not usable: {exc}") from None
 
 
 def server_context(files: TlsFiles) -> ssl.SSLContext:
     """Server side: own certificate; with a CA, client certificates are required."""
     if files.cert is None:
-        raise ValueError("a TLS server needs --tls-cert and --tls-key")
+        raise ConfigError("a TLS server needs --tls-cert and --tls-key")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     _load_chain(ctx, files)

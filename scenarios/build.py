@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from scenarios.spec import ScenarioSpec
+from signals.errors import ConfigError, ScenarioError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def sumo_binary(name: str) -> str:
         return str(candidate)
     found = shutil.which(name)
     if not found:
-        raise ValueError(f"SUMO binary {name!r} not found; install eclipse-sumo")
+        raise ConfigError(f"SUMO binary {name!r} not found; install eclipse-sumo")
     return found
 
 
@@ -66,9 +67,9 @@ def build_network(spec: ScenarioSpec, cache_dir: Path | None = None) -> Path:
     cache_dir = cache_dir or default_cache_dir()
     for key, rel in spec.sources.items():
         if key not in _SOURCE_FLAGS:
-            raise ValueError(f"scenario {spec.name}: unknown source kind {key!r}")
+            raise ScenarioError(f"scenario {spec.name}: unknown source kind {key!r}")
         if not (spec.folder / rel).exists():
-            raise ValueError(f"scenario {spec.name}: source file {rel} is missing")
+            raise ScenarioError(f"scenario {spec.name}: source file {rel} is missing")
     target_dir = cache_dir / "nets" / f"{spec.name}-{_cache_key(spec)}"
     net_path = target_dir / f"{spec.name}.net.xml"
     if net_path.exists():
@@ -84,7 +85,7 @@ def build_network(spec: ScenarioSpec, cache_dir: Path | None = None) -> Path:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tmp_path.unlink(missing_ok=True)
-        raise ValueError(f"netconvert failed for scenario {spec.name}: "
-                         f"{first_error(proc.stderr or proc.stdout)}")
+        raise ScenarioError(f"netconvert failed for scenario {spec.name}: "
+                            f"{first_error(proc.stderr or proc.stdout)}")
     os.replace(tmp_path, net_path)
     return net_path

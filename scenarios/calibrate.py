@@ -35,6 +35,7 @@ from scenarios.osm import junction_table, write_sumocfg
 from scenarios.outpaths import foreign_files, writable_dir
 from scenarios.registry import user_scenario_dir
 from scenarios.tools import run_tool
+from signals.errors import ConfigError, ScenarioError
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +100,16 @@ def _number(text: str | None, what: str, where: str) -> float:
     try:
         value = float(text or "")
     except ValueError:
-        raise ValueError(f"{where}: {what} {text!r} is not a number") from None
+        raise ScenarioError(f"{where}: {what} {text!r} is not a number") from None
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{where}: {what} {text!r} must be a non-negative number")
+        raise ScenarioError(f"{where}: {what} {text!r} must be a non-negative number")
     return value
 
 
 def read_counts(path: Path, net: NetFile | None = None) -> tuple[CountPoint, ...]:
     """Read and validate ``counts.csv``; errors name the offending line."""
     if not path.is_file():
-        raise ValueError(f"counts file not found: {path}")
+        raise ScenarioError(f"counts file not found: {path}")
     edges = {lane.edge for lane in net.lanes.values()} if net is not None else None
     points: list[CountPoint] = []
     seen: set[str] = set()
@@ -117,34 +118,34 @@ def read_counts(path: Path, net: NetFile | None = None) -> tuple[CountPoint, ...
         header = [h.strip() for h in (reader.fieldnames or [])]
         missing = {"edge", "count"} - set(header)
         if missing:
-            raise ValueError(f"{path} line 1: header needs the columns edge,count "
-                             f"(missing: {', '.join(sorted(missing))})")
+            raise ScenarioError(f"{path} line 1: header needs the columns edge,count "
+                                f"(missing: {', '.join(sorted(missing))})")
         reader.fieldnames = header
         for row in reader:
             where = f"{path} line {reader.line_num}"
             if None in row or any(v is None for v in row.values()):
-                raise ValueError(f"{where}: expected {len(header)} fields")
+                raise ScenarioError(f"{where}: expected {len(header)} fields")
             edge = (row.get("edge") or "").strip()
             if not edge:
-                raise ValueError(f"{where}: empty edge")
+                raise ScenarioError(f"{where}: empty edge")
             if edges is not None and edge not in edges:
-                raise ValueError(f"{where}: edge {edge!r} is not in the network")
+                raise ScenarioError(f"{where}: edge {edge!r} is not in the network")
             if net is not None and (edge.startswith(":")
                                     or net.edge_functions.get(edge, "normal") != "normal"):
-                raise ValueError(f"{where}: edge {edge!r} is an internal (junction) edge or "
-                                 "a crossing; count on a normal road edge")
+                raise ScenarioError(f"{where}: edge {edge!r} is an internal (junction) edge or "
+                                    "a crossing; count on a normal road edge")
             count = _number(row.get("count"), "count", where)
             begin = _number(row.get("begin_s") or "0", "begin_s", where)
             end = _number(row.get("end_s") or "3600", "end_s", where)
             if end <= begin:
-                raise ValueError(f"{where}: end_s {end:g} is not after begin_s {begin:g}")
+                raise ScenarioError(f"{where}: end_s {end:g} is not after begin_s {begin:g}")
             name = (row.get("point") or "").strip() or edge
             if name in seen:
-                raise ValueError(f"{where}: counting point {name!r} appears twice")
+                raise ScenarioError(f"{where}: counting point {name!r} appears twice")
             seen.add(name)
             points.append(CountPoint(name, edge, count, begin, end))
     if not points:
-        raise ValueError(f"{path}: no counting points")
+        raise ScenarioError(f"{path}: no counting points")
     return tuple(points)
 
 
@@ -195,15 +196,15 @@ def _target(name: str, out_dir: Path | None) -> Path:
     holds nothing but the files ampel wrote, unchanged (a user's files are never lost)."""
     folder = (out_dir if out_dir is not None else user_scenario_dir() / name)
     if str(folder).strip() == "":
-        raise ValueError("--out: an empty path; give a folder name")
+        raise ConfigError("--out: an empty path; give a folder name")
     folder = folder.expanduser().resolve()
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--out {folder} is a file, not a folder; choose a folder")
+        raise ConfigError(f"--out {folder} is a file, not a folder; choose a folder")
     if not folder.exists():
         return folder
     if not (folder / _MARKER).exists():
-        raise ValueError(f"{folder} exists and is not a calibrated scenario; choose another "
-                         "--out")
+        raise ConfigError(f"{folder} exists and is not a calibrated scenario; choose another "
+                          "--out")
     try:
         written = json.loads((folder / _MARKER).read_text(encoding="utf-8")).get("files", {})
     except (OSError, ValueError, AttributeError):
@@ -213,9 +214,9 @@ def _target(name: str, out_dir: Path | None) -> Path:
                 if not (folder / f).is_file() or _digest(folder / f) != digest]
     if not written or changed:
         shown = ", ".join(sorted(changed)[:3]) or _MARKER
-        raise ValueError(f"{folder} holds an earlier calibration with files ampel did not "
-                         f"write or that were edited ({shown}); move them away or choose "
-                         "another --out")
+        raise ConfigError(f"{folder} holds an earlier calibration with files ampel did not "
+                          f"write or that were edited ({shown}); move them away or choose "
+                          "another --out")
     return folder
 
 
@@ -255,7 +256,7 @@ def calibrate(scenario: str, counts_path: Path, out_dir: Path | None = None, see
     from scenarios.scenario import load_scenario
 
     if not Path(counts_path).is_file():
-        raise ValueError(f"counts file not found: {counts_path}")
+        raise ScenarioError(f"counts file not found: {counts_path}")
     loaded = load_scenario(scenario)
     points = read_counts(Path(counts_path), loaded.net)
     folder = _target(f"{loaded.name}-calibrated", out_dir)

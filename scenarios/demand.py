@@ -12,6 +12,7 @@ import numpy as np
 from scenarios.files import write_text_atomic
 from scenarios.profiles import profile, share_ratio
 from scenarios.spec import DemandSpec
+from signals.errors import ScenarioError
 
 VEHICLE_TYPES = "\n".join([
     '    <vType id="car" vClass="passenger" length="4.5" minGap="2.5" accel="2.6" '
@@ -53,8 +54,8 @@ def _mirrored(flows: tuple[Flow, ...], arms: tuple[tuple[str, str], ...], weight
     out = []
     for a, b, q in flows:
         if b not in entry_of or a not in exit_of:
-            raise ValueError(f"demand.{what}: movement {a}->{b} is not between arms listed "
-                             "under demand.arms; cannot derive a mirrored period")
+            raise ScenarioError(f"demand.{what}: movement {a}->{b} is not between arms listed "
+                                "under demand.arms; cannot derive a mirrored period")
         reverse = rows.get((entry_of[b], exit_of[a]), q)
         out.append((a, b, (1 - weight) * q + weight * reverse))
     return tuple(out)
@@ -105,7 +106,7 @@ def generate_departures(
 ) -> list[Departure]:
     """All departures for one seed; ``scale`` multiplies every flow (1.3 = 30 % more)."""
     if scale < 0:
-        raise ValueError(f"demand scale must be >= 0, got {scale}")
+        raise ScenarioError(f"demand scale must be >= 0, got {scale}")
     rng = np.random.default_rng(seed)
     begin = demand.begin_s
     span = demand.duration_s if duration_s is None else min(duration_s, demand.duration_s)

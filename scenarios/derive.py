@@ -45,6 +45,7 @@ from scenarios.layout import JunctionLayout, assemble_layout, link_relations
 from scenarios.netfile import ControlledLink, NetFile, TlProgram
 from scenarios.spec import PlanSpec
 from signals import MAX_INTERGREEN_S, GroupKind, SignalGroup, SignalModel, Stage
+from signals.errors import ScenarioError
 
 #: intergreen modes: RiLSA (geometric, the default) or the program's own transitions
 INTERGREEN_MODES = ("rilsa", "program")
@@ -102,11 +103,11 @@ def _program(net: NetFile, tls: str, n_links: int, program: TlProgram | None
            else net.static_programs.get(tls, []))
     phases = [(d, s) for d, s in raw if d > 0]
     if not phases:
-        raise ValueError(f"traffic light {tls} has no program with phases")
+        raise ScenarioError(f"traffic light {tls} has no program with phases")
     short = [s for _, s in phases if len(s) < n_links]
     if short:
-        raise ValueError(f"traffic light {tls}: phase state {short[0]!r} is shorter than its "
-                         f"{n_links} links")
+        raise ScenarioError(f"traffic light {tls}: phase state {short[0]!r} is shorter than its "
+                            f"{n_links} links")
     return [(d, "".join(_norm(c) for c in s[:n_links])) for d, s in phases]
 
 
@@ -202,8 +203,8 @@ def _stages(phases: list[tuple[float, str]], link_group: list[int], names: list[
             durations[green] = d
     served = frozenset().union(*(s for s, _ in stages)) if stages else frozenset()
     if set(names) - served:
-        raise ValueError("signal group(s) " + ", ".join(sorted(set(names) - served))
-                         + " never green in the program")
+        raise ScenarioError("signal group(s) " + ", ".join(sorted(set(names) - served))
+                            + " never green in the program")
     return [(s, durations[s]) for s, _ in stages], has_all_red
 
 
@@ -341,8 +342,8 @@ def derive_junction(net: NetFile, tls: str, params: IntergreenParameters | None 
     SUMO's, which counts from simulation time 0.
     """
     if mode not in INTERGREEN_MODES:
-        raise ValueError(f"intergreens must be one of {', '.join(INTERGREEN_MODES)}, "
-                         f"got {mode!r}")
+        raise ScenarioError(f"intergreens must be one of {', '.join(INTERGREEN_MODES)}, "
+                            f"got {mode!r}")
     links, foes, response = link_relations(net, tls)
     phases = _program(net, tls, len(links), program)
     link_group, kinds = _group_links(net, links, phases)

@@ -20,6 +20,7 @@ from scenarios.detectors import write_detector_file
 from scenarios.netfile import NetFile, active_programs, read_net
 from scenarios.session import SessionFiles, SumoSession
 from scenarios.spec import DemandSpec, DetectorSpec, ScenarioSpec
+from signals.errors import ScenarioError
 
 if TYPE_CHECKING:  # scenario.py imports this module at run time
     from scenarios.scenario import Scenario
@@ -56,7 +57,7 @@ def _time(text: str | None, what: str, path: Path) -> float | None:
         else:
             value = float(text)
     except ValueError:
-        raise ValueError(f"{path}: {what} {text!r} is not a time") from None
+        raise ScenarioError(f"{path}: {what} {text!r} is not a time") from None
     return value
 
 
@@ -64,11 +65,11 @@ def read_sumocfg(path: str | Path) -> SumoConfig:
     """Parse a ``.sumocfg``; relative file names are resolved against its folder."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"SUMO configuration not found: {path}")
+        raise ScenarioError(f"SUMO configuration not found: {path}")
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
-        raise ValueError(f"{path} is not a valid SUMO configuration: {exc}") from None
+        raise ScenarioError(f"{path} is not a valid SUMO configuration: {exc}") from None
     options: dict[str, str] = {}
     for el in root.iter():
         if el is not root and "value" in el.attrib:
@@ -83,18 +84,18 @@ def read_sumocfg(path: str | Path) -> SumoConfig:
 
     nets = files("net-file", "n")
     if not nets:
-        raise ValueError(f"{path}: no net-file given")
+        raise ScenarioError(f"{path}: no net-file given")
     if not nets[0].is_file():
-        raise ValueError(f"{path}: net-file {nets[0]} not found")
+        raise ScenarioError(f"{path}: net-file {nets[0]} not found")
     routes = files("route-files", "r")
     additional = files("additional-files", "a")
     for f in routes + additional:
         if not f.is_file():
-            raise ValueError(f"{path}: file {f} not found")
+            raise ScenarioError(f"{path}: file {f} not found")
     begin = _time(options.get("begin", options.get("b")), "begin", path) or 0.0
     end = _time(options.get("end", options.get("e")), "end", path)
     if end is not None and end <= begin:
-        raise ValueError(f"{path}: end {end:g} is not after begin {begin:g}")
+        raise ScenarioError(f"{path}: end {end:g} is not after begin {begin:g}")
     return SumoConfig(path=path, net_file=nets[0], route_files=routes,
                       additional_files=additional, begin_s=begin, end_s=end)
 
@@ -197,9 +198,9 @@ class ExternalSource:
                 demand_scale: float = 1.0, gui: bool = False) -> SumoSession:
         """An unstarted session from begin to begin + duration over the cfg's routes."""
         if duration_s <= 0:
-            raise ValueError(f"duration must be positive, got {duration_s}")
+            raise ScenarioError(f"duration must be positive, got {duration_s}")
         if demand_scale < 0:
-            raise ValueError(f"demand scale must be >= 0, got {demand_scale}")
+            raise ScenarioError(f"demand scale must be >= 0, got {demand_scale}")
         out_dir.mkdir(parents=True, exist_ok=True)
         detectors = tuple(d for j in scenario.junctions for d in j.detectors)
         det_file = write_detector_file(detectors, out_dir / "detectors.add.xml")
@@ -235,7 +236,7 @@ def load_external(path: str | Path, name: str | None = None) -> Scenario:
     config = read_sumocfg(path)
     net = read_net(config.net_file)
     if not net.tls_ids:
-        raise ValueError(f"{config.path}: the network has no traffic lights")
+        raise ScenarioError(f"{config.path}: the network has no traffic lights")
     programs = active_programs(net, config.additional_files)
     junctions = []
     for tls in net.tls_ids:
@@ -248,7 +249,7 @@ def load_external(path: str | Path, name: str | None = None) -> Scenario:
                 message = str(exc)
                 if not message.startswith(f"traffic light {tls}"):
                     message = f"traffic light {tls}: {message}"
-                raise ValueError(f"{config.path}: {message}") from None
+                raise ScenarioError(f"{config.path}: {message}") from None
             variants.append(replace(
                 make_junction(derived.layout, net, DetectorSpec(), (derived.plan,)),
                 intergreens=mode, lengthened_s=derived.lengthened_s))

@@ -12,6 +12,7 @@ from scenarios.intergreen import IntergreenParameters, intergreen_s
 from scenarios.netfile import ControlledLink, NetFile
 from scenarios.spec import GroupSpec, JunctionSpec
 from signals import Colour, GroupKind, SignalGroup, SignalModel, Stage
+from signals.errors import ScenarioError
 
 
 def _link_matches(net: NetFile, link: ControlledLink, group: GroupSpec) -> bool:
@@ -106,14 +107,14 @@ def link_relations(net: NetFile, tls: str) -> tuple[tuple[ControlledLink, ...], 
     Several connections sharing one link index are merged (their foes are OR-ed).
     """
     if tls not in net.links:
-        raise ValueError(f"traffic light {tls!r} not in the network")
+        raise ScenarioError(f"traffic light {tls!r} not in the network")
     by_index: dict[int, list[ControlledLink]] = {}
     for lk in net.links[tls]:
         by_index.setdefault(lk.index, []).append(lk)
     n = max(by_index) + 1
     missing = [i for i in range(n) if i not in by_index]
     if missing:
-        raise ValueError(f"traffic light {tls}: link indices {missing} control no connection")
+        raise ScenarioError(f"traffic light {tls}: link indices {missing} control no connection")
     where: dict[str, tuple[str, int]] = {}
     for jid in net.tls_junctions.get(tls, []):
         junction = net.junctions.get(jid)
@@ -131,9 +132,9 @@ def link_relations(net: NetFile, tls: str) -> tuple[tuple[ControlledLink, ...], 
             else:
                 junctions = net.tls_junctions.get(tls, [])
                 if len(junctions) != 1 or junctions[0] not in net.junctions:
-                    raise ValueError(f"traffic light {tls}: cannot map link {i} "
-                                     f"({lk.from_lane}->{lk.to_lane}) to a junction request "
-                                     "(network without internal lanes?)")
+                    raise ScenarioError(f"traffic light {tls}: cannot map link {i} "
+                                        f"({lk.from_lane}->{lk.to_lane}) to a junction request "
+                                        "(network without internal lanes?)")
                 found.append((junctions[0], i))
         requests.append(found)
     foes = np.zeros((n, n), dtype=bool)
@@ -201,7 +202,7 @@ def assemble_layout(
         model = SignalModel(groups=groups, conflicts=frozenset(conflicts),
                             intergreens=intergreens, stages=stages)
     except ValueError as exc:
-        raise ValueError(f"junction {tls}: {exc}") from None
+        raise ScenarioError(f"junction {tls}: {exc}") from None
     turning = frozenset(names[i] for i, t in enumerate(turns) if t)
     return JunctionLayout(tls=tls, model=model, link_group=tuple(link_group), links=links,
                           response=response, turning=turning)
@@ -231,7 +232,7 @@ def check_compatible(tls: str, pair: frozenset[str], members: dict[str, list[int
             if any(links[k].direction in TURN_DIRECTIONS for k in yielding):
                 continue
             li, lj = links[i], links[j]
-            raise ValueError(
+            raise ScenarioError(
                 f"junction {tls}: 'compatible: [{a}, {b}]' is refused: {a}'s "
                 f"{li.from_edge}->{li.to_edge} and {b}'s {lj.from_edge}->{lj.to_edge} cross "
                 "and neither is a turn that yields; only conditionally compatible pairs "
@@ -244,42 +245,42 @@ def build_layout(
     """Map a junction's groups onto the network's links and derive the signal model."""
     tls = spec.tls
     if tls not in net.links:
-        raise ValueError(f"junction {spec.tls}: traffic light {tls!r} not in the network")
+        raise ScenarioError(f"junction {spec.tls}: traffic light {tls!r} not in the network")
     try:
         links, foes, response = link_relations(net, tls)
     except ValueError as exc:
-        raise ValueError(f"junction {spec.tls}: {exc}") from None
+        raise ScenarioError(f"junction {spec.tls}: {exc}") from None
     n = len(links)
     for g in spec.groups:  # an unknown edge is named, not reported as unmapped links
         for edge in [e for m in g.movements for e in m] + list(g.crossing):
             if edge not in net.edge_functions:
-                raise ValueError(f"junction {spec.tls}: group {g.name} names edge {edge!r}, "
-                                 "which is not in the network; check its movements")
+                raise ScenarioError(f"junction {spec.tls}: group {g.name} names edge {edge!r}, "
+                                    "which is not in the network; check its movements")
     link_group = [-1] * n
     for gi, g in enumerate(spec.groups):
         for li, lk in enumerate(links):
             if _link_matches(net, lk, g):
                 if link_group[li] != -1:
                     other = spec.groups[link_group[li]].name
-                    raise ValueError(f"junction {spec.tls}: link {li} ({lk.from_edge}->"
-                                     f"{lk.to_edge}) is in both groups {other} and {g.name}")
+                    raise ScenarioError(f"junction {spec.tls}: link {li} ({lk.from_edge}->"
+                                        f"{lk.to_edge}) is in both groups {other} and {g.name}")
                 link_group[li] = gi
     unmapped = [f"{i} ({lk.from_lane}->{lk.to_lane})" for i, lk in enumerate(links)
                 if link_group[i] == -1]
     if unmapped:
-        raise ValueError(f"junction {spec.tls}: links not in any signal group: "
-                         + ", ".join(unmapped))
+        raise ScenarioError(f"junction {spec.tls}: links not in any signal group: "
+                            + ", ".join(unmapped))
     for gi, g in enumerate(spec.groups):
         if gi not in link_group:
-            raise ValueError(f"junction {spec.tls}: group {g.name} matches no link")
+            raise ScenarioError(f"junction {spec.tls}: group {g.name} matches no link")
     groups = tuple(SignalGroup.default(g.name, g.kind, g.speed_kmh) for g in spec.groups)
     names = [g.name for g in spec.groups]
     compatible = {frozenset(p) for p in spec.compatible}
     for pair in compatible:
         missing = set(pair) - set(names)
         if missing:
-            raise ValueError(f"junction {spec.tls}: 'compatible' names unknown group(s) "
-                             + ", ".join(sorted(missing)))
+            raise ScenarioError(f"junction {spec.tls}: 'compatible' names unknown group(s) "
+                                + ", ".join(sorted(missing)))
     members = {g.name: [li for li in range(n) if link_group[li] == gi]
                for gi, g in enumerate(spec.groups)}
     for pair in sorted(compatible, key=sorted):

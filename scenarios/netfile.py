@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from signals.errors import ScenarioError
+
 Point = tuple[float, float]
 
 
@@ -149,13 +151,13 @@ def read_net(path: str | Path) -> NetFile:
     """Parse a SUMO network file (plain or gzipped)."""
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"network file not found: {path}")
+        raise ScenarioError(f"network file not found: {path}")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
             root = ET.parse(fh).getroot()
     except ET.ParseError as exc:
-        raise ValueError(f"{path} is not a valid SUMO network: {exc}") from None
+        raise ScenarioError(f"{path} is not a valid SUMO network: {exc}") from None
     net = NetFile(path=path)
     loc = root.find("location")
     if loc is not None:
@@ -254,8 +256,8 @@ def _seconds(el: ET.Element, key: str, path: Path) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"{path}: tlLogic {el.get('id', '')!r}: {key} {text!r} is not a "
-                         "number") from None
+        raise ScenarioError(f"{path}: tlLogic {el.get('id', '')!r}: {key} {text!r} is not a "
+                            "number") from None
 
 
 def _tl_program(tl: ET.Element, path: Path) -> TlProgram:
@@ -278,7 +280,7 @@ def _file_programs(path: Path) -> list[tuple[ET.Element, TlProgram]]:
             elif el.tag not in ("phase", "param", "condition", "assignment", "function"):
                 el.clear()
     except (ET.ParseError, OSError) as exc:
-        raise ValueError(f"{path} does not parse: {exc}") from None
+        raise ScenarioError(f"{path} does not parse: {exc}") from None
     return found
 
 
@@ -301,12 +303,12 @@ def active_programs(net: NetFile, additional: tuple[Path, ...] = ()) -> dict[str
         for _el, program in _file_programs(Path(path)):
             where = f"{path}: tlLogic {program.tls!r}"
             if program.tls not in net.links:
-                raise ValueError(f"{where}: the network has no such traffic light")
+                raise ScenarioError(f"{where}: the network has no such traffic light")
             if not program.phases:
                 known = loaded.get(program.tls, {})
                 if program.program_id not in known:
-                    raise ValueError(f"{where}: unknown programID {program.program_id!r} "
-                                     f"(loaded: {', '.join(sorted(known)) or 'none'})")
+                    raise ScenarioError(f"{where}: unknown programID {program.program_id!r} "
+                                        f"(loaded: {', '.join(sorted(known)) or 'none'})")
                 active[program.tls] = known[program.program_id]
                 continue
             loaded.setdefault(program.tls, {})[program.program_id] = program

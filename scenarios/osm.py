@@ -28,6 +28,7 @@ from scenarios.files import write_text_atomic
 from scenarios.netfile import read_net
 from scenarios.registry import HAMM_DIR, registered, user_scenario_dir
 from scenarios.tools import run_tool
+from signals.errors import ScenarioError
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +57,25 @@ class ImportResult:
 def check_name(name: str) -> str:
     """A scenario name: lower-case letters, digits, '-' and '_'; not taken yet."""
     if not NAME_PATTERN.match(name):
-        raise ValueError(f"scenario name {name!r} must be lower-case letters, digits, '-' or "
-                         "'_' (at most 64 characters)")
+        raise ScenarioError(f"scenario name {name!r} must be lower-case letters, digits, '-' or "
+                            "'_' (at most 64 characters)")
     if name in {e.name for e in registered(HAMM_DIR)}:
-        raise ValueError(f"scenario name {name!r} is taken by a registered Hamm scenario")
+        raise ScenarioError(f"scenario name {name!r} is taken by a registered Hamm scenario")
     return name
 
 
 def _check_osm(path: Path) -> None:
     if not path.is_file():
-        raise ValueError(f"OSM file not found: {path}")
+        raise ScenarioError(f"OSM file not found: {path}")
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
-        raise ValueError(f"{path} is not valid OSM XML: {exc}") from None
+        raise ScenarioError(f"{path} is not valid OSM XML: {exc}") from None
     if root.tag != "osm":
-        raise ValueError(f"{path} is not an OSM extract (root element <{root.tag}>, "
-                         "expected <osm>)")
+        raise ScenarioError(f"{path} is not an OSM extract (root element <{root.tag}>, "
+                            "expected <osm>)")
     if root.find("way") is None:
-        raise ValueError(f"{path} has no ways: nothing to build a network from")
+        raise ScenarioError(f"{path} has no ways: nothing to build a network from")
 
 
 def write_sumocfg(path: Path, net: str, routes: tuple[str, ...], begin_s: float,
@@ -149,12 +150,12 @@ def import_osm(osm_path: str | Path, name: str, root: Path | None = None, seed: 
     check_name(name)
     _check_osm(osm)
     if vehicles_per_hour <= 0:
-        raise ValueError(f"vehicles per hour must be positive, got {vehicles_per_hour:g}")
+        raise ScenarioError(f"vehicles per hour must be positive, got {vehicles_per_hour:g}")
     root = root or user_scenario_dir()
     folder = root / name
     if folder.exists():
-        raise ValueError(f"scenario folder {folder} exists already; choose another --name or "
-                         "remove it")
+        raise ScenarioError(f"scenario folder {folder} exists already; choose another --name or "
+                            "remove it")
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}-"))
     try:
@@ -165,17 +166,17 @@ def import_osm(osm_path: str | Path, name: str, root: Path | None = None, seed: 
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0 or not net_path.exists():
             last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise ValueError(f"netconvert could not build {osm}: {last[0]}")
+            raise ScenarioError(f"netconvert could not build {osm}: {last[0]}")
         net = read_net(net_path)
         if not net.tls_ids:
-            raise ValueError(f"{osm} has no traffic lights: tag the signalised junctions (or "
-                             "nodes next to them) highway=traffic_signals")
+            raise ScenarioError(f"{osm} has no traffic lights: tag the signalised junctions (or "
+                                "nodes next to them) highway=traffic_signals")
         derived = []
         for tls in net.tls_ids:
             try:
                 derived.append(derive_junction(net, tls))
             except ValueError as exc:
-                raise ValueError(f"{osm}: traffic light {tls}: {exc}") from None
+                raise ScenarioError(f"{osm}: traffic light {tls}: {exc}") from None
         routes = work / "routes.rou.xml"
         run_tool("randomTrips.py",
                  ["-n", str(net_path), "-o", str(work / "trips.trips.xml"), "-r", str(routes),

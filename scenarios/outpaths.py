@@ -17,6 +17,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from signals.errors import ConfigError
+
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
@@ -30,7 +32,7 @@ def _probe(folder: Path) -> None:
 
 def _as_path(path: str | Path, what: str) -> Path:
     if str(path).strip() == "":
-        raise ValueError(f"{what}: an empty path; give a file or folder name")
+        raise ConfigError(f"{what}: an empty path; give a file or folder name")
     return Path(path)
 
 
@@ -43,18 +45,18 @@ def writable_dir(path: str | Path, what: str = "output folder", *,
     """
     path = _as_path(path, what)
     if path.exists() and not path.is_dir():
-        raise ValueError(f"{what} {path} is a file, not a folder; choose a folder")
+        raise ConfigError(f"{what} {path} is a file, not a folder; choose a folder")
     if empty and path.is_dir():
         held = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
         if held:
             shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
-            raise ValueError(f"{what} {path} already holds files ({shown}); "
-                             f"{hint or 'choose another folder'}")
+            raise ConfigError(f"{what} {path} already holds files ({shown}); "
+                              f"{hint or 'choose another folder'}")
     try:
         path.mkdir(parents=True, exist_ok=True)
         _probe(path)
     except OSError as exc:
-        raise ValueError(f"{what} {path} is not writable: {_reason(exc)}") from None
+        raise ConfigError(f"{what} {path} is not writable: {_reason(exc)}") from None
     return path
 
 
@@ -67,20 +69,20 @@ def writable_file(path: str | Path, what: str = "output file", *, overwrite: boo
     """
     path = _as_path(path, what)
     if path.is_dir() or str(path).endswith(os.sep):
-        raise ValueError(f"{what} {path} is a folder; give a file name")
+        raise ConfigError(f"{what} {path} is a folder; give a file name")
     if path.exists() and not overwrite:
-        raise ValueError(f"{what} {path} exists already; "
-                         f"{hint or 'choose another name or remove it'}")
+        raise ConfigError(f"{what} {path} exists already; "
+                          f"{hint or 'choose another name or remove it'}")
     if path.exists() and not os.access(path, os.W_OK):
-        raise ValueError(f"{what} {path} is not writable: permission denied")
+        raise ConfigError(f"{what} {path} is not writable: permission denied")
     parent = path.parent
     if parent.exists() and not parent.is_dir():
-        raise ValueError(f"{what} {path}: {parent} is a file, not a folder")
+        raise ConfigError(f"{what} {path}: {parent} is a file, not a folder")
     try:
         parent.mkdir(parents=True, exist_ok=True)
         _probe(parent)
     except OSError as exc:
-        raise ValueError(f"{what} {path} cannot be written: {_reason(exc)}") from None
+        raise ConfigError(f"{what} {path} cannot be written: {_reason(exc)}") from None
     return path
 
 

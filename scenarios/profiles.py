@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from signals.errors import ScenarioError
+
 #: the period whose flows a scenario's ``demand:`` states
 BASIS_PERIOD = "morning_peak"
 
@@ -75,7 +77,7 @@ def profile(name: str) -> PeriodProfile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise ValueError(f"unknown period {name!r} (known: {', '.join(PROFILES)})") from None
+        raise ScenarioError(f"unknown period {name!r} (known: {', '.join(PROFILES)})") from None
 
 
 def share_ratio(period: str, mode: str, basis: str = BASIS_PERIOD) -> float:

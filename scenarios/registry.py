@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scenarios.spec import ScenarioSpec, load_spec
+from signals.errors import ScenarioError
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def find_entry(name: str, root: Path | None = None) -> RegistryEntry | None:
     if root is None:
         for b in problems():
             if b.name == name:
-                raise ValueError(f"scenario {name!r} is not usable: {b.error}")
+                raise ScenarioError(f"scenario {name!r} is not usable: {b.error}")
     return None
 
 
@@ -145,7 +146,7 @@ def find_spec(name: str, root: Path | None = None) -> ScenarioSpec:
     if entry is not None and entry.sumocfg is None:
         return load_spec(entry.folder / "scenario.yaml")
     if entry is not None:
-        raise ValueError(f"scenario {name!r} is an external .sumocfg scenario without a "
-                         "scenario.yaml; load it with load_scenario")
+        raise ScenarioError(f"scenario {name!r} is an external .sumocfg scenario without a "
+                            "scenario.yaml; load it with load_scenario")
     known = ", ".join(e.name for e in registered(root)) or "none"
-    raise ValueError(f"unknown scenario {name!r} (known: {known}; see 'ampel scenarios')")
+    raise ScenarioError(f"unknown scenario {name!r} (known: {known}; see 'ampel scenarios')")

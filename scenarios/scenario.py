@@ -26,6 +26,7 @@ from scenarios.registry import find_entry, find_spec
 from scenarios.sensing import SensingProfile
 from scenarios.session import SessionFiles, SumoSession
 from scenarios.spec import DetectorSpec, JunctionSpec, PlanSpec, ScenarioSpec, select_plan
+from signals.errors import ConfigError, ParameterError
 
 if TYPE_CHECKING:
     from scenarios.external import ExternalSource
@@ -52,7 +53,7 @@ class Junction:
         A junction of a Hamm scenario runs ampel's own plans, so both modes are the same.
         """
         if mode not in ("rilsa", "program"):
-            raise ValueError(f"parameter intergreens must be rilsa or program, got {mode!r}")
+            raise ParameterError(f"parameter intergreens must be rilsa or program, got {mode!r}")
         if mode == self.intergreens:
             return self
         return next((v for v in self.variants if v.intergreens == mode), self)
@@ -93,7 +94,7 @@ class Scenario:
     def for_period(self, period: str) -> Scenario:
         """This scenario with the demand of another time-of-day period as its default."""
         if self.external is not None:
-            raise ValueError("--period applies to registered Hamm scenarios only")
+            raise ConfigError("--period applies to registered Hamm scenarios only")
         spec = replace(self.spec, demand=demand_for_period(self.spec.demand, period))
         return replace(self, spec=spec)
 
@@ -115,7 +116,7 @@ class Scenario:
         if self.external is not None:
             return self.external.session(self, seed, duration_s, out_dir, demand_scale, gui)
         if duration_s <= 0:
-            raise ValueError(f"duration must be positive, got {duration_s}")
+            raise ConfigError(f"duration must be positive, got {duration_s}")
         out_dir.mkdir(parents=True, exist_ok=True)
         begin = self.spec.demand.begin_s
         demand = demand_for_period(self.spec.demand, period or self.spec.demand.period)

@@ -14,6 +14,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from signals.errors import ConfigError
+
 SENSING_NAMES = ("loops", "advance", "camera")
 
 
@@ -37,17 +39,17 @@ class SensingProfile:
 
     def __post_init__(self) -> None:
         if self.name not in SENSING_NAMES:
-            raise ValueError(f"unknown sensing profile {self.name!r} "
-                             f"(known: {', '.join(SENSING_NAMES)})")
+            raise ConfigError(f"unknown sensing profile {self.name!r} "
+                              f"(known: {', '.join(SENSING_NAMES)})")
         if not 100.0 <= self.advance_distance_m <= 150.0:
-            raise ValueError("advance loop distance must be 100-150 m, got "
-                             f"{self.advance_distance_m:g}")
+            raise ConfigError("advance loop distance must be 100-150 m, got "
+                              f"{self.advance_distance_m:g}")
         if not 0.0 < self.camera_range_m <= 500.0:
-            raise ValueError(f"camera range must be in (0, 500] m, got {self.camera_range_m:g}")
+            raise ConfigError(f"camera range must be in (0, 500] m, got {self.camera_range_m:g}")
         if not (self.camera_noise >= 0.0 and math.isfinite(self.camera_noise)):
-            raise ValueError(f"camera noise must be >= 0, got {self.camera_noise:g}")
+            raise ConfigError(f"camera noise must be >= 0, got {self.camera_noise:g}")
         if not 0.0 <= self.camera_dropout < 1.0:
-            raise ValueError(f"camera dropout must be in [0, 1), got {self.camera_dropout:g}")
+            raise ConfigError(f"camera dropout must be in [0, 1), got {self.camera_dropout:g}")
 
     @property
     def advance(self) -> bool:

@@ -18,6 +18,7 @@ from scenarios.detectors import LOOP_PERIOD_S, LaneDetectors
 from scenarios.loopcount import LoopBank
 from scenarios.observation import LaneReading
 from scenarios.sensing import CameraModel, SensingProfile
+from signals.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +126,14 @@ class SumoSession:
             import traci
 
             if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-                raise ValueError("--gui needs a graphical display (DISPLAY is not set); "
-                                 "run without --gui")
+                raise ConfigError("--gui needs a graphical display (DISPLAY is not set); "
+                                  "run without --gui")
             label = f"ampel-{uuid.uuid4().hex[:8]}"
             try:
                 traci.start(self.command(), label=label, numRetries=20)
             except (traci.exceptions.FatalTraCIError, traci.exceptions.TraCIException,
                     OSError) as exc:
-                raise ValueError(f"sumo-gui did not start: {exc}") from None
+                raise ConfigError(f"sumo-gui did not start: {exc}") from None
             self._sim = traci.getConnection(label)
         else:
             import libsumo
@@ -141,8 +142,8 @@ class SumoSession:
                 libsumo.start(self.command())
             except libsumo.TraCIException as exc:  # SUMO refused its inputs: a user error
                 lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-                raise ValueError(f"SUMO refused to start: {' '.join(lines[:2]) or exc}"
-                                 ) from None
+                raise ConfigError(f"SUMO refused to start: {' '.join(lines[:2]) or exc}"
+                                  ) from None
             self._sim = libsumo
         return self
 

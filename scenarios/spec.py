@@ -11,6 +11,7 @@ import yaml
 
 from scenarios.sensing import SENSING_NAMES
 from signals import GroupKind
+from signals.errors import ScenarioError
 from signals.numbers import MAX_DURATION_S, MAX_FLOW_PER_H, check_number, check_share
 
 _TOP_KEYS = {
@@ -44,8 +45,8 @@ NETCONVERT_NUMBERS = frozenset({
 def check_scenario_name(name: Any, where: str) -> str:
     """A scenario name: letters, digits, '-' and '_' (no path separators, no '..')."""
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise ValueError(f"{where}: scenario name {name!r} must be letters, digits, '-' or "
-                         "'_' (at most 64, not starting with '-' or '_')")
+        raise ScenarioError(f"{where}: scenario name {name!r} must be letters, digits, '-' or "
+                            "'_' (at most 64, not starting with '-' or '_')")
     return name
 
 
@@ -55,7 +56,7 @@ def check_netconvert_options(options: Any, where: str) -> tuple[str, ...]:
     if options is None:
         return ()
     if not isinstance(options, list):
-        raise ValueError(f"{where}: netconvert_options must be a list, got {options!r}")
+        raise ScenarioError(f"{where}: netconvert_options must be a list, got {options!r}")
     out: list[str] = []
     items = [str(o) for o in options]
     i = 0
@@ -72,9 +73,9 @@ def check_netconvert_options(options: Any, where: str) -> tuple[str, ...]:
             out += [opt, str(nxt)]
             i += 1
         else:
-            raise ValueError(f"{where}: netconvert option {opt!r} is not allowed (only "
-                             "network-shaping switches such as --crossings.guess; no file "
-                             "or output options)")
+            raise ScenarioError(f"{where}: netconvert option {opt!r} is not allowed (only "
+                                "network-shaping switches such as --crossings.guess; no file "
+                                "or output options)")
         i += 1
     return tuple(out)
 
@@ -183,7 +184,7 @@ def select_plan(plans: tuple[PlanSpec, ...], name: str | None, where: str) -> Pl
         if plan.name == name:
             return plan
     known = ", ".join(p.name for p in plans) or "none"
-    raise ValueError(f"{where} has no plan {name!r} (known: {known})")
+    raise ScenarioError(f"{where} has no plan {name!r} (known: {known})")
 
 
 @dataclass(frozen=True)
@@ -204,26 +205,27 @@ class ScenarioSpec:
 
 def _sensing_name(value: Any, where: str) -> str:
     if value not in SENSING_NAMES:
-        raise ValueError(f"{where}: unknown sensing profile {value!r} "
-                         f"(known: {', '.join(SENSING_NAMES)})")
+        raise ScenarioError(f"{where}: unknown sensing profile {value!r} "
+                            f"(known: {', '.join(SENSING_NAMES)})")
     return str(value)
 
 
 def _require(data: dict[str, Any], key: str, where: str) -> Any:
     if key not in data:
-        raise ValueError(f"{where}: missing key {key!r}")
+        raise ScenarioError(f"{where}: missing key {key!r}")
     return data[key]
 
 
 def _mapping(value: Any, where: str) -> dict[Any, Any]:
     if not isinstance(value, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(value).__name__} {value!r:.40}")
+        raise ScenarioError(f"{where}: expected a mapping, got "
+                            f"{type(value).__name__} {value!r:.40}")
     return value
 
 
 def _seq(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list | tuple):
-        raise ValueError(f"{where}: expected a list, got {value!r:.40}")
+        raise ScenarioError(f"{where}: expected a list, got {value!r:.40}")
     return list(value)
 
 
@@ -231,7 +233,7 @@ def _pairs(value: Any, where: str) -> list[tuple[Any, Any]]:
     rows = _seq(value or [], where)
     for row in rows:
         if not (isinstance(row, list | tuple) and len(row) == 2):
-            raise ValueError(f"{where}: expected pairs [a, b], got {row!r:.40}")
+            raise ScenarioError(f"{where}: expected pairs [a, b], got {row!r:.40}")
     return [tuple(r) for r in rows]
 
 
@@ -248,8 +250,8 @@ def _flows(rows: Any, where: str) -> tuple[tuple[str, str, float], ...]:
     out = []
     for row in rows or []:
         if not (isinstance(row, list | tuple) and len(row) == 3):
-            raise ValueError(f"{where}: each flow must be [from_edge, to_edge, per_hour], "
-                             f"got {row!r}")
+            raise ScenarioError(f"{where}: each flow must be [from_edge, to_edge, per_hour], "
+                                f"got {row!r}")
         frm, to, flow = row
         flow = check_number(flow, f"{where}: flow {frm}->{to}", low=0.0, high=MAX_FLOW_PER_H)
         out.append((str(frm), str(to), float(flow)))
@@ -258,11 +260,11 @@ def _flows(rows: Any, where: str) -> tuple[tuple[str, str, float], ...]:
 
 def _bus_stops(data: Any, where: str) -> tuple[BusStopSpec, ...]:
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping of stop ids to {{lane, pos_m}}")
+        raise ScenarioError(f"{where}: expected a mapping of stop ids to {{lane, pos_m}}")
     out = []
     for sid, s in data.items():
         if not isinstance(s, dict) or "lane" not in s or "pos_m" not in s:
-            raise ValueError(f"{where}: stop {sid} needs 'lane' and 'pos_m'")
+            raise ScenarioError(f"{where}: stop {sid} needs 'lane' and 'pos_m'")
         out.append(BusStopSpec(id=str(sid), lane=str(s["lane"]),
                                pos_m=check_number(s["pos_m"], f"{where}: {sid}.pos_m", low=0.0),
                                length_m=check_number(s.get("length_m", 20.0),
@@ -278,16 +280,16 @@ def _bus_lines(rows: Any, stops: tuple[BusStopSpec, ...], where: str
     out = []
     for row in rows or []:
         if not isinstance(row, dict) or "line" not in row or "route" not in row:
-            raise ValueError(f"{where}: each bus line needs 'line' and 'route: [edges]'")
+            raise ScenarioError(f"{where}: each bus line needs 'line' and 'route: [edges]'")
         line = str(row["line"])
         missing = [s for s in row.get("stops", []) if str(s) not in known]
         if missing:
-            raise ValueError(f"{where}: line {line} serves unknown stop(s) "
-                             + ", ".join(map(str, missing)))
+            raise ScenarioError(f"{where}: line {line} serves unknown stop(s) "
+                                + ", ".join(map(str, missing)))
         per_hour = row.get("per_hour") or {}
         if not isinstance(per_hour, dict):
-            raise ValueError(f"{where}: line {line}: 'per_hour' must map periods to "
-                             "non-negative bus counts")
+            raise ScenarioError(f"{where}: line {line}: 'per_hour' must map periods to "
+                                "non-negative bus counts")
         per_hour = {k: check_number(v, f"{where}: line {line}: per_hour.{k}", low=0.0,
                                     high=120.0) for k, v in per_hour.items()}
         out.append(BusLineSpec(
@@ -301,37 +303,37 @@ def _bus_lines(rows: Any, stops: tuple[BusStopSpec, ...], where: str
 
 def _junction_spec(tls: str, data: Any, where: str) -> JunctionSpec:
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping")
+        raise ScenarioError(f"{where}: expected a mapping")
     unknown = set(data) - _JUNCTION_KEYS
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise ScenarioError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     groups = []
     groups_data = _require(data, "groups", where)
     if not isinstance(groups_data, dict) or not groups_data:
-        raise ValueError(f"{where}: 'groups' must map group names to {{kind, movements}}, "
-                         f"got a {type(groups_data).__name__}")
+        raise ScenarioError(f"{where}: 'groups' must map group names to {{kind, movements}}, "
+                            f"got a {type(groups_data).__name__}")
     for name, g in groups_data.items():
         if not isinstance(g, dict):
-            raise ValueError(f"{where}: group {name} must be a mapping with 'kind'")
+            raise ScenarioError(f"{where}: group {name} must be a mapping with 'kind'")
         unknown = set(g) - _GROUP_KEYS
         if unknown:
-            raise ValueError(f"{where}: group {name}: unknown key(s) "
-                             f"{', '.join(sorted(map(str, unknown)))} (known: "
-                             f"{', '.join(sorted(_GROUP_KEYS))}; timings come from the "
-                             "group kind)")
+            raise ScenarioError(f"{where}: group {name}: unknown key(s) "
+                                f"{', '.join(sorted(map(str, unknown)))} (known: "
+                                f"{', '.join(sorted(_GROUP_KEYS))}; timings come from the "
+                                "group kind)")
         kind_text = _require(g, "kind", f"{where}: group {name}")
         try:
             kind = GroupKind(kind_text)
         except ValueError:
-            raise ValueError(f"{where}: group {name} has unknown kind {kind_text!r}") from None
+            raise ScenarioError(f"{where}: group {name} has unknown kind {kind_text!r}") from None
         movements = tuple((str(a), str(b)) for a, b in _pairs(g.get("movements", []),
                                                                f"{where}: group {name}.movements"))
         crossing = tuple(str(e) for e in _seq(g.get("crossing", []),
                                               f"{where}: group {name}.crossing"))
         if kind is GroupKind.PEDESTRIAN and not crossing:
-            raise ValueError(f"{where}: pedestrian group {name} needs 'crossing: [edges]'")
+            raise ScenarioError(f"{where}: pedestrian group {name} needs 'crossing: [edges]'")
         if kind is not GroupKind.PEDESTRIAN and not movements:
-            raise ValueError(f"{where}: group {name} needs 'movements: [[from, to], ...]'")
+            raise ScenarioError(f"{where}: group {name} needs 'movements: [[from, to], ...]'")
         groups.append(GroupSpec(name=str(name), kind=kind, movements=movements,
                                 crossing=crossing,
                                 speed_kmh=check_number(g.get("speed_kmh", 50.0),
@@ -352,7 +354,7 @@ def _junction_spec(tls: str, data: Any, where: str) -> JunctionSpec:
                               offset_s=check_number(p.get("offset_s", 0.0),
                                                     f"{where}: plan {pname}.offset_s")))
     if not plans:
-        raise ValueError(f"{where}: at least one fixed-time plan is needed under 'plans'")
+        raise ScenarioError(f"{where}: at least one fixed-time plan is needed under 'plans'")
     return JunctionSpec(
         tls=tls, title=str(data.get("name", tls)), groups=tuple(groups),
         compatible=tuple((str(a), str(b)) for a, b in _pairs(data.get("compatible", []),
@@ -366,8 +368,8 @@ def _sources(data: Any, where: str) -> dict[str, str]:
     for key, rel in _mapping(data, f"{where}: sources").items():
         text = str(rel)
         if Path(text).is_absolute() or ".." in Path(text).parts:
-            raise ValueError(f"{where}: sources.{key}: {text!r} must be a file inside the "
-                             "scenario folder")
+            raise ScenarioError(f"{where}: sources.{key}: {text!r} must be a file inside the "
+                                "scenario folder")
         out[str(key)] = text
     return out
 
@@ -381,32 +383,32 @@ def load_spec(path: str | Path) -> ScenarioSpec:
     try:
         return _load_spec(Path(path))
     except (TypeError, AttributeError, KeyError, IndexError) as exc:
-        raise ValueError(f"{path}: malformed scenario file ({type(exc).__name__}: {exc}); "
-                         "compare with scenarios/hamm/westentor/scenario.yaml") from None
+        raise ScenarioError(f"{path}: malformed scenario file ({type(exc).__name__}: {exc}); "
+                            "compare with scenarios/hamm/westentor/scenario.yaml") from None
 
 
 def _load_spec(path: Path) -> ScenarioSpec:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ValueError(f"cannot read scenario file {path}: {exc.strerror or exc}") from None
+        raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise ValueError(yaml_error_line(path, exc)) from None
+        raise ScenarioError(yaml_error_line(path, exc)) from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
+        raise ScenarioError(f"{path}: expected a mapping at the top level")
     unknown = set(data) - _TOP_KEYS
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise ScenarioError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     where = str(path)
     junctions_data = _require(data, "junctions", where)
     if not isinstance(junctions_data, dict) or not junctions_data:
-        raise ValueError(f"{where}: 'junctions' must map traffic-light ids to their signals")
+        raise ScenarioError(f"{where}: 'junctions' must map traffic-light ids to their signals")
     junctions = tuple(_junction_spec(str(tls), j, f"{where}: junction {tls}")
                       for tls, j in junctions_data.items())
     d = _mapping(_require(data, "demand", where), f"{where}: demand")
     unknown = set(d) - _DEMAND_KEYS
     if unknown:
-        raise ValueError(f"{where}: demand: unknown key(s) {', '.join(sorted(unknown))}")
+        raise ScenarioError(f"{where}: demand: unknown key(s) {', '.join(sorted(unknown))}")
     bus_stops = _bus_stops(d.get("bus_stops") or {}, f"{where}: demand.bus_stops")
     demand = DemandSpec(
         period=str(d.get("period", "morning_peak")),
@@ -426,7 +428,7 @@ def _load_spec(path: Path) -> ScenarioSpec:
     det = _mapping(data.get("detectors") or {}, f"{where}: detectors")
     unknown = set(det) - {"stopline_offset_m", "upstream_distance_m", "sensing"}
     if unknown:
-        raise ValueError(f"{where}: detectors: unknown key(s) {', '.join(sorted(unknown))}")
+        raise ScenarioError(f"{where}: detectors: unknown key(s) {', '.join(sorted(unknown))}")
     stopline = check_number(det.get("stopline_offset_m", 2.0),
                             f"{where}: detectors.stopline_offset_m", low=0.0, high=50.0)
     upstream = check_number(det.get("upstream_distance_m", 35.0),

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from signals.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -20,7 +22,7 @@ def sumo_home() -> Path:
     except ImportError:
         env = os.environ.get("SUMO_HOME")
         if not env:
-            raise ValueError("SUMO not found: install eclipse-sumo or set SUMO_HOME") from None
+            raise ConfigError("SUMO not found: install eclipse-sumo or set SUMO_HOME") from None
         return Path(env)
 
 
@@ -29,12 +31,12 @@ def run_tool(script: str, args: list[str], what: str, cwd: Path | None = None) -
     home = sumo_home()
     path = home / "tools" / script
     if not path.is_file():
-        raise ValueError(f"SUMO tool {script} not found under {home / 'tools'}")
+        raise ConfigError(f"SUMO tool {script} not found under {home / 'tools'}")
     env = dict(os.environ, SUMO_HOME=str(home))
     cmd = [sys.executable, str(path), *args]
     log.info("%s: %s", what, " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
-        raise ValueError(f"{what} failed ({script}): {lines[-1]}")
+        raise ConfigError(f"{what} failed ({script}): {lines[-1]}")
     return proc.stdout

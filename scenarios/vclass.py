@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from scenarios.session import SumoSession
 
+from signals.errors import ScenarioError
+
 log = logging.getLogger(__name__)
 
 Category = Literal["motor", "bicycle", "pedestrian", "rail", "other"]
@@ -59,8 +61,8 @@ def vclass_category(vclass: str) -> Category:
     try:
         return _CATEGORY[vclass]
     except KeyError:
-        raise ValueError(f"unknown vClass {vclass!r} (SUMO classes: "
-                         f"{', '.join(sorted(_CATEGORY))})") from None
+        raise ScenarioError(f"unknown vClass {vclass!r} (SUMO classes: "
+                            f"{', '.join(sorted(_CATEGORY))})") from None
 
 
 @dataclass
@@ -102,7 +104,7 @@ def _vtypes(path: Path) -> list[tuple[str, str]]:
                 elif el.tag in ("edge", "vehicle", "trip", "flow", "person", "connection"):
                     el.clear()
     except (ET.ParseError, OSError) as exc:
-        raise ValueError(f"{path} does not parse: {exc}") from None
+        raise ScenarioError(f"{path} does not parse: {exc}") from None
     return found
 
 
@@ -121,7 +123,7 @@ def read_type_classes(files: Iterable[Path]) -> TypeClasses:
             try:
                 vclass_category(vclass)
             except ValueError as exc:
-                raise ValueError(f"{path}: vType {type_id!r}: {exc}") from None
+                raise ScenarioError(f"{path}: vType {type_id!r}: {exc}") from None
             out.classes[type_id] = vclass
     return out
 

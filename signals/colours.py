@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
+from .errors import ScenarioError
+
 __all__ = ["Colour", "parse_state_string", "to_state_string"]
 
 
@@ -34,7 +36,7 @@ def parse_state_string(state: str) -> tuple[Colour, ...]:
     for pos, char in enumerate(state):
         colour = _FROM_CHAR.get(char)
         if colour is None:
-            raise ValueError(
+            raise ScenarioError(
                 f"state string {state!r}: character {char!r} at position {pos} is not one of "
                 "'G', 'g', 'y', 'u', 'r'"
             )

@@ -6,6 +6,8 @@ import enum
 import math
 from dataclasses import dataclass
 
+from .errors import ScenarioError
+
 __all__ = ["GroupKind", "SignalGroup"]
 
 
@@ -59,11 +61,11 @@ class SignalGroup:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"signal group name must be a non-empty string, got {self.name!r}")
+            raise ScenarioError(f"signal group name must be a non-empty string, got {self.name!r}")
         try:
             kind = GroupKind(self.kind)
         except ValueError:
-            raise ValueError(
+            raise ScenarioError(
                 f"signal group {self.name}: unknown kind {self.kind!r}, expected one of "
                 f"{[k.value for k in GroupKind]}"
             ) from None
@@ -71,28 +73,28 @@ class SignalGroup:
         for field_name in ("amber_s", "red_amber_s", "min_green_s", "max_green_s"):
             value = getattr(self, field_name)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"signal group {self.name}: {field_name} must be a number")
+                raise ScenarioError(f"signal group {self.name}: {field_name} must be a number")
             if not math.isfinite(value):
-                raise ValueError(f"signal group {self.name}: {field_name} must be finite")
+                raise ScenarioError(f"signal group {self.name}: {field_name} must be finite")
             object.__setattr__(self, field_name, float(value))
         amber_lo, amber_hi, ra_lo, ra_hi = _LIMITS[kind]
         if not amber_lo <= self.amber_s <= amber_hi:
-            raise ValueError(
+            raise ScenarioError(
                 f"signal group {self.name} ({kind.value}): amber {self.amber_s:g} s outside "
                 f"{amber_lo:g}..{amber_hi:g} s"
             )
         if not ra_lo <= self.red_amber_s <= ra_hi:
-            raise ValueError(
+            raise ScenarioError(
                 f"signal group {self.name} ({kind.value}): red-amber {self.red_amber_s:g} s "
                 f"outside {ra_lo:g}..{ra_hi:g} s"
             )
         if self.min_green_s < MIN_GREEN_FLOOR_S:
-            raise ValueError(
+            raise ScenarioError(
                 f"signal group {self.name}: minimum green {self.min_green_s:g} s is below the "
                 f"RiLSA minimum of {MIN_GREEN_FLOOR_S:g} s"
             )
         if self.max_green_s < self.min_green_s:
-            raise ValueError(
+            raise ScenarioError(
                 f"signal group {self.name}: maximum green {self.max_green_s:g} s is below its "
                 f"minimum green {self.min_green_s:g} s"
             )
@@ -103,11 +105,11 @@ class SignalGroup:
         try:
             kind = GroupKind(kind)
         except ValueError:
-            raise ValueError(f"signal group {name}: unknown kind {kind!r}") from None
+            raise ScenarioError(f"signal group {name}: unknown kind {kind!r}") from None
         if isinstance(speed_kmh, bool) or not isinstance(speed_kmh, int | float):
-            raise ValueError(f"signal group {name}: speed_kmh must be a number")
+            raise ScenarioError(f"signal group {name}: speed_kmh must be a number")
         if not math.isfinite(speed_kmh) or speed_kmh <= 0:
-            raise ValueError(f"signal group {name}: speed_kmh must be positive, got {speed_kmh}")
+            raise ScenarioError(f"signal group {name}: speed_kmh must be positive, got {speed_kmh}")
         if kind is GroupKind.PEDESTRIAN:
             return cls(name, kind, 0.0, 0.0, 5.0, 40.0)
         if kind is GroupKind.BICYCLE:

@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .errors import ScenarioError
 from .groups import SignalGroup
 from .ticks import check_dt, to_ticks
 
@@ -26,9 +27,9 @@ class Stage:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"stage name must be a non-empty string, got {self.name!r}")
+            raise ScenarioError(f"stage name must be a non-empty string, got {self.name!r}")
         if isinstance(self.green, str):
-            raise ValueError(
+            raise ScenarioError(
                 f"stage '{self.name}': green must be a collection of group names, not a string"
             )
         object.__setattr__(self, "green", frozenset(self.green))
@@ -38,10 +39,10 @@ def _normalise_conflicts(conflicts: Iterable[Iterable[str]]) -> frozenset[frozen
     pairs = []
     for pair in conflicts:
         if isinstance(pair, str):
-            raise ValueError(f"conflict {pair!r} must be a pair of group names, not a string")
+            raise ScenarioError(f"conflict {pair!r} must be a pair of group names, not a string")
         members = frozenset(pair)
         if len(members) != 2:
-            raise ValueError(f"conflict {sorted(members)} must name two distinct groups")
+            raise ScenarioError(f"conflict {sorted(members)} must name two distinct groups")
         pairs.append(members)
     return frozenset(pairs)
 
@@ -70,13 +71,13 @@ class SignalModel:
         groups = tuple(self.groups)
         object.__setattr__(self, "groups", groups)
         if not groups:
-            raise ValueError("a signal model needs at least one signal group")
+            raise ScenarioError("a signal model needs at least one signal group")
         index: dict[str, int] = {}
         for i, group in enumerate(groups):
             if not isinstance(group, SignalGroup):
                 raise ValueError(f"groups[{i}] is not a SignalGroup: {group!r}")
             if group.name in index:
-                raise ValueError(f"duplicate signal group name {group.name}")
+                raise ScenarioError(f"duplicate signal group name {group.name}")
             index[group.name] = i
         object.__setattr__(self, "_index", MappingProxyType(index))
 
@@ -85,7 +86,7 @@ class SignalModel:
         for pair in sorted(conflicts, key=sorted):
             unknown = sorted(name for name in pair if name not in index)
             if unknown:
-                raise ValueError(
+                raise ScenarioError(
                     f"conflict {' / '.join(sorted(pair))} names unknown group(s) "
                     f"{', '.join(unknown)}"
                 )
@@ -99,30 +100,30 @@ class SignalModel:
         intergreens: dict[tuple[str, str], float] = {}
         for key, value in dict(self.intergreens).items():
             if not isinstance(key, tuple) or len(key) != 2:
-                raise ValueError(f"intergreen key {key!r} must be a (clearing, entering) tuple")
+                raise ScenarioError(f"intergreen key {key!r} must be a (clearing, entering) tuple")
             clearing, entering = key
             for name in key:
                 if name not in index:
-                    raise ValueError(
+                    raise ScenarioError(
                         f"intergreen {clearing} -> {entering} names unknown group {name}"
                     )
             if frozenset(key) not in conflicts:
-                raise ValueError(
+                raise ScenarioError(
                     f"intergreen {clearing} -> {entering} given but {clearing} and {entering} "
                     "do not conflict"
                 )
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"intergreen {clearing} -> {entering} must be a number")
+                raise ScenarioError(f"intergreen {clearing} -> {entering} must be a number")
             if not math.isfinite(value):
-                raise ValueError(f"intergreen {clearing} -> {entering} must be finite")
+                raise ScenarioError(f"intergreen {clearing} -> {entering} must be finite")
             amber = self.groups[index[clearing]].amber_s
             if value < amber:
-                raise ValueError(
+                raise ScenarioError(
                     f"intergreen {clearing} -> {entering} ({value:g} s) is shorter than the "
                     f"amber of {clearing} ({amber:g} s)"
                 )
             if value > MAX_INTERGREEN_S:
-                raise ValueError(
+                raise ScenarioError(
                     f"intergreen {clearing} -> {entering} ({value:g} s) exceeds "
                     f"{MAX_INTERGREEN_S:g} s"
                 )
@@ -131,7 +132,7 @@ class SignalModel:
             a, b = sorted(pair, key=index.__getitem__)
             for clearing, entering in ((a, b), (b, a)):
                 if (clearing, entering) not in intergreens:
-                    raise ValueError(
+                    raise ScenarioError(
                         f"intergreen {clearing} -> {entering} missing for conflicting groups "
                         f"{a} and {b} (both directions are required)"
                     )
@@ -143,32 +144,32 @@ class SignalModel:
         stages = tuple(self.stages)
         object.__setattr__(self, "stages", stages)
         if not stages:
-            raise ValueError("a signal model needs at least one stage")
+            raise ScenarioError("a signal model needs at least one stage")
         stage_index: dict[str, int] = {}
         for i, stage in enumerate(stages):
             if not isinstance(stage, Stage):
                 raise ValueError(f"stages[{i}] is not a Stage: {stage!r}")
             if stage.name in stage_index:
-                raise ValueError(f"duplicate stage name '{stage.name}'")
+                raise ScenarioError(f"duplicate stage name '{stage.name}'")
             stage_index[stage.name] = i
             if not stage.green:
-                raise ValueError(f"stage '{stage.name}' makes no group green")
+                raise ScenarioError(f"stage '{stage.name}' makes no group green")
             unknown = sorted(name for name in stage.green if name not in index)
             if unknown:
-                raise ValueError(
+                raise ScenarioError(
                     f"stage '{stage.name}' names unknown group(s) {', '.join(unknown)}"
                 )
             members = sorted(stage.green, key=index.__getitem__)
             for i_a, a in enumerate(members):
                 for b in members[i_a + 1 :]:
                     if frozenset((a, b)) in conflicts:
-                        raise ValueError(
+                        raise ScenarioError(
                             f"stage '{stage.name}' makes conflicting groups {a} and {b} green"
                         )
         served = frozenset().union(*(stage.green for stage in stages))
         never = [g.name for g in self.groups if g.name not in served]
         if never:
-            raise ValueError(f"group(s) {', '.join(never)} green in no stage")
+            raise ScenarioError(f"group(s) {', '.join(never)} green in no stage")
         object.__setattr__(self, "_stage_index", MappingProxyType(stage_index))
 
     def __hash__(self) -> int:
@@ -186,7 +187,7 @@ class SignalModel:
         try:
             return self._index[name]
         except KeyError:
-            raise ValueError(f"unknown signal group {name!r}") from None
+            raise ScenarioError(f"unknown signal group {name!r}") from None
 
     def group(self, name: str) -> SignalGroup:
         """The signal group called ``name``."""
@@ -209,7 +210,7 @@ class SignalModel:
         try:
             return self._stage_index[name]
         except KeyError:
-            raise ValueError(f"unknown stage {name!r}") from None
+            raise ScenarioError(f"unknown stage {name!r}") from None
 
     def _check_stage(self, stage: int) -> int:
         if isinstance(stage, bool) or not isinstance(stage, int | np.integer):

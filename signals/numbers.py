@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .errors import ParameterError
+
 #: the largest seed SUMO accepts (a signed 32-bit int)
 MAX_SEED = 2**31 - 1
 #: the longest simulation ampel runs: one week (SUMO's clock overflows far beyond)
@@ -38,31 +40,31 @@ def check_number(value: Any, where: str, *, low: float | None = None,
     ``int``, else a ``float`` is returned. Raises ``ValueError`` naming ``where``.
     """
     if isinstance(value, bool) or value is None:
-        raise ValueError(f"{where}: expected a number, got {value!r}")
+        raise ParameterError(f"{where}: expected a number, got {value!r}")
     if isinstance(value, str):
         text = value.strip()
         try:
             number: float = int(text) if integer and text.lstrip("+-").isdigit() else float(text)
         except ValueError:
             kind = "an integer" if integer else "a number"
-            raise ValueError(f"{where}: expected {kind}, got {value!r}") from None
+            raise ParameterError(f"{where}: expected {kind}, got {value!r}") from None
     elif isinstance(value, int | float):
         number = value
     else:
-        raise ValueError(f"{where}: expected a number, got {value!r}")
+        raise ParameterError(f"{where}: expected a number, got {value!r}")
     if isinstance(number, float) and not math.isfinite(number):
-        raise ValueError(f"{where}: must be a finite number, got {value!r}")
+        raise ParameterError(f"{where}: must be a finite number, got {value!r}")
     if integer:
         if isinstance(number, float) and not number.is_integer():
-            raise ValueError(f"{where}: expected an integer, got {value!r}")
+            raise ParameterError(f"{where}: expected an integer, got {value!r}")
         number = int(number)
     if low is not None:
         if low_open and not number > low:
-            raise ValueError(f"{where}: must be > {_fmt(low)}, got {_fmt(number)}")
+            raise ParameterError(f"{where}: must be > {_fmt(low)}, got {_fmt(number)}")
         if not low_open and number < low:
-            raise ValueError(f"{where}: must be >= {_fmt(low)}, got {_fmt(number)}")
+            raise ParameterError(f"{where}: must be >= {_fmt(low)}, got {_fmt(number)}")
     if high is not None and number > high:
-        raise ValueError(f"{where}: must be <= {_fmt(high)}, got {_fmt(number)}")
+        raise ParameterError(f"{where}: must be <= {_fmt(high)}, got {_fmt(number)}")
     return number if integer else float(number)
 
 

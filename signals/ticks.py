@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from .errors import ParameterError
+
 __all__ = ["check_dt", "to_ticks"]
 
 # Tolerance for float noise such as 0.3 / 0.1 == 2.9999999999999996.
@@ -13,9 +15,9 @@ _EPS = 1e-9
 def check_dt(dt: float) -> float:
     """Return ``dt`` as float, or raise ValueError unless it is a positive finite number."""
     if isinstance(dt, bool) or not isinstance(dt, int | float):
-        raise ValueError(f"dt must be a number of seconds, got {dt!r}")
+        raise ParameterError(f"dt must be a number of seconds, got {dt!r}")
     if not math.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt must be positive and finite, got {dt!r}")
+        raise ParameterError(f"dt must be positive and finite, got {dt!r}")
     return float(dt)
 
 

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from controllers.rl.encoding import ACTION_MODES, ENCODINGS, SensorNoise
 from controllers.rl.rewards import check_reward
+from signals.errors import ConfigError
 
 #: demand seeds drawn for training episodes lie in [TRAIN_SEED_MIN, TRAIN_SEED_MAX);
 #: evaluation uses seeds below TRAIN_SEED_MIN (held out: never seen in training)
@@ -53,31 +54,31 @@ class EnvConfig:
 
     def __post_init__(self) -> None:
         if not float(self.decision_interval_s).is_integer() or self.decision_interval_s < 1:
-            raise ValueError("decision interval must be a whole number of seconds >= 1, got "
-                             f"{self.decision_interval_s}")
+            raise ConfigError("decision interval must be a whole number of seconds >= 1, got "
+                              f"{self.decision_interval_s}")
         if self.episode_s < self.decision_interval_s:
-            raise ValueError(f"episode ({self.episode_s} s) shorter than one decision interval")
+            raise ConfigError(f"episode ({self.episode_s} s) shorter than one decision interval")
         if self.action_mode not in ACTION_MODES:
-            raise ValueError(f"unknown action mode {self.action_mode!r} "
-                             f"(known: {', '.join(ACTION_MODES)})")
+            raise ConfigError(f"unknown action mode {self.action_mode!r} "
+                              f"(known: {', '.join(ACTION_MODES)})")
         if self.encoding not in ENCODINGS:
-            raise ValueError(f"unknown observation encoding {self.encoding!r} "
-                             f"(known: {', '.join(ENCODINGS)})")
+            raise ConfigError(f"unknown observation encoding {self.encoding!r} "
+                              f"(known: {', '.join(ENCODINGS)})")
         check_reward(self.reward)
         if (self.action_mode == "residual") != (self.encoding == "envelope"):
-            raise ValueError("the residual action mode and the envelope encoding go together "
-                             f"(got action mode {self.action_mode!r}, encoding "
-                             f"{self.encoding!r})")
+            raise ConfigError("the residual action mode and the envelope encoding go together "
+                              f"(got action mode {self.action_mode!r}, encoding "
+                              f"{self.encoding!r})")
         if self.action_mode == "residual" and self.decision_interval_s != 1:
-            raise ValueError("the residual action mode decides every second: decision "
-                             f"interval must be 1, got {self.decision_interval_s}")
+            raise ConfigError("the residual action mode decides every second: decision "
+                              f"interval must be 1, got {self.decision_interval_s}")
         if self.hold_extra_s < 0:
-            raise ValueError(f"hold_extra_s must be >= 0, got {self.hold_extra_s}")
+            raise ConfigError(f"hold_extra_s must be >= 0, got {self.hold_extra_s}")
         SensorNoise(self.sensor_noise, self.sensor_dropout)
         if self.demand_scale <= 0:
-            raise ValueError(f"demand scale must be > 0, got {self.demand_scale}")
+            raise ConfigError(f"demand scale must be > 0, got {self.demand_scale}")
         if not 0.0 <= self.demand_jitter < 1.0:
-            raise ValueError(f"demand jitter must be within 0..1, got {self.demand_jitter}")
+            raise ConfigError(f"demand jitter must be within 0..1, got {self.demand_jitter}")
         object.__setattr__(self, "demand_seeds", tuple(int(s) for s in self.demand_seeds))
 
     @property

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scenarios.observation import JunctionInfo, Observation
+from signals.errors import ConfigError
 
 ENCODINGS = ("stage", "lane", "envelope")
 ACTION_MODES = ("next-stage", "keep-switch", "residual")
@@ -61,9 +62,9 @@ class SensorNoise:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.noise <= 1.0:
-            raise ValueError(f"sensor noise must be within 0..1, got {self.noise}")
+            raise ConfigError(f"sensor noise must be within 0..1, got {self.noise}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"sensor dropout must be within 0..1 (exclusive), got {self.dropout}")
+            raise ConfigError(f"sensor dropout must be within 0..1 (exclusive), got {self.dropout}")
 
     @property
     def active(self) -> bool:
@@ -94,7 +95,7 @@ def observation_shape(info: JunctionInfo, encoding: str) -> tuple[int, ...]:
         from controllers.rl.features import ENVELOPE_FEATURES
 
         return (n, len(ENVELOPE_FEATURES))
-    raise ValueError(f"unknown observation encoding {encoding!r} (known: {', '.join(ENCODINGS)})")
+    raise ConfigError(f"unknown observation encoding {encoding!r} (known: {', '.join(ENCODINGS)})")
 
 
 def action_count(info: JunctionInfo, mode: str) -> int:
@@ -105,7 +106,7 @@ def action_count(info: JunctionInfo, mode: str) -> int:
         return 2
     if mode == "residual":
         return 3  # follow actuated, hold 1 s, end now (controllers/rl/residual.py)
-    raise ValueError(f"unknown action mode {mode!r} (known: {', '.join(ACTION_MODES)})")
+    raise ConfigError(f"unknown action mode {mode!r} (known: {', '.join(ACTION_MODES)})")
 
 
 def action_to_stage(mode: str, action: int, obs: Observation) -> int:

@@ -17,6 +17,7 @@ from gymnasium import spaces
 from controllers.rl.config import EnvConfig
 from controllers.rl.sim import Simulation
 from scenarios.scenario import Scenario, load_scenario
+from signals.errors import ConfigError
 
 #: observations are clipped to this range
 OBS_HIGH = 5.0
@@ -27,7 +28,7 @@ def make_config(config: EnvConfig | None, kwargs: dict[str, Any]) -> EnvConfig:
     names = {f.name for f in fields(EnvConfig)}
     unknown = sorted(set(kwargs) - names)
     if unknown:
-        raise ValueError(f"unknown environment option(s): {', '.join(unknown)}")
+        raise ConfigError(f"unknown environment option(s): {', '.join(unknown)}")
     base = config.to_dict() if config is not None else {}
     base.update(kwargs)
     return EnvConfig(**base)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from controllers.actuated import ActuatedController
 from controllers.rl.features import EnvelopeEncoder
 from scenarios.observation import JunctionInfo, Observation
+from signals.errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class FallbackParams:
         for name in ("hold_s", "silent_s", "expected_veh", "queue_between_veh", "demand_veh",
                      "red_grace_s", "upstream_occupied_s"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"fallback parameter {name!r} must be > 0")
+                raise ParameterError(f"fallback parameter {name!r} must be > 0")
 
 
 @dataclass

@@ -27,6 +27,7 @@ from controllers.rl.fallback import FallbackMonitor, FallbackParams
 from controllers.rl.features import ENVELOPE_FEATURES, EnvelopeEncoder
 from controllers.rl.residual import ResidualEnvelope
 from scenarios.observation import JunctionInfo, Observation
+from signals.errors import PolicyError
 
 if TYPE_CHECKING:
     from controllers.actuated import ActuatedController
@@ -56,18 +57,18 @@ class OnnxPolicy:
             p = p / "policy.onnx"
         json_path = p.with_suffix(".json")
         if not p.is_file():
-            raise ValueError(f"policy file {p} not found")
+            raise PolicyError(f"policy file {p} not found")
         if not json_path.is_file():
-            raise ValueError(f"policy spec {json_path} not found (expected beside {p.name})")
+            raise PolicyError(f"policy spec {json_path} not found (expected beside {p.name})")
         try:
             spec = json.loads(json_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"policy spec {json_path} is not valid JSON: {exc}") from None
+            raise PolicyError(f"policy spec {json_path} is not valid JSON: {exc}") from None
         if spec.get("format") != FORMAT:
-            raise ValueError(f"policy spec {json_path} has format {spec.get('format')!r}, "
-                             f"expected {FORMAT!r}")
+            raise PolicyError(f"policy spec {json_path} has format {spec.get('format')!r}, "
+                              f"expected {FORMAT!r}")
         if spec.get("action", {}).get("mode") not in ACTION_MODES:
-            raise ValueError(f"policy spec {json_path}: unknown action mode")
+            raise PolicyError(f"policy spec {json_path}: unknown action mode")
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -76,7 +77,7 @@ class OnnxPolicy:
         try:
             session = ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ValueError(f"cannot load ONNX policy {p}: {str(exc).splitlines()[0]}") from None
+            raise PolicyError(f"cannot load ONNX policy {p}: {str(exc).splitlines()[0]}") from None
         return cls(path=p, spec=spec, session=session)
 
     @property
@@ -108,8 +109,8 @@ class OnnxPolicy:
         features = {"stage": STAGE_FEATURES, "lane": LANE_FEATURES,
                     "envelope": ENVELOPE_FEATURES}.get(self.encoding, ())
         if list(self.spec["observation"]["features"]) != list(features):
-            raise ValueError(f"policy {self.path} uses observation features this ampel "
-                             "version does not produce; re-export it")
+            raise PolicyError(f"policy {self.path} uses observation features this ampel "
+                              "version does not produce; re-export it")
         mine = layout_signature(info)
         trained = self.spec.get("junctions", [])
         if any(all(t.get(k) == mine[k] for k in _LAYOUT_KEYS) for t in trained):
@@ -120,9 +121,9 @@ class OnnxPolicy:
                           for t in trained) or "unknown"
         hint = (" (this shared policy can serve it with allow_other_layout=true)"
                 if self.spec.get("shared") else "")
-        raise ValueError(f"policy {self.path} was trained for junction layout {names}; "
-                         f"junction {info.junction} has stages {', '.join(info.stage_names)} "
-                         f"and {mine['lanes']} detected lanes{hint}")
+        raise PolicyError(f"policy {self.path} was trained for junction layout {names}; "
+                          f"junction {info.junction} has stages {', '.join(info.stage_names)} "
+                          f"and {mine['lanes']} detected lanes{hint}")
 
 
 class RLController:
@@ -137,8 +138,8 @@ class RLController:
         shape = observation_shape(info, policy.encoding)
         expected = policy.spec["observation"]["shape"]
         if not policy.spec.get("shared") and list(shape) != list(expected):
-            raise ValueError(f"policy {policy.path} expects observations of shape {expected}, "
-                             f"junction {info.junction} gives {list(shape)}")
+            raise PolicyError(f"policy {policy.path} expects observations of shape {expected}, "
+                              f"junction {info.junction} gives {list(shape)}")
         self.policy = policy
         self.encoder = ObservationEncoder(info, policy.encoding)
         self.decision_interval_s = float(policy.spec["decision_interval_s"])
@@ -167,7 +168,7 @@ class ResidualRLController:
                  allow_other_layout: bool = False) -> None:
         policy.check_layout(info, allow_other_layout)
         if policy.spec["decision_interval_s"] != 1:
-            raise ValueError(f"policy {policy.path}: residual policies decide every second")
+            raise PolicyError(f"policy {policy.path}: residual policies decide every second")
         self.policy = policy
         hold_extra = float(policy.spec.get("envelope", {}).get("hold_extra_s", 10.0))
         self.envelope = ResidualEnvelope(actuated, hold_extra, cap_limits)
@@ -210,8 +211,8 @@ def residual_controller(policy: OnnxPolicy, junction: Any, scenario: Any, params
     try:
         hold = float(params.get("fallback_hold_s", 120.0))
     except (TypeError, ValueError):
-        raise ValueError(f"rl parameter 'fallback_hold_s': not a number: "
-                         f"{params.get('fallback_hold_s')!r}") from None
+        raise PolicyError(f"rl parameter 'fallback_hold_s': not a number: "
+                          f"{params.get('fallback_hold_s')!r}") from None
     plan = {"plan": params["plan"]} if "plan" in params else {}
     actuated = builders.build_actuated(junction, scenario, plan)
     return ResidualRLController(policy, junction.info, actuated,

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from scenarios.observation import JunctionInfo
 from scenarios.session import SumoSession
+from signals.errors import ConfigError
 
 REWARDS = ("delay", "queue", "waiting", "pressure", "backlog")
 REWARD_SCALE = 100.0
@@ -36,7 +37,7 @@ BACKLOG_SCALE = 1000.0
 def check_reward(name: str) -> str:
     """Validate a reward name."""
     if name not in REWARDS:
-        raise ValueError(f"unknown reward {name!r} (known: {', '.join(REWARDS)})")
+        raise ConfigError(f"unknown reward {name!r} (known: {', '.join(REWARDS)})")
     return name
 
 

@@ -30,6 +30,7 @@ from scenarios.observation import Observation
 from scenarios.scenario import Junction, Scenario
 from scenarios.session import SumoSession
 from scenarios.vclass import session_type_classes
+from signals.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,8 @@ class Simulation:
         known = {j.tls: j for j in self.scenario.junctions}
         for aid in self.agent_ids:
             if aid not in known:
-                raise ValueError(f"scenario {self.scenario.name!r} has no junction {aid!r} "
-                                 f"(junctions: {', '.join(known)})")
+                raise ConfigError(f"scenario {self.scenario.name!r} has no junction {aid!r} "
+                                  f"(junctions: {', '.join(known)})")
 
     def junction(self, aid: str) -> Junction:
         """The junction an agent controls."""
@@ -158,7 +159,7 @@ class Simulation:
         fixed = controller_factory("fixed-time")
         residual = cfg.action_mode == "residual"
         if residual and len(self.agent_ids) != 1:
-            raise ValueError("the residual action mode controls one junction per simulation")
+            raise ConfigError("the residual action mode controls one junction per simulation")
         for j in self.scenario.junctions:
             if j.tls in self.agent_ids and residual:
                 driver = ResidualDriver()

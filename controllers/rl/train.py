@@ -27,6 +27,7 @@ from controllers.rl.train_residual import ResidualPlan, train_residual
 from controllers.rl.vec import SharedPolicyVecEnv
 from scenarios.files import write_json_atomic
 from scenarios.scenario import load_scenario
+from signals.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +81,16 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
-            raise ValueError(f"unknown algorithm {self.algo!r} (known: {', '.join(ALGOS)})")
+            raise ConfigError(f"unknown algorithm {self.algo!r} (known: {', '.join(ALGOS)})")
         if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+            raise ConfigError(f"steps must be >= 1, got {self.steps}")
         if self.envs < 1:
-            raise ValueError(f"envs must be >= 1, got {self.envs}")
+            raise ConfigError(f"envs must be >= 1, got {self.envs}")
         bad = [s for s in self.eval_seeds if not 0 <= s < TRAIN_SEED_MIN]
         if bad:
-            raise ValueError(f"evaluation seeds must lie in 0..{TRAIN_SEED_MIN - 1} (held out "
-                             f"from training seeds), got {bad[:5]}"
-                             f"{' ...' if len(bad) > 5 else ''}")
+            raise ConfigError(f"evaluation seeds must lie in 0..{TRAIN_SEED_MIN - 1} (held out "
+                              f"from training seeds), got {bad[:5]}"
+                              f"{' ...' if len(bad) > 5 else ''}")
 
 
 def _make_env(config: EnvConfig, junction: str | None) -> Callable[[], JunctionEnv]:
@@ -275,8 +276,8 @@ class TrainResult:
 def _train_residual(cfg: TrainConfig, infos: list, progress: bool) -> TrainResult:
     """The residual mode's run (MaskablePPO, warm start, validation selection, test)."""
     if cfg.algo != "ppo" or cfg.resume or cfg.junction == ALL:
-        raise ValueError("the residual action mode trains with --algo ppo on one junction "
-                         "and without --resume")
+        raise ConfigError("the residual action mode trains with --algo ppo on one junction "
+                          "and without --resume")
     rec = train_residual(cfg, cfg.residual, progress)
     plan = cfg.residual
 
@@ -323,17 +324,17 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     else:
         infos = [j.info for j in scenario.junctions if j.tls == tls]
     if not infos:
-        raise ValueError(f"scenario {scenario.name!r} has no junction {tls!r} (junctions: "
-                         f"{', '.join(j.tls for j in scenario.junctions)}, or 'all')")
+        raise ConfigError(f"scenario {scenario.name!r} has no junction {tls!r} (junctions: "
+                          f"{', '.join(j.tls for j in scenario.junctions)}, or 'all')")
     if tls == ALL and not (cfg.algo == "ppo" and cfg.env.encoding == "stage"):
-        raise ValueError("--junction all trains one shared policy: needs --algo ppo with the "
-                         "stage encoding")
+        raise ConfigError("--junction all trains one shared policy: needs --algo ppo with the "
+                          "stage encoding")
     if cfg.env.action_mode == "residual":
         return _train_residual(cfg, infos, progress)
     algo_cls = PPO if cfg.algo == "ppo" else DQN
     ckpt = latest_checkpoint(out) if cfg.resume else None
     if cfg.resume and ckpt is None:
-        raise ValueError(f"--resume: no checkpoint in {out / 'checkpoints'}")
+        raise ConfigError(f"--resume: no checkpoint in {out / 'checkpoints'}")
     history_path = out / "evaluations.json"
     history: list[dict] = (json.loads(history_path.read_text()) if cfg.resume and
                            history_path.is_file() else [])

@@ -19,6 +19,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from controllers.rl.config import EnvConfig
+from signals.errors import ConfigError
 
 
 def _worker(remote: Any, config: EnvConfig, junctions: tuple[str, ...] | None) -> None:
@@ -78,8 +79,8 @@ class SharedPolicyVecEnv(VecEnv):
         agents, obs_space, act_space, shapes = self._remotes[0].recv()
         if len(set(shapes)) != 1:
             self.close()
-            raise ValueError("shared training needs junctions with equal stage counts "
-                             f"(got {sorted(set(shapes))}); train them in separate runs")
+            raise ConfigError("shared training needs junctions with equal stage counts "
+                              f"(got {sorted(set(shapes))}); train them in separate runs")
         self.agents = agents
         self._per = len(agents)
         self._seeds: list[int | None] = [None] * workers
