@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenarios.intergreen import IntergreenParameters
-from scenarios.layout import JunctionLayout, assemble_layout, link_relations
+from scenarios.layout import NO_GROUP, JunctionLayout, assemble_layout, link_relations
 from scenarios.netfile import ControlledLink, NetFile, TlProgram
 from scenarios.spec import PlanSpec
 from signals import MAX_INTERGREEN_S, GroupKind, SignalGroup, SignalModel, Stage
@@ -96,8 +96,11 @@ class DerivedJunction:
     mode: str = "rilsa"
 
 
-def _program(net: NetFile, tls: str, n_links: int, program: TlProgram | None
-             ) -> list[tuple[float, str]]:
+def _program(net: NetFile, tls: str, links: tuple[ControlledLink, ...],
+             program: TlProgram | None) -> list[tuple[float, str]]:
+    """The program's phases, normalised; a state index that controls no connection reads
+    red ``r`` whatever the program shows there (it carries no movement)."""
+    n_links = len(links)
     raw = ([(p.duration_s, p.state) for p in program.phases] if program is not None
            else net.static_programs.get(tls, []))
     phases = [(d, s) for d, s in raw if d > 0]
@@ -107,7 +110,8 @@ def _program(net: NetFile, tls: str, n_links: int, program: TlProgram | None
     if short:
         raise ValueError(f"traffic light {tls}: phase state {short[0]!r} is shorter than its "
                          f"{n_links} links")
-    return [(d, "".join(_norm(c) for c in s[:n_links])) for d, s in phases]
+    return [(d, "".join(_norm(c) if links[i].is_connected else "r"
+                        for i, c in enumerate(s[:n_links]))) for d, s in phases]
 
 
 def _group_links(net: NetFile, links: tuple[ControlledLink, ...],
@@ -116,6 +120,9 @@ def _group_links(net: NetFile, links: tuple[ControlledLink, ...],
     link_group: list[int] = []
     kinds: list[GroupKind] = []
     for i, lk in enumerate(links):
+        if not lk.is_connected:
+            link_group.append(NO_GROUP)
+            continue
         kind = link_kind(net, lk)
         key = ("".join(s[i] for _, s in phases), kind)
         if key not in keys:
@@ -344,7 +351,7 @@ def derive_junction(net: NetFile, tls: str, params: IntergreenParameters | None 
         raise ValueError(f"intergreens must be one of {', '.join(INTERGREEN_MODES)}, "
                          f"got {mode!r}")
     links, foes, response = link_relations(net, tls)
-    phases = _program(net, tls, len(links), program)
+    phases = _program(net, tls, links, program)
     link_group, kinds = _group_links(net, links, phases)
     groups, floors, any_amber = _group_model(net, links, link_group, kinds, phases)
     names = [g.name for g in groups]
