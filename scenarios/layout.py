@@ -13,7 +13,6 @@ from scenarios.netfile import ControlledLink, NetFile
 from scenarios.spec import GroupSpec, JunctionSpec
 from signals import Colour, GroupKind, SignalGroup, SignalModel, Stage
 
-
 #: ``link_group`` entry of a state index that controls no connection (no signal group)
 NO_GROUP = -1
 
