@@ -76,3 +76,35 @@ def test_net_with_unconnected_index_runs_safely(net_path: Path, tmp_path: Path,
                              out_dir=tmp_path / "out")
     assert result.safety_violations == 0, result.violation_messages
     assert result.metrics["vehicles_arrived"] > 0
+
+
+def _add_dead_phases(net: Path, dead_s: float) -> Path:
+    """After every amber phase, a phase in which only the unconnected index 0 is green."""
+    tree = ET.parse(net)
+    for logic in tree.getroot().iter("tlLogic"):
+        phases = list(logic.iter("phase"))
+        for ph in phases:
+            if "y" in ph.get("state", ""):
+                n = len(ph.get("state", ""))
+                dead = ET.Element("phase", duration=f"{dead_s:g}", state="G" + "r" * (n - 1))
+                logic.insert(list(logic).index(ph) + 1, dead)
+    tree.write(net, encoding="utf-8", xml_declaration=True)
+    return net
+
+
+def test_phase_signalling_only_an_unconnected_index_is_no_clearance(
+        net_path: Path, tmp_path: Path) -> None:
+    dead_s = 20.0
+    plain = read_net(net_path)
+    padded_path = tmp_path / "dead.net.xml"
+    padded_path.write_bytes(net_path.read_bytes())
+    padded = read_net(_add_dead_phases(padded_path, dead_s))
+    checked = 0
+    for tls in plain.links:
+        base = derive_junction(plain, tls).layout.model.intergreens
+        rilsa = derive_junction(padded, tls).layout.model.intergreens
+        program = derive_junction(padded, tls, mode="program").layout.model.intergreens
+        assert rilsa == base  # the dead phase does not raise the RiLSA floors
+        assert all(v >= dead_s for v in program.values())  # the program's timing keeps it
+        checked += len(program)
+    assert checked > 0
