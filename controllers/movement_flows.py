@@ -84,7 +84,7 @@ def movement_flows(scenario: Scenario, demand_scale: float = 1.0
     pairs: dict[tuple[str, str], str] = {}
     for j in scenario.junctions:
         for lk in j.layout.links:
-            if not lk.is_crossing:
+            if lk.is_connected and not lk.is_crossing:
                 pairs[(lk.from_edge, lk.to_edge)] = j.tls
     demand = scenario.spec.demand
     for line in getattr(demand, "bus_lines", ()) or ():
@@ -117,8 +117,10 @@ def group_flows(junction: Junction, flows: dict[tuple[str, str], float]) -> dict
     vehicle_kinds = {"vehicle", "bus"}
     by_movement: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, lk in enumerate(layout.links):
+        if not lk.is_connected or lk.is_crossing:
+            continue
         g = groups[layout.link_group[i]]
-        if not lk.is_crossing and str(g.kind) in vehicle_kinds:
+        if str(g.kind) in vehicle_kinds:
             by_movement[(lk.from_edge, lk.to_edge)].append(layout.link_group[i])
     out: dict[str, float] = {g.name: 0.0 for g in groups}
     for movement, flow in flows.items():
@@ -135,7 +137,7 @@ def group_lanes(junction: Junction) -> dict[str, float]:
     layout = junction.layout
     groups_of_lane: dict[str, set[int]] = defaultdict(set)
     for i, lk in enumerate(layout.links):
-        if not lk.is_crossing:
+        if lk.is_connected and not lk.is_crossing:
             groups_of_lane[lk.from_lane].add(layout.link_group[i])
     out: dict[str, float] = {g.name: 0.0 for g in layout.model.groups}
     for members in groups_of_lane.values():
@@ -149,7 +151,7 @@ def turning_groups(junction: Junction) -> frozenset[str]:
     layout = junction.layout
     dirs: dict[str, set[str]] = defaultdict(set)
     for i, lk in enumerate(layout.links):
-        if not lk.is_crossing:
+        if lk.is_connected and not lk.is_crossing:
             dirs[layout.model.groups[layout.link_group[i]].name].add(lk.direction)
     turns = {name for name, d in dirs.items() if d and d <= {"l", "L", "r", "R"}}
     return frozenset(turns) | layout.turning
@@ -183,7 +185,7 @@ def lane_loads(junction: Junction, flows: dict[tuple[str, str], float],
     model = layout.model
     groups = model.groups
     n = len(layout.links)
-    vehicle = [not lk.is_crossing
+    vehicle = [lk.is_connected and not lk.is_crossing
                and str(groups[layout.link_group[i]].kind) in ("vehicle", "bus")
                for i, lk in enumerate(layout.links)]
     together = {(a, b) for st in model.stages for a in st.green for b in st.green}

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenarios.intergreen import IntergreenParameters
-from scenarios.layout import JunctionLayout, assemble_layout, link_relations
+from scenarios.layout import NO_GROUP, JunctionLayout, assemble_layout, link_relations
 from scenarios.netfile import ControlledLink, NetFile, TlProgram
 from scenarios.spec import PlanSpec
 from signals import MAX_INTERGREEN_S, GroupKind, SignalGroup, SignalModel, Stage
@@ -97,8 +97,12 @@ class DerivedJunction:
     mode: str = "rilsa"
 
 
-def _program(net: NetFile, tls: str, n_links: int, program: TlProgram | None
-             ) -> list[tuple[float, str]]:
+def _program(net: NetFile, tls: str, links: tuple[ControlledLink, ...],
+             program: TlProgram | None) -> tuple[list[tuple[float, str]], list[bool]]:
+    """The program's phases, normalised, and per phase whether it shows a state index that
+    controls no connection other than red. Such an index reads red ``r`` in the phases
+    (it carries no movement); a phase that signals it is no all-red clearance."""
+    n_links = len(links)
     raw = ([(p.duration_s, p.state) for p in program.phases] if program is not None
            else net.static_programs.get(tls, []))
     phases = [(d, s) for d, s in raw if d > 0]
@@ -108,7 +112,10 @@ def _program(net: NetFile, tls: str, n_links: int, program: TlProgram | None
     if short:
         raise ScenarioError(f"traffic light {tls}: phase state {short[0]!r} is shorter than its "
                             f"{n_links} links")
-    return [(d, "".join(_norm(c) for c in s[:n_links])) for d, s in phases]
+    dead = [any(_norm(c) != "r" for i, c in enumerate(s[:n_links])
+                if not links[i].is_connected) for _, s in phases]
+    return [(d, "".join(_norm(c) if links[i].is_connected else "r"
+                        for i, c in enumerate(s[:n_links]))) for d, s in phases], dead
 
 
 def _group_links(net: NetFile, links: tuple[ControlledLink, ...],
@@ -117,6 +124,9 @@ def _group_links(net: NetFile, links: tuple[ControlledLink, ...],
     link_group: list[int] = []
     kinds: list[GroupKind] = []
     for i, lk in enumerate(links):
+        if not lk.is_connected:
+            link_group.append(NO_GROUP)
+            continue
         kind = link_kind(net, lk)
         key = ("".join(s[i] for _, s in phases), kind)
         if key not in keys:
@@ -126,11 +136,13 @@ def _group_links(net: NetFile, links: tuple[ControlledLink, ...],
     return link_group, kinds
 
 
-def _clearance(phases: list[tuple[float, str]], members: list[int]) -> tuple[float, float]:
+def _clearance(phases: list[tuple[float, str]], members: list[int], dead: list[bool]
+               ) -> tuple[float, float]:
     """Program amber, and amber + all-red, after the group's green (longest in the cycle).
 
     All-red counts the phases right after the amber in which no link is green, amber or
-    red-amber.
+    red-amber; a phase that signals an unconnected state index (``dead``) serves something
+    the network does not model and ends the count (it is no clearance).
     """
     n = len(phases)
     col = ["G" if any(s[i] == "G" for i in members) else
@@ -144,7 +156,7 @@ def _clearance(phases: list[tuple[float, str]], members: list[int]) -> tuple[flo
             d, state = phases[(k + step) % n]
             if col[(k + step) % n] == "y" and r == 0.0:
                 a += d
-            elif not any(ch in "Gyu" for ch in state):
+            elif not any(ch in "Gyu" for ch in state) and not dead[(k + step) % n]:
                 r += d
             else:
                 break
@@ -153,7 +165,7 @@ def _clearance(phases: list[tuple[float, str]], members: list[int]) -> tuple[flo
 
 
 def _group_model(net: NetFile, links: tuple[ControlledLink, ...], link_group: list[int],
-                 kinds: list[GroupKind], phases: list[tuple[float, str]]
+                 kinds: list[GroupKind], phases: list[tuple[float, str]], dead: list[bool]
                  ) -> tuple[tuple[SignalGroup, ...], dict[str, float], bool]:
     counters: dict[GroupKind, int] = {}
     groups = []
@@ -167,7 +179,7 @@ def _group_model(net: NetFile, links: tuple[ControlledLink, ...], link_group: li
                   if links[i].from_lane in net.lanes]
         speed_kmh = round(max(speeds, default=50 / 3.6) * 3.6, 1)  # 13.89 m/s -> 50 km/h
         rule = SignalGroup.default(name, kind, min(speed_kmh, 200.0))
-        amber, clear = _clearance(phases, members)
+        amber, clear = _clearance(phases, members, dead)
         any_amber = any_amber or amber > 0
         lo, hi = _AMBER_LIMITS[kind]
         amber_s = rule.amber_s if amber <= 0 else min(max(amber, lo), hi)
@@ -345,9 +357,9 @@ def derive_junction(net: NetFile, tls: str, params: IntergreenParameters | None 
         raise ScenarioError(f"intergreens must be one of {', '.join(INTERGREEN_MODES)}, "
                             f"got {mode!r}")
     links, foes, response = link_relations(net, tls)
-    phases = _program(net, tls, len(links), program)
+    phases, dead = _program(net, tls, links, program)
     link_group, kinds = _group_links(net, links, phases)
-    groups, floors, any_amber = _group_model(net, links, link_group, kinds, phases)
+    groups, floors, any_amber = _group_model(net, links, link_group, kinds, phases, dead)
     names = [g.name for g in groups]
     phases, lead_s = _rotate(phases, link_group, names)
     stage_sets, has_all_red = _stages(phases, link_group, names)

@@ -14,6 +14,16 @@ from scenarios.spec import GroupSpec, JunctionSpec
 from signals import Colour, GroupKind, SignalGroup, SignalModel, Stage
 from signals.errors import ScenarioError
 
+#: ``link_group`` entry of a state index that controls no connection (no signal group)
+NO_GROUP = -1
+
+
+def unconnected_link(tls: str, index: int) -> ControlledLink:
+    """Placeholder for a state index that controls no connection (SUMO allows such
+    indices): no lanes, no movement, never a foe; the encoder shows it red."""
+    return ControlledLink(tls=tls, index=index, from_edge="", to_edge="", from_lane="",
+                          to_lane="", direction="", via=())
+
 
 def _link_matches(net: NetFile, link: ControlledLink, group: GroupSpec) -> bool:
     if group.kind is GroupKind.PEDESTRIAN:
@@ -32,7 +42,11 @@ def _link_matches(net: NetFile, link: ControlledLink, group: GroupSpec) -> bool:
 
 @dataclass(frozen=True)
 class JunctionLayout:
-    """Signal model of one traffic light plus its mapping onto SUMO link indices."""
+    """Signal model of one traffic light plus its mapping onto SUMO link indices.
+
+    ``links`` and ``link_group`` have one entry per state index; an index that controls no
+    connection holds :func:`unconnected_link` and :data:`NO_GROUP`.
+    """
 
     tls: str
     model: SignalModel
@@ -61,7 +75,7 @@ class JunctionLayout:
         """Signal-controlled approach lanes (no crossings), in link order, unique."""
         seen: dict[str, None] = {}
         for lk in self.links:
-            if not lk.is_crossing:
+            if lk.is_connected and not lk.is_crossing:
                 seen.setdefault(lk.from_lane, None)
         return tuple(seen)
 
@@ -74,11 +88,15 @@ class StateEncoder:
     """Turns signal-group colours into a SUMO ``setRedYellowGreenState`` string.
 
     A green link that must yield to another green link (conditionally compatible streams,
-    e.g. right turners and parallel pedestrians) gets SUMO's minor green ``g``.
+    e.g. right turners and parallel pedestrians) gets SUMO's minor green ``g``. A state
+    index that controls no connection (:data:`NO_GROUP`) is always red ``r``.
     """
 
     def __init__(self, layout: JunctionLayout) -> None:
-        self._link_group = np.asarray(layout.link_group, dtype=int)
+        n_groups = len(layout.model.groups)
+        # NO_GROUP indices read the extra red entry appended after the group colours
+        self._link_group = np.asarray([n_groups if g == NO_GROUP else g
+                                       for g in layout.link_group], dtype=int)
         self._response = layout.response
         self._last: tuple[tuple[Colour, ...], str] | None = None
 
@@ -86,7 +104,7 @@ class StateEncoder:
         """SUMO link state string for the given group colours (memoised on the last call)."""
         if self._last is not None and self._last[0] == states:
             return self._last[1]
-        chars = np.array([c.value for c in states])[self._link_group]
+        chars = np.array([c.value for c in states] + [Colour.RED.value])[self._link_group]
         green = chars == Colour.GREEN.value
         must_yield = (self._response & green[None, :]).any(axis=1) & green
         chars[must_yield] = "g"
@@ -104,7 +122,9 @@ def link_relations(net: NetFile, tls: str) -> tuple[tuple[ControlledLink, ...], 
     its internal lane in the junction's ``intLanes``), so a traffic light that controls
     a joined cluster of junctions works too: links of different junctions are not foes.
     Networks without internal lanes fall back to link index == request index (one junction).
-    Several connections sharing one link index are merged (their foes are OR-ed).
+    Several connections sharing one link index are merged (their foes are OR-ed). A state
+    index that controls no connection (SUMO allows it) gets :func:`unconnected_link` and
+    is nobody's foe.
     """
     if tls not in net.links:
         raise ScenarioError(f"traffic light {tls!r} not in the network")
@@ -112,9 +132,6 @@ def link_relations(net: NetFile, tls: str) -> tuple[tuple[ControlledLink, ...], 
     for lk in net.links[tls]:
         by_index.setdefault(lk.index, []).append(lk)
     n = max(by_index) + 1
-    missing = [i for i in range(n) if i not in by_index]
-    if missing:
-        raise ScenarioError(f"traffic light {tls}: link indices {missing} control no connection")
     where: dict[str, tuple[str, int]] = {}
     for jid in net.tls_junctions.get(tls, []):
         junction = net.junctions.get(jid)
@@ -124,7 +141,7 @@ def link_relations(net: NetFile, tls: str) -> tuple[tuple[ControlledLink, ...], 
     requests: list[list[tuple[str, int]]] = []
     for i in range(n):
         found = []
-        for lk in by_index[i]:
+        for lk in by_index.get(i, []):
             # intLanes names the last internal lane of a link split at an internal junction
             hit = next((where[v] for v in lk.via if v in where), None)
             if hit is not None:
@@ -150,7 +167,8 @@ def link_relations(net: NetFile, tls: str) -> tuple[tuple[ControlledLink, ...], 
                         foes[i, j] |= rows.foes[ri][rj]
                     if ri < len(rows.response) and rj < len(rows.response[ri]):
                         response[i, j] |= rows.response[ri][rj]
-    links = tuple(by_index[i][0] for i in range(n))
+    links = tuple(by_index[i][0] if i in by_index else unconnected_link(tls, i)
+                  for i in range(n))
     return links, foes | foes.T, response
 
 
@@ -256,17 +274,17 @@ def build_layout(
             if edge not in net.edge_functions:
                 raise ScenarioError(f"junction {spec.tls}: group {g.name} names edge {edge!r}, "
                                     "which is not in the network; check its movements")
-    link_group = [-1] * n
+    link_group = [NO_GROUP] * n
     for gi, g in enumerate(spec.groups):
         for li, lk in enumerate(links):
-            if _link_matches(net, lk, g):
-                if link_group[li] != -1:
+            if lk.is_connected and _link_matches(net, lk, g):
+                if link_group[li] != NO_GROUP:
                     other = spec.groups[link_group[li]].name
                     raise ScenarioError(f"junction {spec.tls}: link {li} ({lk.from_edge}->"
                                         f"{lk.to_edge}) is in both groups {other} and {g.name}")
                 link_group[li] = gi
     unmapped = [f"{i} ({lk.from_lane}->{lk.to_lane})" for i, lk in enumerate(links)
-                if link_group[i] == -1]
+                if lk.is_connected and link_group[i] == NO_GROUP]
     if unmapped:
         raise ScenarioError(f"junction {spec.tls}: links not in any signal group: "
                             + ", ".join(unmapped))

@@ -54,6 +54,11 @@ class ControlledLink:
         """True for a pedestrian crossing link."""
         return bool(self.crossing_edges)
 
+    @property
+    def is_connected(self) -> bool:
+        """False for the placeholder of a state index that controls no connection."""
+        return bool(self.from_lane)
+
 
 @dataclass(frozen=True)
 class Junction:
