@@ -1,25 +1,30 @@
-"""Builders of the rule-based controllers for the registry: ``(junction, scenario, params)``.
+"""The controller builders by name: ``(junction, scenario, params, ctx)``.
 
 ``params`` is a dict (from a config, or ``--param key=value`` strings); unknown keys are
-refused with a one-line ValueError naming the key. One dict is shared by all junctions
-built by the same factory, which lets the junctions of a run share a queue board.
+refused with a one-line ValueError naming the key. ``ctx`` is the :class:`BuildContext`
+shared by all junctions built by the same factory (the queue board, the green wave).
+Builders never write into ``params``.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
+from controllers import sumo_native
 from controllers.actuated import ActuatedController, ActuatedParams, stage_green_bounds
 from controllers.base import Controller
 from controllers.bus_priority import BusPriorityController, BusPriorityParams
 from controllers.common import GreenLimits, parse_params
+from controllers.context import BuildContext
 from controllers.coordination import (
     CoordinatedActuatedController,
     CoordinationParams,
     green_wave,
 )
-from controllers.fixed_time import FixedTimeController
-from controllers.max_pressure import MaxPressureController, MaxPressureParams, QueueBoard
+from controllers.fixed_time import MAX_CYCLE_S, FixedTimeController, FixedTimePlan
+from controllers.max_pressure import MaxPressureController, MaxPressureParams
 from controllers.sotl import SotlController, SotlParams
 from controllers.webster import WebsterParams, webster_plan
 from scenarios.scenario import Junction, Scenario
@@ -75,8 +80,8 @@ def parse_greens(value: Any, junction: Junction) -> tuple[tuple[str, float], ...
     return tuple(out) or None
 
 
-def build_webster(junction: Junction, scenario: Scenario, params: dict[str, Any]
-                  ) -> Controller:
+def build_webster(junction: Junction, scenario: Scenario, params: dict[str, Any],
+                  ctx: BuildContext | None = None) -> Controller:
     """Fixed-time control running the Webster plan computed from the scenario's demand."""
     offset = float(params.get("offset_s", 0.0))
     p = parse_params(WebsterParams, params, "webster", extra=frozenset({"offset_s"}))
@@ -85,8 +90,8 @@ def build_webster(junction: Junction, scenario: Scenario, params: dict[str, Any]
     return ctl
 
 
-def build_actuated(junction: Junction, scenario: Scenario, params: dict[str, Any]
-                   ) -> ActuatedController:
+def build_actuated(junction: Junction, scenario: Scenario, params: dict[str, Any],
+                   ctx: BuildContext | None = None) -> ActuatedController:
     """Gap-out / max-out actuated control."""
     p = parse_params(ActuatedParams, params, "actuated", extra=PLAN_KEY)
     return ActuatedController(junction.info, p, actuated_limits(junction, p, params))
@@ -105,25 +110,26 @@ def actuated_limits(junction: Junction, p: ActuatedParams | SotlParams | MaxPres
                           for name, green in spec.greens})
 
 
-def build_sotl(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Controller:
+def build_sotl(junction: Junction, scenario: Scenario, params: dict[str, Any],
+               ctx: BuildContext | None = None) -> Controller:
     """Self-organising traffic light."""
     p = parse_params(SotlParams, params, "sotl", extra=PLAN_KEY)
     return SotlController(junction.info, p, actuated_limits(junction, p, params))
 
 
-def build_max_pressure(junction: Junction, scenario: Scenario, params: dict[str, Any]
-                       ) -> Controller:
+def build_max_pressure(junction: Junction, scenario: Scenario, params: dict[str, Any],
+                       ctx: BuildContext | None = None) -> Controller:
     """Max-pressure control; the junctions of one factory share a queue board."""
     p = parse_params(MaxPressureParams, params, "max-pressure", extra=PLAN_KEY)
-    board = params.setdefault("_board", QueueBoard())
+    board = (ctx or BuildContext()).board
     return MaxPressureController(junction.info, p, board, actuated_limits(junction, p, params))
 
 
 COORDINATED_KEYS = frozenset({"plan", "control"})
 
 
-def build_coordinated(junction: Junction, scenario: Scenario, params: dict[str, Any]
-                      ) -> Controller:
+def build_coordinated(junction: Junction, scenario: Scenario, params: dict[str, Any],
+                      ctx: BuildContext | None = None) -> Controller:
     """Green-wave coordination; ``control`` = ``fixed-time`` (default) or ``actuated``.
 
     The green wave is computed once per factory and scenario (the junctions of a run share
@@ -135,12 +141,10 @@ def build_coordinated(junction: Junction, scenario: Scenario, params: dict[str, 
                              f"got {control!r}")
     p = parse_params(CoordinationParams, params, "coordinated", extra=COORDINATED_KEYS)
     key = (scenario.name, str(scenario.net_path), tuple(j.tls for j in scenario.junctions))
-    cached = params.get("_wave")
-    if cached is None or cached[0] != key:
-        cached = (key, green_wave(scenario, p, params.get("plan") if p.base == "plan"
-                                  else None))
-        params["_wave"] = cached
-    wave = cached[1]
+    waves = (ctx or BuildContext()).waves
+    if key not in waves:
+        waves[key] = green_wave(scenario, p, params.get("plan") if p.base == "plan" else None)
+    wave = waves[key]
     plan = wave.plans[junction.tls]
     if control == "fixed-time":
         ctl = FixedTimeController(plan)
@@ -158,12 +162,10 @@ def build_coordinated(junction: Junction, scenario: Scenario, params: dict[str, 
 BASES = ("fixed-time", "webster", "actuated", "sotl", "max-pressure", "coordinated")
 
 
-def build_bus_priority(junction: Junction, scenario: Scenario, params: dict[str, Any]
-                       ) -> Controller:
+def build_bus_priority(junction: Junction, scenario: Scenario, params: dict[str, Any],
+                       ctx: BuildContext | None = None) -> Controller:
     """Bus priority around a base controller: ``base`` (default fixed-time); parameters
     ``base.KEY`` go to the base controller (``plan`` too)."""
-    from controllers.registry import BUILDERS
-
     base = str(params.get("base", "fixed-time"))
     if base not in BASES:
         raise ParameterError(f"bus-priority: parameter 'base' must be one of {', '.join(BASES)}, "
@@ -171,8 +173,53 @@ def build_bus_priority(junction: Junction, scenario: Scenario, params: dict[str,
     own = {k: v for k, v in params.items()
            if not k.startswith("base.") and k not in ("base", "plan") and not k.startswith("_")}
     p = parse_params(BusPriorityParams, own, "bus-priority")
-    base_params = params.setdefault("_base_params", {
-        **({"plan": params["plan"]} if "plan" in params else {}),
-        **{k[len("base."):]: v for k, v in params.items() if k.startswith("base.")}})
-    return BusPriorityController(BUILDERS[base](junction, scenario, base_params),
+    base_params = {**({"plan": params["plan"]} if "plan" in params else {}),
+                   **{k[len("base."):]: v for k, v in params.items() if k.startswith("base.")}}
+    return BusPriorityController(BUILDERS[base](junction, scenario, base_params, ctx),
                                  junction.info, p)
+
+
+def build_fixed_time(junction: Junction, scenario: Scenario, params: dict[str, Any],
+                     ctx: BuildContext | None = None) -> Controller:
+    """Fixed-time control: the scenario's plan (for a .sumocfg, the program SUMO runs)."""
+    check_keys(params, {"plan", "greens", "offset_s"}, "fixed-time")
+    plan_spec = junction.plan(params.get("plan"))
+    own = parse_greens(params.get("greens"), junction)
+    offset = float(params.get("offset_s", plan_spec.offset_s))
+    # the scenario's own plan (for an external scenario: the program SUMO runs) keeps its
+    # cycle; greens given by the user stay within the RiLSA bound
+    bound = MAX_CYCLE_S if own else math.inf
+    return FixedTimeController(FixedTimePlan.build(junction.layout.model, own or plan_spec.greens,
+                                                   offset, max_cycle_s=bound))
+
+
+def build_rl(junction: Junction, scenario: Scenario, params: dict[str, Any],
+             ctx: BuildContext | None = None) -> Controller:
+    """Learned policy (ONNX, onnxruntime only); ``policy`` = path to policy.onnx."""
+    from controllers.rl.policy import SHIPPED_POLICY, OnnxPolicy, RLController
+
+    allow = str(params.get("allow_other_layout", "false")).lower() in ("1", "true", "yes")
+    policy = OnnxPolicy.load(params.get("policy") or SHIPPED_POLICY)
+    if policy.action_mode == "residual":
+        from controllers.rl.policy import residual_controller
+
+        plan = {"plan": params["plan"]} if "plan" in params else {}
+        return residual_controller(policy, junction, build_actuated(junction, scenario, plan),
+                                   green_limits(junction), params, allow)
+    return RLController(policy, junction.info, allow_other_layout=allow)
+
+
+#: a builder: (junction, scenario, params, shared build context) -> controller
+Builder = Callable[[Junction, Scenario, dict[str, Any], BuildContext | None], Controller]
+
+BUILDERS: dict[str, Builder] = {
+    "fixed-time": build_fixed_time,
+    "webster": build_webster,
+    "actuated": build_actuated,
+    "sotl": build_sotl,
+    "max-pressure": build_max_pressure,
+    "coordinated": build_coordinated,
+    "bus-priority": build_bus_priority,
+    "rl": build_rl,
+    **{name: sumo_native.make_builder(name) for name in sumo_native.SUMO_TYPES},
+}

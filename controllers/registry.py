@@ -1,59 +1,20 @@
-"""Controllers by name, as the CLI and experiment configs refer to them."""
+"""Controllers by name, as the CLI and experiment configs refer to them (lookup only: the
+builders are in :mod:`controllers.builders`)."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from controllers import builders as rule_based
 from controllers import sumo_native
 from controllers.base import Controller
+from controllers.builders import BUILDERS
 from controllers.common import attribute_docs
-from controllers.fixed_time import MAX_CYCLE_S, FixedTimeController, FixedTimePlan
+from controllers.context import BuildContext
 from scenarios.scenario import Junction, Scenario
 from signals.errors import ParameterError
-
-
-def _fixed_time(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Controller:
-    """Fixed-time control: the scenario's plan (for a .sumocfg, the program SUMO runs)."""
-    rule_based.check_keys(params, {"plan", "greens", "offset_s"}, "fixed-time")
-    plan_spec = junction.plan(params.get("plan"))
-    own = rule_based.parse_greens(params.get("greens"), junction)
-    offset = float(params.get("offset_s", plan_spec.offset_s))
-    # the scenario's own plan (for an external scenario: the program SUMO runs) keeps its
-    # cycle; greens given by the user stay within the RiLSA bound
-    bound = MAX_CYCLE_S if own else math.inf
-    return FixedTimeController(FixedTimePlan.build(junction.layout.model, own or plan_spec.greens,
-                                                   offset, max_cycle_s=bound))
-
-
-def _rl(junction: Junction, scenario: Scenario, params: dict[str, Any]) -> Controller:
-    """Learned policy (ONNX, onnxruntime only); ``policy`` = path to policy.onnx."""
-    from controllers.rl.policy import SHIPPED_POLICY, OnnxPolicy, RLController
-
-    allow = str(params.get("allow_other_layout", "false")).lower() in ("1", "true", "yes")
-    policy = OnnxPolicy.load(params.get("policy") or SHIPPED_POLICY)
-    if policy.action_mode == "residual":
-        from controllers.rl.policy import residual_controller
-
-        return residual_controller(policy, junction, scenario, params, allow)
-    return RLController(policy, junction.info, allow_other_layout=allow)
-
-
-BUILDERS: dict[str, Callable[[Junction, Scenario, dict[str, Any]], Controller]] = {
-    "fixed-time": _fixed_time,
-    "webster": rule_based.build_webster,
-    "actuated": rule_based.build_actuated,
-    "sotl": rule_based.build_sotl,
-    "max-pressure": rule_based.build_max_pressure,
-    "coordinated": rule_based.build_coordinated,
-    "bus-priority": rule_based.build_bus_priority,
-    "rl": _rl,
-    **{name: sumo_native.make_builder(name) for name in sumo_native.SUMO_TYPES},
-}
 
 
 @dataclass(frozen=True)
@@ -187,6 +148,7 @@ def controller_factory(name: str, params: dict[str, Any] | None = None
     intergreens (default) or the SUMO program's own (``program``, external scenarios).
     The controller is built on that model and carries the mode as ``intergreens``; the
     runner builds the sequencer and guard from the same model (``SignalledJunction``).
+    The junctions built by one factory share one :class:`BuildContext`.
     """
     if name not in BUILDERS:
         known = ", ".join(controller_names())
@@ -195,9 +157,10 @@ def controller_factory(name: str, params: dict[str, Any] | None = None
     params = dict(params or {})
     mode = intergreen_mode(params)
     params.pop("intergreens", None)
+    ctx = BuildContext()
 
     def make(junction: Junction, scenario: Scenario) -> Controller:
-        controller = builder(junction.with_intergreens(mode), scenario, params)
+        controller = builder(junction.with_intergreens(mode), scenario, params, ctx)
         # recorded on the instance for the run record; not part of the Controller protocol
         controller.intergreens = mode  # type: ignore[attr-defined]
         return controller

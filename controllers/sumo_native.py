@@ -23,6 +23,7 @@ from xml.sax.saxutils import quoteattr
 
 from controllers.base import StageRequest
 from controllers.common import parse_params, require_positive
+from controllers.context import BuildContext
 from scenarios.netfile import Phase, TlProgram, active_programs
 from scenarios.observation import Observation
 from scenarios.scenario import Junction, Scenario
@@ -124,16 +125,17 @@ def scenario_programs(scenario: Scenario) -> dict[str, TlProgram]:
 
 
 def make_builder(name: str
-                 ) -> Callable[[Junction, Scenario, dict[str, Any]], SumoNativeController]:
+                 ) -> Callable[[Junction, Scenario, dict[str, Any], BuildContext | None],
+                               SumoNativeController]:
     """The registry builder of one of :data:`SUMO_TYPES`."""
     cls = SumoProgramParams if SUMO_TYPES[name] is None else SumoSwitchedParams
 
-    def build(junction: Junction, scenario: Scenario, params: dict[str, Any]
-              ) -> SumoNativeController:
+    def build(junction: Junction, scenario: Scenario, params: dict[str, Any],
+              ctx: BuildContext | None = None) -> SumoNativeController:
         p = parse_params(cls, params, name, extra=frozenset({"plan"}))
         program = None
         if SUMO_TYPES[name] is not None:
-            cache = params.setdefault("_programs", {})
+            cache = (ctx or BuildContext()).programs
             key = str(scenario.net_path)
             if key not in cache:
                 cache[key] = scenario_programs(scenario)

@@ -201,20 +201,16 @@ class ResidualRLController:
                 "rl_deviation_share": round(self.deviations / max(self.decisions, 1), 4)}
 
 
-def residual_controller(policy: OnnxPolicy, junction: Any, scenario: Any, params: dict,
-                        allow_other_layout: bool = False) -> ResidualRLController:
-    """Build the residual ``rl`` controller for a junction (``fallback: false`` disables
-    the fallback, ``fallback_hold_s`` sets how long it holds)."""
-    from controllers import builders
-
+def residual_controller(policy: OnnxPolicy, junction: Any, actuated: Any, limits: Any,
+                        params: dict, allow_other_layout: bool = False) -> ResidualRLController:
+    """Build the residual ``rl`` controller for a junction around ``actuated`` (with the
+    sequencer's green ``limits``); ``fallback: false`` disables the fallback,
+    ``fallback_hold_s`` sets how long it holds."""
     on = str(params.get("fallback", "true")).lower() in ("1", "true", "yes")
     try:
         hold = float(params.get("fallback_hold_s", 120.0))
     except (TypeError, ValueError):
         raise PolicyError(f"rl parameter 'fallback_hold_s': not a number: "
                           f"{params.get('fallback_hold_s')!r}") from None
-    plan = {"plan": params["plan"]} if "plan" in params else {}
-    actuated = builders.build_actuated(junction, scenario, plan)
-    return ResidualRLController(policy, junction.info, actuated,
-                                builders.green_limits(junction),
+    return ResidualRLController(policy, junction.info, actuated, limits,
                                 FallbackParams(enabled=on, hold_s=hold), allow_other_layout)
