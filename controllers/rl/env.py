@@ -7,6 +7,7 @@ of the scenario run their fixed-time plan.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import Any
 
@@ -123,3 +124,10 @@ class JunctionEnv(gym.Env):
         return {"action_mask": self.sim.mask(self.agent_id), "stage": obs.stage,
                 "target_stage": obs.target_stage, "time_s": obs.time_s,
                 "deferred_requests": agent.deferred}
+
+
+def make_env(config: EnvConfig, junction: str | None) -> Callable[[], JunctionEnv]:
+    """A thunk that builds one environment (for vectorised environments)."""
+    def thunk() -> JunctionEnv:
+        return JunctionEnv(config.scenario, junction=junction, config=config)
+    return thunk

@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecMonitor
 
 from controllers.rl.config import TRAIN_SEED_MIN, EnvConfig
-from controllers.rl.env import JunctionEnv
+from controllers.rl.env import JunctionEnv, make_env
 from controllers.rl.export import export_policy
 from controllers.rl.nets import StagePolicy
 from controllers.rl.train_residual import ResidualPlan, train_residual
@@ -91,12 +90,6 @@ class TrainConfig:
             raise ConfigError(f"evaluation seeds must lie in 0..{TRAIN_SEED_MIN - 1} (held out "
                               f"from training seeds), got {bad[:5]}"
                               f"{' ...' if len(bad) > 5 else ''}")
-
-
-def _make_env(config: EnvConfig, junction: str | None) -> Callable[[], JunctionEnv]:
-    def thunk() -> JunctionEnv:
-        return JunctionEnv(config.scenario, junction=junction, config=config)
-    return thunk
 
 
 def default_hyper(algo: str, envs: int, steps: int = 1_000_000) -> dict[str, Any]:
@@ -341,7 +334,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     if tls == ALL:
         venv = VecMonitor(SharedPolicyVecEnv(cfg.env, cfg.envs))
     else:
-        venv = VecMonitor(SubprocVecEnv([_make_env(cfg.env, tls) for _ in range(cfg.envs)],
+        venv = VecMonitor(SubprocVecEnv([make_env(cfg.env, tls) for _ in range(cfg.envs)],
                                         start_method="forkserver"))
     try:
         if ckpt is not None:

@@ -126,8 +126,8 @@ def train_residual(cfg: Any, plan: ResidualPlan, progress: bool = True) -> dict[
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.vec_env import SubprocVecEnv, VecMonitor
 
+    from controllers.rl.env import make_env
     from controllers.rl.nets import ResidualPolicy
-    from controllers.rl.train import _make_env
     from scenarios.files import write_json_atomic
 
     torch.set_num_threads(1)
@@ -137,7 +137,7 @@ def train_residual(cfg: Any, plan: ResidualPlan, progress: bool = True) -> dict[
     lo_a, hi_a = 0.8, 1.0
     env_a = replace(cfg.env, demand_scale=(lo_a + hi_a) / 2,
                     demand_jitter=(hi_a - lo_a) / (hi_a + lo_a))
-    venv = VecMonitor(SubprocVecEnv([_make_env(env_a, cfg.junction) for _ in range(cfg.envs)],
+    venv = VecMonitor(SubprocVecEnv([make_env(env_a, cfg.junction) for _ in range(cfg.envs)],
                                     start_method="forkserver"))
     hyper = {**residual_hyper(cfg.envs, cfg.steps), **cfg.hyper}
     history: list[dict] = []
