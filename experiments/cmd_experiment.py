@@ -65,7 +65,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from experiments.demo import run_demo
 
-    return run_demo(args)
+    demo = run_demo(args)
+    for label in demo.missing:
+        print(f"note: controller {label!r} is not available yet; left out", file=sys.stderr)
+    code = _print_outcome(demo.sweep, report_hint=False)
+    print(f"\n{demo.report.markdown}\n\nreport: {demo.report.path}")
+    return code
 
 
 def _add_sweep_options(p: argparse.ArgumentParser) -> None:

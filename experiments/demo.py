@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from experiments.config import load_config
+
+if TYPE_CHECKING:
+    from experiments.report import Report
+    from experiments.sweep import SweepOutcome
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +27,20 @@ def _clear(root: Path) -> None:
         (root / name).unlink(missing_ok=True)
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    """Run the demo sweep (reusing finished runs), write the report, print the summary."""
+@dataclass(frozen=True)
+class DemoOutcome:
+    """What a demo run produced: the sweep outcome, the report, and the controllers of the
+    demo config that are not available yet (left out)."""
+
+    sweep: SweepOutcome
+    report: Report
+    missing: tuple[str, ...]
+
+
+def run_demo(args: argparse.Namespace) -> DemoOutcome:
+    """Run the demo sweep (reusing finished runs) and write the report; the caller prints
+    the outcome."""
     from experiments.backends import make_backend
-    from experiments.cmd_experiment import _print_outcome
     from experiments.report import write_report
     from experiments.sweep import preflight, run_sweep
 
@@ -36,10 +50,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
     wanted = [c if isinstance(c, str) else c.get("label", c["name"])
               for c in yaml.safe_load(DEMO_CONFIG.read_text())["controllers"]]
-    for label in wanted:
-        if label not in [c.label for c in config.controllers]:
-            print(f"note: controller {label!r} is not available yet; left out",
-                  file=sys.stderr)
+    available = {c.label for c in config.controllers}
+    missing = tuple(label for label in wanted if label not in available)
+    for label in missing:
+        log.info("controller %r is not available yet; left out of the demo", label)
     if args.seeds:
         config = replace(config, seeds=tuple(range(1, args.seeds + 1)))
     if args.duration:
@@ -50,9 +64,5 @@ def run_demo(args: argparse.Namespace) -> int:
     backend = make_backend(args.workers, args.ray, args.ray_timeout)
     outcome = run_sweep(config, root, backend, resume=True, progress=not args.quiet,
                         allow_changed_config=True)
-    code = _print_outcome(outcome, report_hint=False)
     report = write_report(root, root / "report.html")
-    print()
-    print(report.markdown)
-    print(f"\nreport: {report.path}")
-    return code
+    return DemoOutcome(outcome, report, missing)
