@@ -13,17 +13,15 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from scenarios.demand_source import SessionSite
 from scenarios.derive import derive_junction
 from scenarios.detectors import write_detector_file
-from scenarios.netfile import NetFile, active_programs, read_net
+from scenarios.junction import Junction, make_junction
+from scenarios.netfile import NetFile, active_programs
 from scenarios.session import SessionFiles, SumoSession
 from scenarios.spec import DemandSpec, DetectorSpec, ScenarioSpec
 from signals.errors import ScenarioError
-
-if TYPE_CHECKING:  # scenario.py imports this module at run time
-    from scenarios.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -194,17 +192,19 @@ class ExternalSource:
             return DEFAULT_DURATION_S
         return self.config.end_s - self.config.begin_s
 
-    def session(self, scenario: Scenario, seed: int, duration_s: float, out_dir: Path,
-                demand_scale: float = 1.0, gui: bool = False) -> SumoSession:
-        """An unstarted session from begin to begin + duration over the cfg's routes."""
+    def session(self, site: SessionSite, seed: int, duration_s: float, out_dir: Path,
+                demand_scale: float = 1.0, gui: bool = False, period: str | None = None
+                ) -> SumoSession:
+        """An unstarted session from begin to begin + duration over the cfg's routes
+        (``period`` does not apply: the routes are the cfg's own)."""
         if duration_s <= 0:
             raise ScenarioError(f"duration must be positive, got {duration_s}")
         if demand_scale < 0:
             raise ScenarioError(f"demand scale must be >= 0, got {demand_scale}")
         out_dir.mkdir(parents=True, exist_ok=True)
-        detectors = tuple(d for j in scenario.junctions for d in j.detectors)
+        detectors = tuple(d for j in site.junctions for d in j.detectors)
         det_file = write_detector_file(detectors, out_dir / "detectors.add.xml")
-        files = SessionFiles(net=scenario.net_path,
+        files = SessionFiles(net=site.net_path,
                              routes=self.config.route_files[0] if self.config.route_files
                              else out_dir / "none.rou.xml",
                              additional=(*self.config.additional_files, det_file),
@@ -213,7 +213,7 @@ class ExternalSource:
         begin = self.begin_s
         return ExternalSumoSession(files=files, seed=seed, begin_s=begin,
                                    end_s=begin + duration_s, gui=gui,
-                                   sensing=scenario.sensing,
+                                   sensing=site.sensing,
                                    route_files=self.config.route_files, scale=demand_scale)
 
 
@@ -229,12 +229,10 @@ def external_spec(name: str, config: SumoConfig, net: NetFile, duration_s: float
                         netconvert_options=(), junctions=(), demand=demand)
 
 
-def load_external(path: str | Path, name: str | None = None) -> Scenario:
-    """Load a ``.sumocfg`` as an ampel Scenario with derived signal layouts."""
-    from scenarios.scenario import Scenario, make_junction
-
-    config = read_sumocfg(path)
-    net = read_net(config.net_file)
+def external_junctions(config: SumoConfig, net: NetFile) -> tuple[Junction, ...]:
+    """The junctions of a ``.sumocfg``'s network with derived signal layouts (each with its
+    ``rilsa`` and ``program`` variants); :func:`scenarios.scenario.load_external` makes
+    the Scenario."""
     if not net.tls_ids:
         raise ScenarioError(f"{config.path}: the network has no traffic lights")
     programs = active_programs(net, config.additional_files)
@@ -255,8 +253,4 @@ def load_external(path: str | Path, name: str | None = None) -> Scenario:
                 intergreens=mode, lengthened_s=derived.lengthened_s))
         rilsa, program = variants
         junctions.append(replace(rilsa, variants=(replace(program, variants=(rilsa,)),)))
-    source = ExternalSource(config)
-    spec = external_spec(name or config.path.name.removesuffix(".sumocfg"), config, net,
-                         source.duration_s)
-    return Scenario(spec=spec, net_path=config.net_file, net=net, junctions=tuple(junctions),
-                    external=source)
+    return tuple(junctions)

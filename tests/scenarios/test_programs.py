@@ -9,8 +9,9 @@ import pytest
 from resco_nets import INGOLSTADT1_TLS, MEASURED, resco, with_programs
 
 from scenarios.derive import derive_junction
-from scenarios.external import load_external, read_sumocfg
+from scenarios.external import read_sumocfg
 from scenarios.netfile import active_programs, read_net
+from scenarios.scenario import load_external
 
 TLS = INGOLSTADT1_TLS
 
