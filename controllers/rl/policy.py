@@ -31,6 +31,8 @@ from signals.errors import PolicyError
 
 if TYPE_CHECKING:
     from controllers.actuated import ActuatedController
+    from controllers.common import GreenLimits
+    from scenarios.junction import Junction
 
 FORMAT = "ampel-policy/1"
 INPUT_NAME = "obs"
@@ -201,8 +203,9 @@ class ResidualRLController:
                 "rl_deviation_share": round(self.deviations / max(self.decisions, 1), 4)}
 
 
-def residual_controller(policy: OnnxPolicy, junction: Any, actuated: Any, limits: Any,
-                        params: dict, allow_other_layout: bool = False) -> ResidualRLController:
+def residual_controller(policy: OnnxPolicy, junction: Junction, actuated: ActuatedController,
+                        limits: GreenLimits, params: dict,
+                        allow_other_layout: bool = False) -> ResidualRLController:
     """Build the residual ``rl`` controller for a junction around ``actuated`` (with the
     sequencer's green ``limits``); ``fallback: false`` disables the fallback,
     ``fallback_hold_s`` sets how long it holds."""
