@@ -26,7 +26,7 @@ def _clear(root: Path) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo sweep (reusing finished runs), write the report, print the summary."""
     from experiments.backends import make_backend
-    from experiments.cmd_experiment import _print_outcome
+    from experiments.cli.experiment import _print_outcome
     from experiments.report import write_report
     from experiments.sweep import preflight, run_sweep
 
