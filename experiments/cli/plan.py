@@ -9,13 +9,10 @@ from signals.errors import ConfigError
 
 
 def _load(args: argparse.Namespace):
+    from scenarios.periods import scenario_for_period
     from scenarios.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
-    period = getattr(args, "period", None)
-    if period is not None:
-        scenario = scenario.for_period(period)
-    return scenario
+    return scenario_for_period(load_scenario(args.scenario), getattr(args, "period", None))
 
 
 def _cmd_webster(args: argparse.Namespace) -> int:

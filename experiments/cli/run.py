@@ -57,18 +57,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from controllers.registry import controller_factory
     from controllers.runner import build_controllers, run_closed_loop
     from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
+    from scenarios.periods import period_plan, run_period, scenario_for_period
     from scenarios.scenario import load_scenario
     from scenarios.sensing import SensingProfile
 
     controller_factory(args.controller)  # an unknown name fails before the network builds
-    scenario = load_scenario(args.scenario)
-    if args.period is not None:
-        scenario = scenario.for_period(args.period)
-    # by default a junction runs its plan named after the period, if it has one
-    plan = args.plan or (args.period or "morning_peak")
-    if not args.plan and not all(any(p.name == plan for p in j.plans)
-                                 for j in scenario.junctions):
-        plan = None
+    scenario = scenario_for_period(load_scenario(args.scenario), args.period)
+    plan = period_plan(scenario, args.period, args.plan)
     params = parse_param_options(getattr(args, "param", None) or [])
     if plan and "plan" not in params:
         params["plan"] = plan
@@ -94,7 +89,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "duration_s": float(args.duration),
         "demand_scale": args.demand,
-        "period": (args.period or "morning_peak") if scenario.external is None else None,
+        "period": run_period(scenario, args.period),
         **scenario.sensing.describe(),
         **result.metrics,
         "safety_violations": result.safety_violations,
