@@ -37,24 +37,28 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
-def _params(scenario: Any, controller: str, period: str) -> tuple[str, dict[str, Any]]:
-    """Name and parameters of a ``NAME[:KEY=VALUE;...]`` label, plus what ``ampel run``
-    passes: the period's plan when every junction has one."""
+def _params(scenario: Any, controller: str, period: str | None) -> tuple[str, dict[str, Any]]:
+    """Name and parameters of a ``NAME[:KEY=VALUE;...]`` label, plus the period's plan
+    as ``ampel run`` passes it (``scenarios.periods.period_plan``)."""
+    from scenarios.periods import period_plan
+
     name, _, rest = controller.partition(":")
     params: dict[str, Any] = dict(kv.split("=", 1) for kv in rest.split(";") if kv)
-    if all(any(p.name == period for p in j.plans) for j in scenario.junctions):
-        params.setdefault("plan", period)
+    plan = period_plan(scenario, period)
+    if plan:
+        params.setdefault("plan", plan)
     return name, params
 
 
-def run_one(task: tuple[str, str, int, float, str]) -> dict[str, Any]:
+def run_one(task: tuple[str, str, int, float, str | None]) -> dict[str, Any]:
     """One closed-loop run in this worker process; returns its metrics."""
     from controllers.registry import controller_factory
     from controllers.runner import build_controllers, run_closed_loop
+    from scenarios.periods import scenario_for_period
     from scenarios.scenario import load_scenario
 
     scenario_name, controller, seed, duration, period = task
-    scenario = load_scenario(scenario_name)
+    scenario = scenario_for_period(load_scenario(scenario_name), period)
     factory = controller_factory(*_params(scenario, controller, period))
     controllers = build_controllers(scenario, factory)
     with tempfile.TemporaryDirectory(prefix="ampel-compare-") as tmp:
@@ -89,6 +93,7 @@ def table(records: list[dict[str, Any]], controllers: list[str], scenarios: list
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     from experiments.results import code_revision, write_json_atomic
+    from scenarios.profiles import BASIS_PERIOD
     from scenarios.registry import registered
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
@@ -98,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metric", default="mean_delay_s", help="summary key for the table")
     ap.add_argument("--seeds", type=_seeds, default=_seeds("2001-2006"))
     ap.add_argument("--duration", type=float, default=3600.0)
-    ap.add_argument("--period", default="morning_peak")
+    ap.add_argument("--period", default=None,
+                    help="time of day: its demand and plan, as 'ampel run --period' "
+                    "(default: the morning peak)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/compare_controllers.json"))
     args = ap.parse_args(argv)
@@ -116,13 +123,14 @@ def main(argv: list[str] | None = None) -> int:
             log.info("%d/%d %s %s seed %d: %s %.2f, violations %d", k, len(tasks),
                      rec["scenario"], rec["controller"], rec["seed"], args.metric,
                      rec[args.metric], rec["safety_violations"])
+    period = args.period or BASIS_PERIOD
     write_json_atomic({"code_revision": code_revision(), "seeds": args.seeds,
-                       "duration_s": args.duration, "period": args.period,
+                       "duration_s": args.duration, "period": period,
                        "wall_s": round(time.perf_counter() - started, 1),
                        "runs": records}, args.out)
     print(f"{args.metric}, mean ± 95 % t-interval over seeds "
           f"{args.seeds[0]}..{args.seeds[-1]} (n = {len(args.seeds)}), {args.duration:g} s "
-          f"{args.period}:\n")
+          f"{period}:\n")
     print(table(records, controllers, scenarios, args.metric))
     violations = sum(r["safety_violations"] for r in records)
     print(f"\nsafety violations in all {len(records)} runs: {violations}")

@@ -14,6 +14,21 @@ TRAIN_SEED_MIN = 1000
 TRAIN_SEED_MAX = 2**31 - 1
 
 
+def mode_defaults(action_mode: str) -> dict[str, str | float]:
+    """Training defaults that depend on the action mode.
+
+    The residual mode decides every second on the envelope encoding with the backlog
+    reward over hour-long episodes; the other modes keep their earlier defaults.
+    Keys: ``encoding``, ``reward``, ``decision_interval_s``, ``episode_s``,
+    ``eval_episode_s``.
+    """
+    if action_mode == "residual":
+        return {"encoding": "envelope", "reward": "backlog", "decision_interval_s": 1.0,
+                "episode_s": 3600.0, "eval_episode_s": 3600.0}
+    return {"encoding": "stage", "reward": "delay", "decision_interval_s": 5.0,
+            "episode_s": 1800.0, "eval_episode_s": 1800.0}
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """How an environment runs a scenario.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import experiments.commands
+import experiments.cli.scenarios
 from experiments.cli import main
 from signals.errors import (
     AmpelError,
@@ -32,7 +32,7 @@ def _break_scenarios(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
     """Make ``ampel scenarios`` fail with ``exc``, as a bug inside the command would."""
     def handler(args: object) -> int:
         raise exc
-    monkeypatch.setattr(experiments.commands, "_cmd_scenarios", handler)
+    monkeypatch.setattr(experiments.cli.scenarios, "_cmd_scenarios", handler)
 
 
 def test_a_user_error_is_one_line_and_exit_2(tmp_path: Path,

@@ -1,10 +1,11 @@
-"""Sub-commands of ``ampel``: each registers its parser and handler here."""
+"""``ampel run``: one simulation of a scenario under a controller."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from experiments.cli.options import parse_param_options
 from hil.argtypes import (
     bounded_float,
     demand_scale,
@@ -14,7 +15,6 @@ from hil.argtypes import (
 )
 from scenarios.profiles import period_names
 from scenarios.sensing import SENSING_NAMES
-from signals.errors import ConfigError
 
 SUMMARY_ORDER = (
     ("vehicles_departed", "Motor vehicles departed", "{:d}"),
@@ -38,32 +38,6 @@ SUMMARY_ORDER = (
 )
 
 
-def _cmd_scenarios(args: argparse.Namespace) -> int:
-    from scenarios.registry import problems, registered
-
-    entries = registered()
-    broken = problems()
-    width = max([len(e.name) for e in entries] + [len(b.name) for b in broken], default=4)
-    print(f"{'NAME':<{width}}  TITLE")
-    for e in entries:
-        print(f"{e.name:<{width}}  {e.title}")
-    for b in broken:
-        print(f"{b.name:<{width}}  NOT USABLE: {b.error}")
-    return 0
-
-
-def _cmd_controllers(args: argparse.Namespace) -> int:
-    from controllers.registry import controller_infos
-
-    infos = controller_infos()
-    width = max(len(c.name) for c in infos)
-    for c in infos:
-        print(f"{c.name:<{width}}  {c.description}")
-        params = ", ".join(f"{k}={v}" for k, v, _ in c.params)
-        print(f"{'':<{width}}  parameters: {params}")
-    return 0
-
-
 def format_summary(summary: dict) -> str:
     """The summary table printed after a run."""
     lines = [f"{summary['scenario']} | {summary['controller']} | seed {summary['seed']} | "
@@ -77,35 +51,19 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def parse_param_options(items: list[str]) -> dict[str, str]:
-    """``--param key=value`` options as a dict (values stay strings; builders convert)."""
-    params: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--param expects KEY=VALUE, got {item!r}")
-        params[key.strip()] = value.strip()
-    return params
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from controllers.registry import controller_factory
     from controllers.runner import build_controllers, run_closed_loop
     from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
+    from scenarios.periods import period_plan, run_period, scenario_for_period
     from scenarios.scenario import load_scenario
     from scenarios.sensing import SensingProfile
 
     controller_factory(args.controller)  # an unknown name fails before the network builds
-    scenario = load_scenario(args.scenario)
-    if args.period is not None:
-        scenario = scenario.for_period(args.period)
-    # by default a junction runs its plan named after the period, if it has one
-    plan = args.plan or (args.period or "morning_peak")
-    if not args.plan and not all(any(p.name == plan for p in j.plans)
-                                 for j in scenario.junctions):
-        plan = None
+    scenario = scenario_for_period(load_scenario(args.scenario), args.period)
+    plan = period_plan(scenario, args.period, args.plan)
     params = parse_param_options(getattr(args, "param", None) or [])
     if plan and "plan" not in params:
         params["plan"] = plan
@@ -131,7 +89,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "duration_s": float(args.duration),
         "demand_scale": args.demand,
-        "period": (args.period or "morning_peak") if scenario.external is None else None,
+        "period": run_period(scenario, args.period),
         **scenario.sensing.describe(),
         **result.metrics,
         "safety_violations": result.safety_violations,
@@ -155,26 +113,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-#: modules with a ``register(sub)`` function that add further sub-commands
-COMMAND_MODULES: tuple[str, ...] = ("experiments.cmd_experiment", "experiments.cmd_data",
-                                   "hil.cli", "experiments.cmd_train",
-                                   "experiments.cmd_plan")
-
-
-def register_all(sub: argparse._SubParsersAction) -> None:
-    """Add every sub-command to the parser."""
-    import importlib
-
-    p = sub.add_parser("scenarios", help="list the registered scenarios",
-                       description="List the registered Hamm scenarios.")
-    p.set_defaults(handler=_cmd_scenarios)
-
-    p = sub.add_parser("controllers", help="list the controllers and their parameters",
-                       description="List every registered controller with a one-line "
-                       "description and its parameters with their defaults (set them "
-                       "with --param KEY=VALUE).")
-    p.set_defaults(handler=_cmd_controllers)
-
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``ampel run``."""
     p = sub.add_parser(
         "run", help="run one simulation under a controller",
         description="Run one SUMO simulation of a scenario under a controller, print a "
@@ -210,5 +150,3 @@ def register_all(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gui", action="store_true", help="watch in sumo-gui (TraCI)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_run)
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(sub)

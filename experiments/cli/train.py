@@ -52,7 +52,7 @@ def _canonical_argv(args: argparse.Namespace) -> list[str]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from controllers.rl.config import EnvConfig
+    from controllers.rl.config import EnvConfig, mode_defaults
     from controllers.rl.train import TrainConfig, train
     from controllers.rl.train_residual import ResidualPlan
     from experiments.results import code_revision, ensure_writable_dir
@@ -60,13 +60,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     find_spec(args.scenario)  # one-line error for an unknown scenario
     residual = args.action_mode == "residual"
-    for name, res_default, old_default in (("encoding", "envelope", "stage"),
-                                           ("reward", "backlog", "delay"),
-                                           ("decision_interval", 1.0, 5.0),
-                                           ("episode", 3600.0, 1800.0),
-                                           ("eval_episode", 3600.0, 1800.0)):
-        if getattr(args, name) is None:
-            setattr(args, name, res_default if residual else old_default)
+    for key, value in mode_defaults(args.action_mode).items():
+        option = key.removesuffix("_s")  # decision_interval_s -> --decision-interval
+        if getattr(args, option) is None:
+            setattr(args, option, value)
     # never replace an earlier policy: a folder with files needs --resume
     out = ensure_writable_dir(args.out, "--out", empty=not args.resume,
                               hint="pass --resume to continue that training, or choose "

@@ -1,4 +1,4 @@
-"""``ampel experiment``, ``ampel report`` and ``ampel demo``."""
+"""``ampel experiment``: a sweep of scenarios x controllers x seeds from a YAML config."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from hil.argtypes import bounded_float, duration_s, positive_int
+from hil.argtypes import bounded_float, positive_int
 
 _positive_int = positive_int
 
 
-def _print_outcome(outcome, report_hint: bool = True) -> int:
+def print_outcome(outcome, report_hint: bool = True) -> int:
     print(f"{outcome.planned} runs planned: {outcome.finished} run now, {outcome.reused} "
           f"already finished, {len(outcome.failed)} failed")
     print(f"results: {outcome.root / 'runs'}/<run_id>.json, table {outcome.table}")
@@ -43,37 +43,10 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         print(f"ampel: interrupted; finished runs are stored in {root}; continue with "
               f"'ampel experiment {args.config} --resume'", file=sys.stderr)
         return 130
-    return _print_outcome(outcome)
+    return print_outcome(outcome)
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-    from experiments.report import write_report
-    from experiments.results import writable_file
-    from experiments.store import ResultsDir
-
-    out = Path(args.output) if args.output is not None else Path(args.results) / "report.html"
-    writable_file(out, "report file (-o)")
-    bad = ResultsDir(Path(args.results)).bad_runs()
-    for path, reason in bad:  # skipped by the report, named here; exit code 1
-        print(f"ampel report: warning: skipped {path}: {reason}", file=sys.stderr)
-    report = write_report(Path(args.results), out, baseline=args.baseline)
-    print(report.markdown)
-    print(f"\nreport: {out}")
-    return 1 if bad else 0
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from experiments.demo import run_demo
-
-    demo = run_demo(args)
-    for label in demo.missing:
-        print(f"note: controller {label!r} is not available yet; left out", file=sys.stderr)
-    code = _print_outcome(demo.sweep, report_hint=False)
-    print(f"\n{demo.report.markdown}\n\nreport: {demo.report.path}")
-    return code
-
-
-def _add_sweep_options(p: argparse.ArgumentParser) -> None:
+def add_sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="local worker processes (default: all cores)")
     p.add_argument("--ray", metavar="ADDRESS", default=None,
@@ -87,7 +60,7 @@ def _add_sweep_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the experiment, report and demo sub-commands."""
+    """Add ``ampel experiment``."""
     p = sub.add_parser(
         "experiment", help="run a sweep of scenarios x controllers x seeds from a YAML config",
         description="Run every combination of scenarios, controllers, seeds and demand scales "
@@ -97,36 +70,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "1 when a run failed or recorded a safety violation.")
     p.add_argument("config", metavar="CONFIG.yaml", help="experiment config (see "
                    "experiments/configs/example.yaml)")
-    _add_sweep_options(p)
+    add_sweep_options(p)
     p.add_argument("--resume", action="store_true",
                    help="continue a sweep in the same folder: keep finished runs, redo failed "
                         "and missing ones")
     p.add_argument("--out", default=None, help="results folder (default: the config's "
                    "'output', or runs/<name>)")
     p.set_defaults(handler=_cmd_experiment)
-
-    p = sub.add_parser(
-        "report", help="write the HTML report of a results folder",
-        description="Write a self-contained HTML report (images embedded, opens offline) of "
-                    "an experiment's results and print a Markdown summary.")
-    p.add_argument("results", metavar="RESULTS_DIR", help="folder written by 'ampel experiment'")
-    p.add_argument("-o", "--output", default=None,
-                   help="HTML file to write (default: RESULTS_DIR/report.html)")
-    p.add_argument("--baseline", default=None,
-                   help="controller label to compare against (default: the config's baseline)")
-    p.set_defaults(handler=_cmd_report)
-
-    p = sub.add_parser(
-        "demo", help="the Hamm morning-peak comparison of every available controller",
-        description="Compare every registered controller (fixed-time, Webster, actuated, "
-                    "max-pressure, the shipped learned policy, ... whichever exist) on the "
-                    "Hamm morning peak over several seeds, then write the HTML report and print "
-                    "a Markdown summary. Finished runs in OUT are reused.")
-    _add_sweep_options(p)
-    p.add_argument("--seeds", type=_positive_int, default=None,
-                   help="number of seeds (default: from experiments/configs/demo.yaml)")
-    p.add_argument("--duration", type=duration_s, default=None,
-                   help="simulated seconds per run (default: from the demo config)")
-    p.add_argument("--out", default="runs/demo", help="results folder (default: runs/demo)")
-    p.add_argument("--fresh", action="store_true", help="discard earlier demo runs in OUT")
-    p.set_defaults(handler=_cmd_demo)

@@ -9,19 +9,16 @@ from signals.errors import ConfigError
 
 
 def _load(args: argparse.Namespace):
+    from scenarios.periods import scenario_for_period
     from scenarios.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
-    period = getattr(args, "period", None)
-    if period is not None:
-        scenario = scenario.for_period(period)
-    return scenario
+    return scenario_for_period(load_scenario(args.scenario), getattr(args, "period", None))
 
 
 def _cmd_webster(args: argparse.Namespace) -> int:
     from controllers.common import parse_params
     from controllers.webster import WebsterParams, plan_yaml, webster_plan
-    from experiments.commands import parse_param_options
+    from experiments.cli.options import parse_param_options
     from scenarios.files import write_text_atomic
     from scenarios.outpaths import writable_file
 
@@ -44,7 +41,7 @@ def _cmd_webster(args: argparse.Namespace) -> int:
 def _cmd_green_wave(args: argparse.Namespace) -> int:
     from controllers.common import parse_params
     from controllers.coordination import CoordinationParams, green_wave, green_wave_text
-    from experiments.commands import parse_param_options
+    from experiments.cli.options import parse_param_options
 
     p = parse_params(CoordinationParams, parse_param_options(args.param), "green-wave")
     scenario = _load(args)

@@ -1,4 +1,8 @@
-"""The ``ampel`` command line."""
+"""The ``ampel`` command line: the parser, error handling and one module per sub-command.
+
+Every sub-command module has a ``register(sub)`` function that adds its parser; the
+handlers parse arguments and print, the decisions live in the library packages.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,18 @@ import threading
 import traceback
 from collections.abc import Iterator, Sequence
 
+from experiments.cli import (
+    controllers,
+    demo,
+    experiment,
+    hil,
+    osm_calibrate,
+    plan,
+    report,
+    run,
+    scenarios,
+    train,
+)
 from signals.errors import AmpelError, ConfigError
 
 EXIT_BUG = 1
@@ -23,6 +39,12 @@ class CliError(ConfigError):
     """A command-line usage error: printed as one line, exit code 2."""
 
 
+#: the sub-command modules, in the order of ``ampel --help``; ``osm_calibrate`` adds
+#: ``scenarios import-osm`` under ``scenarios``, so it comes after it
+COMMANDS = (scenarios, controllers, run, experiment, report, demo, osm_calibrate, hil, train,
+            plan)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line with exit code 2."""
 
@@ -32,8 +54,6 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (sub-commands register here)."""
-    from experiments.commands import register_all
-
     parser = _Parser(
         prog="ampel",
         description="Adaptive traffic signal control for Hamm: SUMO scenarios, safe "
@@ -44,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-file", metavar="PATH", default=None,
                         help="also write debug messages and internal-error tracebacks here")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    register_all(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 
@@ -169,6 +190,3 @@ def _exit_code(exc: BaseException, verbose: bool) -> int:
     _report_bug(exc, verbose)
     return EXIT_BUG
 
-
-if __name__ == "__main__":
-    sys.exit(main())
