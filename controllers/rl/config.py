@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from controllers.rl.encoding import ACTION_MODES, ENCODINGS, SensorNoise
 from controllers.rl.rewards import check_reward
 from signals.errors import ConfigError
+from signals.numbers import check_number
 
 #: demand seeds drawn for training episodes lie in [TRAIN_SEED_MIN, TRAIN_SEED_MAX);
 #: evaluation uses seeds below TRAIN_SEED_MIN (held out: never seen in training)
@@ -87,8 +88,7 @@ class EnvConfig:
         if self.action_mode == "residual" and self.decision_interval_s != 1:
             raise ConfigError("the residual action mode decides every second: decision "
                               f"interval must be 1, got {self.decision_interval_s}")
-        if self.hold_extra_s < 0:
-            raise ConfigError(f"hold_extra_s must be >= 0, got {self.hold_extra_s}")
+        check_number(self.hold_extra_s, "hold_extra_s", low=0.0, high=600.0)
         SensorNoise(self.sensor_noise, self.sensor_dropout)
         if self.demand_scale <= 0:
             raise ConfigError(f"demand scale must be > 0, got {self.demand_scale}")

@@ -25,6 +25,7 @@ import numpy as np
 
 from controllers.rl.config import EnvConfig
 from controllers.rl.env import JunctionEnv
+from signals.numbers import check_number
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,11 @@ class ResidualPlan:
     critic_steps: int = 20_000
     curriculum_at: float = 0.4
     wall_budget_s: float = float("inf")
+
+    def __post_init__(self) -> None:
+        # a non-finite bias makes the initial logits invalid (found with --follow-bias inf)
+        check_number(self.follow_bias, "follow_bias", low=-20.0, high=20.0)
+        check_number(self.curriculum_at, "curriculum_at", low=0.0, high=1.0)
 
 
 def residual_hyper(envs: int, steps: int) -> dict[str, Any]:

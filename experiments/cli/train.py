@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from hil.argtypes import non_negative_int, positive_float, positive_int
+from hil.argtypes import (
+    bounded_float,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 _positive_int = positive_int
 
@@ -130,11 +136,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reward", choices=("backlog", "delay", "queue", "waiting", "pressure"),
                    default=None, help="training reward (default: backlog with residual, "
                                       "else delay)")
-    p.add_argument("--sensor-noise", type=float, default=0.0,
+    p.add_argument("--sensor-noise", type=bounded_float(0.0, 1.0), default=0.0,
                    help="multiplicative detector noise, e.g. 0.1 (default: 0)")
-    p.add_argument("--sensor-dropout", type=float, default=0.0,
+    p.add_argument("--sensor-dropout", type=bounded_float(0.0, 1.0), default=0.0,
                    help="per-lane detector dropout probability (default: 0)")
-    p.add_argument("--demand-jitter", type=float, default=0.2,
+    p.add_argument("--demand-jitter", type=bounded_float(0.0, 1.0), default=0.2,
                    help="demand scale drawn per episode within 1 +- this (default: 0.2)")
     p.add_argument("--eval-seeds", type=_seed_list, default=(1, 2, 3),
                    help="held-out demand seeds for evaluation, e.g. 1-3 (default: 1-3)")
@@ -149,11 +155,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-seeds", type=_seed_list, default=tuple(range(500, 520)),
                    help="residual: test seeds, evaluated once on the selected checkpoint "
                         "(default: 500-519)")
-    p.add_argument("--follow-bias", type=float, default=2.5,
+    p.add_argument("--follow-bias", type=bounded_float(-20.0, 20.0), default=2.5,
                    help="residual: initial logit advantage of 'follow actuated' (default: 2.5)")
     p.add_argument("--critic-steps", type=non_negative_int, default=20_000,
                    help="residual: decisions of critic pre-fit, actor frozen (default: 20000)")
-    p.add_argument("--hold-extra", type=float, default=10.0,
+    p.add_argument("--hold-extra", type=non_negative_float, default=10.0,
                    help="residual: seconds 'hold' may extend past actuated's maximum green "
                         "(default: 10)")
     p.add_argument("--wall-budget", type=positive_float, default=float("inf"),
