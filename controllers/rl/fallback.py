@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, field
 
 from controllers.actuated import ActuatedController
+from controllers.common import require_positive
 from controllers.rl.features import EnvelopeEncoder
 from scenarios.observation import JunctionInfo, Observation
-from signals.errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,10 @@ class FallbackParams:
     upstream_occupied_s: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("hold_s", "silent_s", "expected_veh", "queue_between_veh", "demand_veh",
-                     "red_grace_s", "upstream_occupied_s"):
-            if not getattr(self, name) > 0:
-                raise ParameterError(f"fallback parameter {name!r} must be > 0")
+        require_positive(hold_s=self.hold_s, silent_s=self.silent_s,
+                         expected_veh=self.expected_veh, queue_between_veh=self.queue_between_veh,
+                         demand_veh=self.demand_veh, red_grace_s=self.red_grace_s,
+                         upstream_occupied_s=self.upstream_occupied_s)
 
 
 @dataclass
