@@ -36,6 +36,21 @@ def seed(text: str) -> int:
     return _arg(text, low=0, high=MAX_SEED, integer=True)
 
 
+def seed_list(text: str) -> tuple[int, ...]:
+    """Seeds as a comma list of ``N`` or ``LO-HI`` items, e.g. ``1-5`` or ``1,2,10-12``."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        if not lo or (sep and not hi):
+            raise argparse.ArgumentTypeError(
+                f"expected seeds like 1-5 or 1,2,3, got {text!r}")
+        first = seed(lo)
+        seeds += list(range(first, seed(hi) + 1)) if sep else [first]
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"expected seeds like 1-5 or 1,2,3, got {text!r}")
+    return tuple(seeds)
+
+
 def positive_float(text: str) -> float:
     """A finite number > 0 (durations, periods, scale factors)."""
     return _arg(text, low=0.0, low_open=True)

@@ -22,19 +22,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from hil.argtypes import seed_list
+
 DEFAULT_CONTROLLERS = ("fixed-time", "webster", "actuated", "sotl", "max-pressure")
 log = logging.getLogger("compare")
-
-
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        lo, sep, hi = part.partition("-")
-        try:
-            out += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"bad seed list {text!r}") from None
-    return out
 
 
 def _params(scenario: Any, controller: str, period: str | None) -> tuple[str, dict[str, Any]]:
@@ -101,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--controllers", default=",".join(DEFAULT_CONTROLLERS),
                     help="comma list of NAME or NAME:KEY=VALUE;KEY=VALUE")
     ap.add_argument("--metric", default="mean_delay_s", help="summary key for the table")
-    ap.add_argument("--seeds", type=_seeds, default=_seeds("2001-2006"))
+    ap.add_argument("--seeds", type=seed_list, default=seed_list("2001-2006"))
     ap.add_argument("--duration", type=float, default=3600.0)
     ap.add_argument("--period", default=None,
                     help="time of day: its demand and plan, as 'ampel run --period' "

@@ -29,17 +29,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from hil.argtypes import seed_list
+
 RESCO = ("cologne1", "cologne3", "cologne8", "ingolstadt1", "ingolstadt7", "ingolstadt21")
 SUMO_ACTUATED = "sumo-actuated*"
 log = logging.getLogger("resco")
-
-
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        lo, sep, hi = part.partition("-")
-        out += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
-    return out
 
 
 def scenario_path(net: str) -> str:
@@ -160,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                     "sensing=loops|advance|camera picks the sensing profile)")
     ap.add_argument("--sumo-reference", action="store_true",
                     help="add SUMO's actuated control on the rebuilt net")
-    ap.add_argument("--seeds", type=_seeds, default=_seeds("1-3"))
+    ap.add_argument("--seeds", type=seed_list, default=seed_list("1-3"))
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None, help="also write all runs here")
     args = ap.parse_args(argv)

@@ -11,20 +11,10 @@ from hil.argtypes import (
     non_negative_int,
     positive_float,
     positive_int,
+    seed_list,
 )
 
 _positive_int = positive_int
-
-
-def _seed_list(text: str) -> tuple[int, ...]:
-    try:
-        if "-" in text and "," not in text:
-            lo, hi = (int(x) for x in text.split("-", 1))
-            return tuple(range(lo, hi + 1))
-        return tuple(int(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected seeds like 1-5 or 1,2,3, got {text!r}") from None
 
 
 #: options in the order they are recorded in policy.json (every one, explicit)
@@ -142,17 +132,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="per-lane detector dropout probability (default: 0)")
     p.add_argument("--demand-jitter", type=bounded_float(0.0, 1.0), default=0.2,
                    help="demand scale drawn per episode within 1 +- this (default: 0.2)")
-    p.add_argument("--eval-seeds", type=_seed_list, default=(1, 2, 3),
+    p.add_argument("--eval-seeds", type=seed_list, default=(1, 2, 3),
                    help="held-out demand seeds for evaluation, e.g. 1-3 (default: 1-3)")
     p.add_argument("--eval-every", type=non_negative_int, default=20_000,
                    help="steps between evaluations (0: only at the end; default: 20000)")
     p.add_argument("--eval-episode", type=positive_float, default=None,
                    help="simulated seconds per evaluation episode (default: 3600 residual, "
                         "else 1800)")
-    p.add_argument("--val-seeds", type=_seed_list, default=tuple(range(11, 31)),
+    p.add_argument("--val-seeds", type=seed_list, default=tuple(range(11, 31)),
                    help="residual: validation seeds that select the checkpoint "
                         "(default: 11-30)")
-    p.add_argument("--test-seeds", type=_seed_list, default=tuple(range(500, 520)),
+    p.add_argument("--test-seeds", type=seed_list, default=tuple(range(500, 520)),
                    help="residual: test seeds, evaluated once on the selected checkpoint "
                         "(default: 500-519)")
     p.add_argument("--follow-bias", type=bounded_float(-20.0, 20.0), default=2.5,
