@@ -34,10 +34,17 @@ from dataclasses import dataclass, field
 
 from controllers.base import Controller
 from hil.audit import AuditLog
-from hil.codec import DetectorValue, FieldSnapshot, JunctionMismatch, conflicting_greens
+from hil.codec import (
+    CameraMismatch,
+    DetectorValue,
+    FieldSnapshot,
+    JunctionMismatch,
+    conflicting_greens,
+)
 from hil.link import FieldLink, LinkError
 from hil.registermap import DecodeError
 from scenarios.observation import LaneReading, Observation
+from scenarios.sensing import CameraReading
 from signals.errors import ConfigError
 
 __all__ = ["Adapter", "AdapterConfig", "AdapterStats"]
@@ -158,6 +165,7 @@ class Adapter:
         self._conflict_at: float | None = None
         self._next_decision: float | None = None
         self._lanes = [_Lane() for _ in self._binding.lanes]
+        self._cameras: tuple[CameraReading, ...] = ()  # latest camera read (camera sensing)
         self._reported_reject: int | None = None
         self._sent_hb: int | None = None
         self._safe_reason = ""
@@ -166,6 +174,7 @@ class Adapter:
         self._has_owner = "owner_id" in self._binding.regmap.holding.fields
         self.refused_by: int | None = None  # owner id of the session that holds control
         self.mismatch: str | None = None  # why the controller is not this junction's
+        self.mismatch_cameras = False  # the mismatch is missing camera inputs
 
     # --------------------------------------------------------------- helpers
     def _anomaly(self, event: str, quiet: bool = False, **fields: object) -> None:
@@ -245,6 +254,7 @@ class Adapter:
             self._requested_mode = None
             self._commanded = None
             self._lanes = [_Lane() for _ in self._binding.lanes]
+            self._cameras = ()
             if self.state != "alarm":
                 self._set_state("handshake", "connected")
         started = time.perf_counter()
@@ -252,6 +262,8 @@ class Adapter:
             snap = self.link.read_status()
             detectors = (self.link.read_detectors() if self.controller.needs_detectors
                          else None)
+            if detectors is not None and self._binding.cameras:
+                self._cameras = self.link.read_cameras()
         except LinkError as exc:
             self._disconnected(now, str(exc))
             return
@@ -260,6 +272,7 @@ class Adapter:
                     self.stats.commands == 0:
                 # another junction's controller from the start: never write to it, stop
                 self.mismatch = str(exc)
+                self.mismatch_cameras = isinstance(exc, CameraMismatch)
                 self._anomaly("junction_mismatch", quiet=True, error=str(exc))
                 self._set_state("refused", "the controller runs another junction")
                 return
@@ -435,8 +448,10 @@ class Adapter:
     def _lane_readings(self, clock_s: float) -> tuple[LaneReading, ...]:
         if not self.controller.needs_detectors:
             return ()
+        # camera sensing: the latest camera read (a dropout or no read yet: None values)
+        cams = self._cameras if len(self._cameras) == len(self._lanes) else ()
         out = []
-        for name, lane in zip(self._binding.lanes, self._lanes, strict=True):
+        for k, (name, lane) in enumerate(zip(self._binding.lanes, self._lanes, strict=True)):
             lane.stop_total += lane.stop_since
             lane.up_total += lane.up_since
             out.append(LaneReading(
@@ -444,7 +459,10 @@ class Adapter:
                 occupancy=lane.occupancy, presence=lane.presence,
                 gap_s=(clock_s - lane.last_presence_s if lane.last_presence_s is not None
                        else clock_s),
-                queue=float(max(0, lane.up_total - lane.stop_total))))
+                queue=float(max(0, lane.up_total - lane.stop_total)),
+                camera_queue=cams[k].queue if cams else None,
+                camera_approaching=cams[k].approaching if cams else None,
+                camera_speed_mps=cams[k].speed_mps if cams else None))
             lane.stop_since = lane.up_since = 0
         return tuple(out)
 

@@ -4,6 +4,9 @@ Each controller tick the bridge reads the signal-group states, checks them with 
 :class:`~signals.SafetyGuard`, applies them to SUMO, advances SUMO one step, and writes the
 simulated detector loops into the controller's detector inputs (holding block
 ``detector_inputs``) together with ``bridge_ack`` = the controller heartbeat it applied.
+Under the ``camera`` sensing profile it first writes each lane's camera reading (with the
+profile's noise and dropout) into ``camera_inputs`` (a camera register profile such as
+``ampel-camera-v1``).
 
 Time model: the controller's clock is the master. The bridge steps SUMO once per controller
 tick (SUMO step = controller tick = 1 s). A virtual controller started with ``--sync``
@@ -24,7 +27,7 @@ from typing import Any, cast
 
 from controllers.registry import controller_factory
 from controllers.runner import SignalledJunction
-from hil.codec import JunctionBinding, JunctionMismatch
+from hil.codec import CameraMismatch, JunctionBinding, JunctionMismatch, camera_row
 from hil.link import FieldLink, LinkError, LinkOptions
 from hil.registermap import DecodeError
 from scenarios.files import write_json_atomic
@@ -106,6 +109,13 @@ def _check_junction(link: FieldLink, scenario: str, tls: str) -> None:
     """Refuse (one ValueError line) a field controller that runs another junction."""
     try:
         link.read_status()
+    except CameraMismatch as exc:
+        link.close()
+        raise FieldDeviceError(
+            f"bridge: the field controller at {link.options.describe()} has no camera inputs "
+            f"for junction {tls} ({exc}); start 'ampel hil serve --scenario {scenario} "
+            f"--profile hil/profiles/ampel-camera-v1.yaml' or bridge without --sensing camera"
+        ) from None
     except JunctionMismatch as exc:
         link.close()
         raise FieldDeviceError(
@@ -122,6 +132,10 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
     if "detector_inputs" not in binding.regmap.holding.blocks:
         raise ConfigError(f"profile {binding.regmap.profile} has no detector_inputs block: the "
                           "bridge cannot feed the controller's detectors")
+    cameras = binding.regmap.holding.blocks.get("camera_inputs") if binding.cameras else None
+    if binding.cameras and cameras is None:
+        raise ConfigError(f"profile {binding.regmap.profile} has no camera_inputs block: the "
+                          "bridge cannot feed the controller's cameras (camera sensing)")
     junction = scenario.junctions[0]
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -194,6 +208,10 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
                 rows = _loop_values(session, junction.detectors)
                 extra = {"bridge_ack": snap.controller_heartbeat} if has_ack else None
                 try:
+                    if cameras is not None:  # before the acknowledgement that ends the tick
+                        link.write_slots("camera_inputs", [
+                            camera_row(cameras, c)
+                            for c in session.camera_readings(junction.detectors)])
                     link.write_slots("detector_inputs", rows, extra)
                 except LinkError as exc:
                     stats["link_errors"] += 1
@@ -211,6 +229,7 @@ def run_bridge(scenario: Scenario, binding: JunctionBinding, link_options: LinkO
         "seed": options.seed,
         "duration_s": float(options.duration_s),
         "demand_scale": options.demand_scale,
+        **scenario.sensing.describe(),
         **metrics,
         "safety_violations": len(violations),
         "violation_messages": [v.message for v in violations[:20]],

@@ -12,7 +12,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hil.registermap import MAX_READ, BlockSpec, DecodeError, FieldSpec, RegisterMap
+from hil.registermap import (
+    CAMERA_PROFILE,
+    MAX_READ,
+    BlockSpec,
+    DecodeError,
+    FieldSpec,
+    RegisterMap,
+)
+from scenarios.sensing import CameraReading
 from signals import Colour, SignalModel
 from signals.errors import ConfigError
 
@@ -21,10 +29,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLOUR_STATE",
+    "CameraMismatch",
     "DetectorValue",
     "FieldSnapshot",
     "JunctionBinding",
     "JunctionMismatch",
+    "camera_row",
+    "decode_camera",
+    "decode_cameras",
     "decode_detectors",
     "decode_status",
     "plan_reads",
@@ -32,6 +44,10 @@ __all__ = [
 
 class JunctionMismatch(DecodeError):
     """The field controller describes another junction than the one bound here."""
+
+
+class CameraMismatch(JunctionMismatch):
+    """The field controller has no (or other) camera inputs than the junction's lanes need."""
 
 
 #: group_state code names of the four sequencer colours
@@ -52,12 +68,15 @@ class JunctionBinding:
         regmap: the profile.
         model: the junction's signal model (group slots follow its order).
         lanes: detected approach lanes; loop slot ``2k`` is the stop-line loop of lane
-            ``k``, slot ``2k+1`` its upstream loop.
+            ``k``, slot ``2k+1`` its upstream loop, camera slot ``k`` its camera.
+        cameras: whether this side reads (adapter) or feeds (bridge) camera values: the
+            ``camera`` sensing profile. Needs a profile with camera registers.
     """
 
     regmap: RegisterMap
     model: SignalModel
     lanes: tuple[str, ...]
+    cameras: bool = False
 
     def __post_init__(self) -> None:
         groups = self.regmap.inputs.blocks["groups"]
@@ -72,6 +91,16 @@ class JunctionBinding:
         if inputs is not None and self.detector_count > inputs.count:
             raise ConfigError(f"profile {self.regmap.profile} has {inputs.count} detector input "
                               f"slots, the junction has {self.detector_count} loops")
+        cams = self.regmap.inputs.blocks.get("cameras")
+        if self.cameras and cams is None:
+            raise ConfigError(f"profile {self.regmap.profile} has no camera registers "
+                              "(input block cameras): the camera sensing profile needs a camera "
+                              f"profile such as --profile hil/profiles/{CAMERA_PROFILE.name}")
+        for block in (cams, self.regmap.holding.blocks.get("camera_inputs")):
+            if block is not None and len(self.lanes) > block.count:
+                raise ConfigError(f"profile {self.regmap.profile} has {block.count} slots in "
+                                  f"{block.name}, the junction has {len(self.lanes)} detected "
+                                  "lanes")
         stage_field = self.regmap.holding.fields["requested_stage"]
         if self.stage_count - 1 > stage_field.max:
             raise ConfigError(f"profile {self.regmap.profile}: requested_stage allows at most "
@@ -82,7 +111,8 @@ class JunctionBinding:
         """Bind a scenario junction (``scenarios.scenario.Junction``)."""
         layout = junction.layout
         lanes = tuple(d.lane for d in junction.detectors)
-        return cls(regmap=regmap, model=layout.model, lanes=lanes)
+        cameras = any(d.camera is not None for d in junction.detectors)
+        return cls(regmap=regmap, model=layout.model, lanes=lanes, cameras=cameras)
 
     @property
     def junction_id(self) -> int:
@@ -109,6 +139,11 @@ class JunctionBinding:
         """Number of detector loops (two per lane)."""
         return 2 * len(self.lanes)
 
+    @property
+    def camera_count(self) -> int:
+        """Camera slots a field controller serving this profile publishes (0: none)."""
+        return len(self.lanes) if "cameras" in self.regmap.inputs.blocks else 0
+
     def status_ranges(self) -> list[tuple[int, int]]:
         """Address ranges ``[start, end)`` of the header and the used group slots."""
         first, last = self.regmap.inputs.scalar_span()
@@ -119,6 +154,11 @@ class JunctionBinding:
         """Address range of the used detector slots."""
         det = self.regmap.inputs.blocks["detectors"]
         return [(det.address, det.end(self.detector_count))]
+
+    def camera_ranges(self) -> list[tuple[int, int]]:
+        """Address range of the used camera slots (empty without camera registers)."""
+        cams = self.regmap.inputs.blocks.get("cameras")
+        return [(cams.address, cams.end(len(self.lanes)))] if cams is not None else []
 
 
 def plan_reads(ranges: Iterable[tuple[int, int]], limit: int = MAX_READ) -> list[tuple[int, int]]:
@@ -232,6 +272,12 @@ def decode_status(binding: JunctionBinding, image: RegisterImage) -> FieldSnapsh
         if value != expected:
             raise JunctionMismatch(f"{name} = {value}, the junction has {expected}: the "
                                    "controller runs another junction or scenario")
+    if binding.cameras and "camera_count" in f:
+        cams = get("camera_count")
+        if cams != len(binding.lanes):
+            raise CameraMismatch(f"camera_count = {cams}, the junction has {len(binding.lanes)} "
+                                 "detected lanes: the controller does not serve a camera per "
+                                 "lane (serve it with a camera profile)")
     if "junction_id" in f:
         jid = get("junction_id")
         if jid != binding.junction_id:
@@ -286,6 +332,53 @@ def decode_detectors(binding: JunctionBinding, image: RegisterImage) -> tuple[De
             fault=bool(image.raw(rm, fs["fault"], base)),
         ))
     return tuple(out)
+
+
+def decode_cameras(binding: JunctionBinding, image: RegisterImage) -> tuple[CameraReading, ...]:
+    """Validate and decode the camera slot of every lane: a dropout (``valid`` 0) gives
+    all three values None, an empty view (``speed`` = its none value) a None speed."""
+    rm = binding.regmap
+    block = rm.inputs.blocks["cameras"]
+    return tuple(decode_camera(rm, block, image, slot) for slot in range(len(binding.lanes)))
+
+
+def decode_camera(rm: RegisterMap, block: BlockSpec, image: RegisterImage,
+                  slot: int) -> CameraReading:
+    """One camera slot of ``block`` (``cameras`` or ``camera_inputs``); DecodeError when a
+    value is out of range or was not read."""
+    fs = block.fields
+    base = block.slot_address(slot)
+    raws = {name: image.raw(rm, spec, base) for name, spec in fs.items()}
+    if not raws["valid"]:
+        return CameraReading(None, None, None)
+    speed = fs["speed"]
+    return CameraReading(
+        queue=raws["queue"] * fs["queue"].scale,
+        approaching=raws["approaching"] * fs["approaching"].scale,
+        speed_mps=None if raws["speed"] == speed.none else raws["speed"] * speed.scale)
+
+
+def camera_row(block: BlockSpec, reading: CameraReading | None) -> dict[str, int]:
+    """Raw register values of one camera slot of ``block`` (``cameras`` or
+    ``camera_inputs``): values rounded to the field's scale and clipped to its range; no
+    reading or a dropout gives ``valid`` 0."""
+    fs = block.fields
+    if reading is None or reading.queue is None or reading.approaching is None:
+        return {"valid": 0, "queue": 0, "approaching": 0,
+                "speed": _speed_none(fs["speed"])}
+    speed = (_speed_none(fs["speed"]) if reading.speed_mps is None
+             else _to_raw(reading.speed_mps, fs["speed"]))
+    return {"valid": 1, "queue": _to_raw(reading.queue, fs["queue"]),
+            "approaching": _to_raw(reading.approaching, fs["approaching"]), "speed": speed}
+
+
+def _speed_none(spec: FieldSpec) -> int:
+    return spec.none if spec.none is not None else 0
+
+
+def _to_raw(value: float, spec: FieldSpec) -> int:
+    """Engineering value -> raw register value: rounded to the scale, clipped to the range."""
+    return max(spec.min, min(spec.max, int(round(value / spec.scale))))
 
 
 def encode_fields(regmap: RegisterMap, values: Mapping[FieldSpec, int], base: int = 0

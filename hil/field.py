@@ -18,9 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controllers.base import Controller
-from hil.codec import COLOUR_STATE, JunctionBinding, conflicting_greens
-from hil.registermap import FieldSpec
+from hil.codec import (
+    COLOUR_STATE,
+    JunctionBinding,
+    RegisterImage,
+    camera_row,
+    conflicting_greens,
+    decode_camera,
+)
+from hil.registermap import DecodeError, FieldSpec
 from scenarios.observation import Observation
+from scenarios.sensing import CameraReading
 from signals import Colour, GroupKind, SafetyGuard, Sequencer
 from signals.errors import ConfigError
 
@@ -91,6 +99,8 @@ class VirtualFieldController:
         self._det_count = [0] * binding.detector_count
         self._det_occ = [0] * binding.detector_count
         self._det_fault = [0] * binding.detector_count
+        # camera per lane, passed through from ``camera_inputs`` (None: dropout / not fed)
+        self._cams: list[CameraReading | None] = [None] * binding.camera_count
         self.owner: int | None = None  # adapter session holding external control
         self._foreign: set[int] = set()  # other sessions refused while the owner holds it
         self.events: list[str] = []
@@ -148,9 +158,9 @@ class VirtualFieldController:
     def poll(self, now: float, holding: Mapping[int, int]) -> bool:
         """Watch the adapter heartbeat at wall time ``now`` and pass detector inputs through
         (live, as a controller's detector inputs are); True when a register changed."""
-        before = (self._det_presence[:], self._det_count[:], self._det_occ[:])
+        before = (self._det_presence[:], self._det_count[:], self._det_occ[:], self._cams[:])
         self._read_detectors(holding)
-        moved = before != (self._det_presence, self._det_count, self._det_occ)
+        moved = before != (self._det_presence, self._det_count, self._det_occ, self._cams)
         return self._poll_modes(now, holding) or moved
 
     def _poll_modes(self, now: float, holding: Mapping[int, int]) -> bool:
@@ -295,12 +305,31 @@ class VirtualFieldController:
             self.last_accepted_seq = seq_no or 0
             self.reject_reason = "none"
 
+    def _read_cameras(self, holding: Mapping[int, int]) -> bool:
+        """Pass the camera inputs through; True when one is out of range (then that lane
+        reads as a dropout)."""
+        block = self._rm.holding.blocks.get("camera_inputs")
+        if block is None or not self._cams:
+            return False
+        image = RegisterImage()
+        end = block.end(len(self._cams))
+        image.put(block.address, [holding.get(a, 0) for a in range(block.address, end)])
+        bad = False
+        for slot in range(len(self._cams)):
+            try:
+                self._cams[slot] = decode_camera(self._rm, block, image, slot)
+            except DecodeError:
+                self._cams[slot] = None
+                bad = True
+        return bad
+
     def _read_detectors(self, holding: Mapping[int, int]) -> None:
+        any_fault = self._read_cameras(holding)
         block = self._rm.holding.blocks.get("detector_inputs")
         if block is None:
+            self._set_detector_fault(any_fault)
             return
         fs = block.fields
-        any_fault = False
         for slot in range(self.binding.detector_count):
             base = block.slot_address(slot)
             presence = _raw(holding, fs["presence"], base)
@@ -316,9 +345,12 @@ class VirtualFieldController:
                 self._det_presence[slot], self._det_occ[slot] = 0, 0
                 self._det_fault[slot] = 1
                 any_fault = True
+        self._set_detector_fault(any_fault)
+
+    def _set_detector_fault(self, any_fault: bool) -> None:
         if any_fault and "detector" not in self.faults and self._rm.has_code("fault_bits",
                                                                              "detector"):
-            self._event("detector input out of range: loop marked faulty")
+            self._event("detector input out of range: loop or camera marked faulty")
         if self._rm.has_code("fault_bits", "detector"):
             if any_fault:
                 self.faults.add("detector")
@@ -376,6 +408,8 @@ class VirtualFieldController:
             values[f["owner_id"]] = (self.owner or 0) if self.mode == "external" else 0
         if "junction_id" in f:
             values[f["junction_id"]] = self.binding.junction_id
+        if "camera_count" in f:
+            values[f["camera_count"]] = self.binding.camera_count
         words: dict[int, int] = {}
         for spec, raw in values.items():
             for k, w in enumerate(rm.encode(spec, raw)):
@@ -397,6 +431,14 @@ class VirtualFieldController:
                 spec = det.fields[name]
                 for k, w in enumerate(rm.encode(spec, arr[slot])):
                     words[base + spec.address + k] = w
+        cams = rm.inputs.blocks.get("cameras")
+        if cams is not None:
+            for slot, reading in enumerate(self._cams):
+                base = cams.slot_address(slot)
+                for name, raw in camera_row(cams, reading).items():
+                    spec = cams.fields[name]
+                    for k, w in enumerate(rm.encode(spec, raw)):
+                        words[base + spec.address + k] = w
         return words
 
 

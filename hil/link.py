@@ -24,11 +24,13 @@ from hil.codec import (
     FieldSnapshot,
     JunctionBinding,
     RegisterImage,
+    decode_cameras,
     decode_detectors,
     decode_status,
     plan_reads,
 )
 from hil.registermap import MAX_WRITE, FieldSpec
+from scenarios.sensing import CameraReading
 from signals.errors import ConfigError
 
 __all__ = ["FieldLink", "LinkError", "LinkOptions", "parse_target"]
@@ -127,6 +129,7 @@ class FieldLink:
         self._client: ModbusTcpClient | ModbusSerialClient | None = None
         self._status_reads = plan_reads(binding.status_ranges())
         self._detector_reads = plan_reads(binding.detector_ranges())
+        self._camera_reads = plan_reads(binding.camera_ranges())
         self.requests = 0
 
     @property
@@ -202,6 +205,15 @@ class FieldLink:
         image = RegisterImage()
         self._read_input(self._detector_reads, image)
         return decode_detectors(self.binding, image)
+
+    def read_cameras(self) -> tuple[CameraReading, ...]:
+        """The camera slot of every lane, decoded and range-checked (a profile with camera
+        registers only; a dropout reads as all-None)."""
+        if not self._camera_reads:
+            raise ConfigError(f"profile {self._rm.profile} has no camera registers")
+        image = RegisterImage()
+        self._read_input(self._camera_reads, image)
+        return decode_cameras(self.binding, image)
 
     def read_holding(self, name: str) -> int:
         """Raw value of holding field ``name`` (e.g. ``command_seq``)."""

@@ -4,7 +4,7 @@ A profile names every register ampel reads (input registers, function code 4) an
 (holding registers, function codes 3/6/16), the code tables of enumerations and bit
 fields, and the per-slot layout of signal groups and detectors. Loading validates it:
 unknown or missing fields, overlapping addresses and out-of-range values give one clear
-``ValueError`` line.
+:class:`~signals.errors.ConfigError` line.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from signals.errors import ConfigError
 __all__ = [
     "DEFAULT_PROFILE",
     "MAX_READ",
+    "CAMERA_FIELDS",
+    "CAMERA_PROFILE",
     "BlockSpec",
     "DecodeError",
     "FieldSpec",
@@ -33,6 +35,8 @@ __all__ = [
 
 #: the profile used when none is given
 DEFAULT_PROFILE = Path(__file__).with_name("profiles") / "ampel-v1.yaml"
+#: the shipped profile with camera inputs (ampel-v1 plus cameras)
+CAMERA_PROFILE = Path(__file__).with_name("profiles") / "ampel-camera-v1.yaml"
 #: Modbus limit of registers per read request
 MAX_READ = 125
 #: Modbus limit of registers per write request
@@ -60,16 +64,21 @@ OPTIONAL_CODES: dict[str, tuple[str, ...]] = {
 _INPUT_SCALARS = {name: True for name in (
     "interface_version", "controller_heartbeat", "mode", "fault_bits", "last_accepted_seq",
     "reject_reason", "active_stage", "target_stage", "time_in_stage", "allowed_stages", "clock",
-    "group_count", "stage_count", "detector_count")} | {"owner_id": False, "junction_id": False}
+    "group_count", "stage_count", "detector_count")} | {"owner_id": False, "junction_id": False,
+                                                        "camera_count": False}
+#: the fields of a camera slot (``cameras`` input block, ``camera_inputs`` holding block)
+CAMERA_FIELDS = {"valid": True, "queue": True, "approaching": True, "speed": True}
 _INPUT_BLOCKS = {
     "groups": (True, {"state": True, "time_in_state": True}),
     "detectors": (True, {"presence": True, "count": True, "occupancy": True, "fault": True}),
+    "cameras": (False, CAMERA_FIELDS),
 }
 _HOLDING_SCALARS = {"adapter_heartbeat": True, "requested_mode": True, "command_seq": True,
                     "requested_stage": True, "hold": True, "force_off": True,
                     "bridge_ack": False, "owner_id": False}
 _HOLDING_BLOCKS = {
     "detector_inputs": (False, {"presence": True, "count": True, "occupancy": True}),
+    "camera_inputs": (False, CAMERA_FIELDS),
 }
 _FIELD_KEYS = {"address", "offset", "words", "scale", "min", "max", "enum", "bits", "none",
                "unit", "description"}
@@ -217,8 +226,8 @@ class RegisterMap:
         return [raw & _U16]
 
 
-def _fail(source: str, message: str) -> ValueError:
-    return ValueError(f"register map {source}: {message}")
+def _fail(source: str, message: str) -> ConfigError:
+    return ConfigError(f"register map {source}: {message}")
 
 
 def _int(source: str, where: str, value: Any, lo: int, hi: int) -> int:
@@ -374,6 +383,27 @@ def _check_overlaps(source: str, where: str, spans: list[tuple[str, int, int]]) 
             raise _fail(source, f"{where}: {a} ({a0}..{a1 - 1}) overlaps {b} ({b0}..{b1 - 1})")
 
 
+def _check_cameras(source: str, inputs: RegisterTable, holding: RegisterTable) -> None:
+    """Camera registers come as a set: the ``cameras`` block with ``camera_count``; the
+    test-bench ``camera_inputs`` only with them; ``valid`` a 0/1 flag, ``speed`` with a
+    ``none`` value (no vehicle in view)."""
+    has_block, has_count = "cameras" in inputs.blocks, "camera_count" in inputs.fields
+    if has_block != has_count:
+        missing = "camera_count" if has_block else "the cameras block"
+        raise _fail(source, f"input_registers: camera registers come together: {missing} "
+                    "missing")
+    if "camera_inputs" in holding.blocks and not has_block:
+        raise _fail(source, "holding_registers.camera_inputs needs the input block cameras")
+    for where, block in (("input_registers.cameras", inputs.blocks.get("cameras")),
+                         ("holding_registers.camera_inputs", holding.blocks.get("camera_inputs"))):
+        if block is None:
+            continue
+        if block.fields["valid"].max != 1:
+            raise _fail(source, f"{where}.fields.valid must be a flag (max: 1)")
+        if block.fields["speed"].none is None:
+            raise _fail(source, f"{where}.fields.speed needs a none value (no vehicle in view)")
+
+
 def parse_register_map(data: Any, source: str = "<data>") -> RegisterMap:
     """Validate a parsed profile document and build the :class:`RegisterMap`."""
     data = _mapping(source, "the document", data)
@@ -404,6 +434,7 @@ def parse_register_map(data: Any, source: str = "<data>") -> RegisterMap:
         raise _fail(source, "reject_reason must use enum: reject_reason")
     if inputs.blocks["groups"].fields["state"].enum != "group_state":
         raise _fail(source, "groups.state must use enum: group_state")
+    _check_cameras(source, inputs, holding)
     frozen_codes = MappingProxyType({k: MappingProxyType(v) for k, v in codes.items()})
     return RegisterMap(profile=profile, map_version=version, device_id=device_id,
                        codes=frozen_codes, inputs=inputs, holding=holding, source=source)

@@ -17,7 +17,7 @@ from scenarios.build import sumo_binary
 from scenarios.detectors import LOOP_PERIOD_S, LaneDetectors
 from scenarios.loopcount import LoopBank
 from scenarios.observation import LaneReading
-from scenarios.sensing import CameraModel, SensingProfile
+from scenarios.sensing import CameraModel, CameraReading, SensingProfile
 from signals.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -267,12 +267,25 @@ class SumoSession:
         return self._area_results
 
     def _camera_fields(self, values: dict[int, Any]) -> dict[str, float | None]:
-        if self._camera is None:
-            self._camera = CameraModel(self.sensing, self.seed)
-        view = self._camera.reading(int(values[_AREA_HALTING]), int(values[_AREA_VEHICLES]),
-                                    float(values[_AREA_SPEED]))
+        view = self._camera_view(values)
         return {"camera_queue": view.queue, "camera_approaching": view.approaching,
                 "camera_speed_mps": view.speed_mps}
+
+    def _camera_view(self, values: dict[int, Any]) -> CameraReading:
+        if self._camera is None:
+            self._camera = CameraModel(self.sensing, self.seed)
+        return self._camera.reading(int(values[_AREA_HALTING]), int(values[_AREA_VEHICLES]),
+                                    float(values[_AREA_SPEED]))
+
+    def camera_readings(self, detectors: tuple[LaneDetectors, ...]
+                        ) -> tuple[CameraReading | None, ...]:
+        """Per lane the camera's reading of the last step, with the profile's noise and
+        dropout (None for a lane without a camera): what :meth:`read_lanes` puts into the
+        ``camera_*`` fields, for a caller that does not read the loops here (the HIL bridge)."""
+        ids = tuple(d.camera for d in detectors if d.camera)
+        areas = self._area_values(ids) if ids else {}
+        return tuple(self._camera_view(areas[d.camera]) if d.camera is not None else None
+                     for d in detectors)
 
     def halting_vehicles(self, lanes: tuple[str, ...]) -> tuple[int, ...]:
         """Vehicles standing (speed < 0.1 m/s) on each lane in the last step."""

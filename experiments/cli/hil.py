@@ -9,11 +9,14 @@ import math
 import signal
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from hil.argtypes import (
+    bounded_float,
     demand_scale,
     duration_s,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -50,15 +53,43 @@ def _tls_files(args: argparse.Namespace):
     return TlsFiles(cert=args.tls_cert, key=args.tls_key, ca=args.tls_ca)
 
 
+#: the sensing profiles the HIL register maps carry (no advance-loop registers)
+HIL_SENSING = ("loops", "camera")
+
+
 def _load(args: argparse.Namespace):
+    """Scenario (with the sensing of ``--sensing``, if the command has it), its first
+    junction, and the junction bound to the register map of ``--profile``."""
     from hil.codec import JunctionBinding
     from hil.registermap import load_register_map
     from scenarios.scenario import load_scenario
+    from scenarios.sensing import SensingProfile
 
     regmap = load_register_map(args.profile)
     scenario = load_scenario(args.scenario)
+    sensing = getattr(args, "sensing", None)
+    if sensing is not None or scenario.sensing.camera:
+        scenario = scenario.with_sensing(SensingProfile(
+            sensing or scenario.sensing.name,
+            camera_noise=getattr(args, "camera_noise", 0.0),
+            camera_dropout=getattr(args, "camera_dropout", 0.0)))
     junction = scenario.junctions[0]
     return scenario, junction, JunctionBinding.for_junction(regmap, junction)
+
+
+def _add_sensing(q: argparse.ArgumentParser, simulated: bool) -> None:
+    what = ("the bridge feeds each lane's simulated camera into the controller's camera inputs"
+            if simulated else "the controller reads each lane's camera registers")
+    q.add_argument("--sensing", default=None, choices=HIL_SENSING,
+                   help=f"loops (stop line + 35 m) or camera (also a 100 m video zone: {what}; "
+                        "needs a profile with camera registers, e.g. --profile "
+                        "hil/profiles/ampel-camera-v1.yaml) (default: the scenario's, loops)")
+    if simulated:
+        q.add_argument("--camera-noise", type=non_negative_float, default=0.0,
+                       help="camera: relative standard deviation of each value (default: 0)")
+        q.add_argument("--camera-dropout", type=bounded_float(0.0, 1.0), default=0.0,
+                       help="camera: probability that a lane's reading is missing "
+                            "(default: 0)")
 
 
 # ------------------------------------------------------------------- serve
@@ -70,6 +101,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     _quiet_pymodbus(args.verbose)
     scenario, junction, binding = _load(args)
+    binding = replace(binding, cameras=False)  # it publishes what its profile has
     params = {"plan": args.plan} if args.plan else None
     local = controller_factory("fixed-time", params)(junction, scenario)
     config = FieldConfig(watchdog_s=args.watchdog, handshake_beats=args.handshake)
@@ -161,6 +193,11 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         audit.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if adapter.mismatch is not None and adapter.mismatch_cameras:
+        raise FieldDeviceError(f"the field controller at {options.describe()} has no camera "
+                               f"inputs for junction {junction.layout.tls} ({adapter.mismatch}); "
+                               "nothing was written (deploy without --sensing camera, or serve "
+                               "a camera profile)")
     if adapter.mismatch is not None:
         raise FieldDeviceError(f"the field controller at {options.describe()} does not run "
                                f"junction {junction.layout.tls} of scenario {scenario.name} "
@@ -253,6 +290,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "max-pressure, rl)")
     q.add_argument("--policy", type=Path, default=None, help="policy file for --controller rl")
     common(q, "westentor")
+    _add_sensing(q, simulated=False)
     q.add_argument("--period", type=positive_float, default=0.1,
                    help="control-loop period in seconds (default: 0.1 = 10 Hz)")
     q.add_argument("--timeout", type=positive_float, default=0.1,
@@ -293,6 +331,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--duration", type=duration_s, default=3600.0,
                    help="simulated seconds (default: 3600)")
     q.add_argument("--demand", type=demand_scale, default=1.0, help="demand scale factor")
+    _add_sensing(q, simulated=True)
     q.add_argument("--out", required=True, help="output folder (created if missing)")
     q.add_argument("--wait", type=positive_float, default=10.0,
                    help="give up when the controller does not answer for this many seconds "
