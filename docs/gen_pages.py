@@ -7,14 +7,14 @@ import mkdocs_gen_files
 from controllers.registry import controller_infos
 from experiments.docgen import (
     controller_parameters_markdown,
-    register_map_markdown,
+    register_maps_markdown,
     scenarios_markdown,
 )
 from scenarios.registry import HAMM_DIR, registered
 
 PAGES = {
     "reference/controllers.md": lambda: controller_parameters_markdown(controller_infos()),
-    "reference/register-map.md": register_map_markdown,
+    "reference/register-map.md": register_maps_markdown,
     "reference/scenarios.md": lambda: scenarios_markdown(registered(HAMM_DIR)),
 }
 

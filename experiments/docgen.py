@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from controllers.registry import ControllerInfo
-from hil.registermap import FieldSpec, RegisterMap, RegisterTable, load_register_map
+from hil.registermap import (
+    DEFAULT_PROFILE,
+    FieldSpec,
+    RegisterMap,
+    RegisterTable,
+    load_register_map,
+    shipped_profiles,
+)
 from scenarios.registry import RegistryEntry
 
 
@@ -69,8 +76,10 @@ def _table_markdown(title: str, table: RegisterTable) -> list[str]:
     return out
 
 
-def register_map_markdown(register_map: RegisterMap | Path | str | None = None) -> str:
-    """The register map of a HIL profile (default: the shipped ``ampel-v1``) as Markdown."""
+def register_map_markdown(register_map: RegisterMap | Path | str | None = None,
+                          level: int = 1) -> str:
+    """The register map of a HIL profile (default: the shipped ``ampel-v1``) as Markdown;
+    ``level`` is the heading level of its title (2 to nest it in another page)."""
     rmap = (register_map if isinstance(register_map, RegisterMap)
             else load_register_map(register_map))
     parts = [f"# Register map `{rmap.profile}`", "",
@@ -89,6 +98,41 @@ def register_map_markdown(register_map: RegisterMap | Path | str | None = None) 
                           sorted(entries.items(), key=lambda kv: kv[1]))
         parts.append(f"- **{table}**: {items}")
     parts.append("")
+    deeper = "#" * (level - 1)
+    return "\n".join(deeper + line if line.startswith("#") else line for line in parts)
+
+
+def _carries(rmap: RegisterMap) -> str:
+    """What a profile carries, in a few words."""
+    what = ["signal groups", "loop detectors"]
+    if "cameras" in rmap.inputs.blocks:
+        what.append("a camera per lane (queue, approaching, speed, valid; `--sensing camera`)")
+    bench = [b for b in ("detector_inputs", "camera_inputs") if b in rmap.holding.blocks]
+    if bench:
+        what.append("test-bench inputs for the bridge (" + ", ".join(f"`{b}`" for b in bench)
+                    + ")")
+    return ", ".join(what)
+
+
+def register_maps_markdown(paths: Iterable[Path | str] | None = None) -> str:
+    """One page for every HIL profile file in ``paths`` (default: the shipped ones in
+    ``hil/profiles/``): an overview table, then each map."""
+    maps = [load_register_map(p) for p in (shipped_profiles() if paths is None else paths)]
+    parts = ["# Register maps", "",
+             "Generated from every profile in `hil/profiles/` at build time. `ampel hil serve`, "
+             "`deploy` and `bridge` take one with `--profile FILE` (default "
+             f"`{DEFAULT_PROFILE.name}`). A profile with camera registers is a superset of "
+             "`ampel-v1` at the same addresses, so a loop-only client still works against it.",
+             "", "| profile | file | map version | device id | carries |",
+             "|---|---|---|---|---|"]
+    for rmap in maps:
+        name = Path(rmap.source).name if rmap.source else rmap.profile
+        default = " (default)" if name == DEFAULT_PROFILE.name else ""
+        parts.append(f"| `{rmap.profile}`{default} | `hil/profiles/{name}` | {rmap.map_version} "
+                     f"| {rmap.device_id} | {_cell(_carries(rmap))} |")
+    parts.append("")
+    for rmap in maps:
+        parts.append(register_map_markdown(rmap, level=2))
     return "\n".join(parts)
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "RegisterMap",
     "RegisterTable",
     "load_register_map",
+    "shipped_profiles",
 ]
 
 #: the profile used when none is given
@@ -438,6 +439,12 @@ def parse_register_map(data: Any, source: str = "<data>") -> RegisterMap:
     frozen_codes = MappingProxyType({k: MappingProxyType(v) for k, v in codes.items()})
     return RegisterMap(profile=profile, map_version=version, device_id=device_id,
                        codes=frozen_codes, inputs=inputs, holding=holding, source=source)
+
+
+def shipped_profiles() -> list[Path]:
+    """The profile files shipped in ``hil/profiles/``, the default first."""
+    return sorted(DEFAULT_PROFILE.parent.glob("*.yaml"),
+                  key=lambda p: (p != DEFAULT_PROFILE, p.name))
 
 
 def load_register_map(path: Path | str | None = None) -> RegisterMap:

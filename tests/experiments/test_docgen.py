@@ -12,9 +12,15 @@ from controllers.registry import ControllerInfo, controller_infos, parameter_row
 from experiments.docgen import (
     controller_parameters_markdown,
     register_map_markdown,
+    register_maps_markdown,
     scenarios_markdown,
 )
-from hil.registermap import DEFAULT_PROFILE, parse_register_map
+from hil.registermap import (
+    DEFAULT_PROFILE,
+    load_register_map,
+    parse_register_map,
+    shipped_profiles,
+)
 from scenarios.registry import HAMM_DIR, registered
 
 
@@ -79,3 +85,21 @@ def test_scenario_catalogue_lists_every_hamm_scenario() -> None:
         assert f"| `{e.name}` |" in page
     assert "`westentor`" in page
     assert "`westentor`" not in scenarios_markdown([e for e in entries if e.name != "westentor"])
+
+
+def test_register_map_page_lists_every_shipped_profile(tmp_path: Path) -> None:
+    page = register_maps_markdown()
+    assert page.startswith("# Register maps")
+    for path in shipped_profiles():
+        rmap = load_register_map(path)
+        assert f"| `{rmap.profile}`" in page and f"`hil/profiles/{path.name}`" in page
+        assert f"## Register map `{rmap.profile}`" in page
+    assert shipped_profiles()[0] == DEFAULT_PROFILE and len(shipped_profiles()) >= 2
+    assert "| `ampel-v1` (default) |" in page
+    assert "### Block `cameras`" in page and "| `cameras.speed` | +3 |" in page
+    assert "a camera per lane" in page
+    # a new profile file shows up on the page without touching the generator
+    extra = tmp_path / "other-v1.yaml"
+    extra.write_text(DEFAULT_PROFILE.read_text(encoding="utf-8").replace(
+        "profile: ampel-v1", "profile: other-v1"), encoding="utf-8")
+    assert "| `other-v1` |" in register_maps_markdown([DEFAULT_PROFILE, extra])
