@@ -21,10 +21,10 @@ from hil.registermap import load_register_map
 from scenarios.scenario import load_scenario
 
 
-def start_server() -> tuple[subprocess.Popen, int]:
-    """The virtual field controller on a free loopback port."""
+def start_server(*extra: str) -> tuple[subprocess.Popen, int]:
+    """The virtual field controller on a free loopback port (``extra``: more serve options)."""
     proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "hil", "serve",
-                             "--scenario", "westentor", "--port", "0"],
+                             "--scenario", "westentor", "--port", "0", *extra],
                             stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline() if proc.stdout else ""
     m = re.search(r"modbus://[^:]+:(\d+)", line)

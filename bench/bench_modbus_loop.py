@@ -3,6 +3,7 @@
 Starts ``ampel hil serve`` (Westentor, real time, loopback) in a subprocess and runs the
 adapter with a controller from the registry in this process for ``--duration`` seconds
 (default 600 = 10 minutes). A deadline is missed when a cycle ends after its 100 ms slot.
+``--sensing camera`` serves and reads the camera profile (one more read per cycle).
 Prints misses, cycle-time percentiles, commands and anomalies. Target: zero misses.
 """
 
@@ -21,7 +22,7 @@ from hil.adapter import Adapter, AdapterConfig
 from hil.audit import AuditLog
 from hil.codec import JunctionBinding
 from hil.link import FieldLink, LinkOptions
-from hil.registermap import load_register_map
+from hil.registermap import CAMERA_PROFILE, load_register_map
 from scenarios.scenario import load_scenario
 
 
@@ -31,12 +32,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=600.0)
     parser.add_argument("--controller", default="fixed-time")
     parser.add_argument("--period", type=float, default=0.1)
+    parser.add_argument("--sensing", choices=("loops", "camera"), default="loops")
     args = parser.parse_args()
-    scenario = load_scenario("westentor")
+    scenario = load_scenario("westentor").with_sensing(args.sensing)
     junction = scenario.junctions[0]
-    binding = JunctionBinding.for_junction(load_register_map(), junction)
+    profile = CAMERA_PROFILE if args.sensing == "camera" else None
+    binding = JunctionBinding.for_junction(load_register_map(profile), junction)
     controller = controller_factory(args.controller)(junction, scenario)
-    proc, port = start_server()
+    proc, port = start_server(*(["--profile", str(profile)] if profile else []))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             audit = AuditLog(Path(tmp) / "audit.jsonl")
@@ -50,8 +53,9 @@ def main() -> None:
         proc.terminate()
         proc.wait(10)
     cycles = [c * 1000 for c in stats.cycle_s]
-    print(f"adapter loop, {args.controller}, {1 / args.period:g} Hz for {args.duration:g} s: "
-          f"{stats.cycles} cycles, final state {state}")
+    print(f"adapter loop, {args.controller}, {args.sensing}, {1 / args.period:g} Hz for "
+          f"{args.duration:g} s: {stats.cycles} cycles, {adapter.link.requests} requests, "
+          f"final state {state}")
     print(f"  missed deadlines  {stats.deadline_misses}")
     print(f"  cycle time        p50 {statistics.median(cycles):.3f} ms   "
           f"p99 {percentile(cycles, 99):.3f} ms   max {max(cycles):.3f} ms")
