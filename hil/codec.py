@@ -40,6 +40,7 @@ __all__ = [
     "decode_detectors",
     "decode_status",
     "plan_reads",
+    "to_raw",
 ]
 
 class JunctionMismatch(DecodeError):
@@ -367,16 +368,16 @@ def camera_row(block: BlockSpec, reading: CameraReading | None) -> dict[str, int
         return {"valid": 0, "queue": 0, "approaching": 0,
                 "speed": _speed_none(fs["speed"])}
     speed = (_speed_none(fs["speed"]) if reading.speed_mps is None
-             else _to_raw(reading.speed_mps, fs["speed"]))
-    return {"valid": 1, "queue": _to_raw(reading.queue, fs["queue"]),
-            "approaching": _to_raw(reading.approaching, fs["approaching"]), "speed": speed}
+             else to_raw(reading.speed_mps, fs["speed"]))
+    return {"valid": 1, "queue": to_raw(reading.queue, fs["queue"]),
+            "approaching": to_raw(reading.approaching, fs["approaching"]), "speed": speed}
 
 
 def _speed_none(spec: FieldSpec) -> int:
     return spec.none if spec.none is not None else 0
 
 
-def _to_raw(value: float, spec: FieldSpec) -> int:
+def to_raw(value: float, spec: FieldSpec) -> int:
     """Engineering value -> raw register value: rounded to the scale, clipped to the range."""
     return max(spec.min, min(spec.max, int(round(value / spec.scale))))
 

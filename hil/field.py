@@ -25,6 +25,7 @@ from hil.codec import (
     camera_row,
     conflicting_greens,
     decode_camera,
+    to_raw,
 )
 from hil.registermap import DecodeError, FieldSpec
 from scenarios.observation import Observation
@@ -397,9 +398,9 @@ class VirtualFieldController:
             f["active_stage"]: no_stage if active is None else active,
             f["target_stage"]: (f["target_stage"].none if f["target_stage"].none is not None
                                 else 0xFFFF) if target is None else target,
-            f["time_in_stage"]: _scaled(seq.time_in_stage_s, f["time_in_stage"]),
+            f["time_in_stage"]: to_raw(seq.time_in_stage_s, f["time_in_stage"]),
             f["allowed_stages"]: allowed,
-            f["clock"]: _scaled(self.ticks * dt, f["clock"]),
+            f["clock"]: to_raw(self.ticks * dt, f["clock"]),
             f["group_count"]: self.binding.group_count,
             f["stage_count"]: self.binding.stage_count,
             f["detector_count"]: self.binding.detector_count,
@@ -420,7 +421,7 @@ class VirtualFieldController:
             state_spec = groups.fields["state"]
             time_spec = groups.fields["time_in_state"]
             words[base + state_spec.address] = rm.code("group_state", self._group_state(i))
-            for k, w in enumerate(rm.encode(time_spec, _scaled(
+            for k, w in enumerate(rm.encode(time_spec, to_raw(
                     (self.ticks - self._since[i]) * dt, time_spec))):
                 words[base + time_spec.address + k] = w
         det = rm.inputs.blocks["detectors"]
@@ -447,7 +448,3 @@ def _raw(words: Mapping[int, int], spec: FieldSpec, base: int) -> int:
     if spec.words == 2:
         return (words.get(addr, 0) << 16) | words.get(addr + 1, 0)
     return words.get(addr, 0)
-
-
-def _scaled(value: float, spec: FieldSpec) -> int:
-    return max(spec.min, min(spec.max, int(round(value / spec.scale))))

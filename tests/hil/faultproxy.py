@@ -16,7 +16,8 @@ class FaultProxy:
     """Forwards Modbus/TCP between the adapter and a server, corrupting answers on demand.
 
     ``mode``: ``pass``; ``garbage`` (random input-register values); ``conflict`` (two
-    conflicting groups shown green); ``freeze`` (input registers replay their first answer).
+    conflicting groups shown green); ``freeze`` (input registers replay their first answer);
+    ``camera`` (every camera slot's ``valid`` flag out of range).
     ``delay_s`` delays every answer.
     """
 
@@ -115,6 +116,12 @@ class FaultProxy:
                 addr = block.slot_address(slot) + block.fields["state"].address
                 if address <= addr < address + count:
                     regs[addr - address] = green
+        elif mode == "camera":
+            block = self.binding.regmap.inputs.blocks["cameras"]
+            for slot in range(len(self.binding.lanes)):
+                addr = block.slot_address(slot) + block.fields["valid"].address
+                if address <= addr < address + count:
+                    regs[addr - address] = 7
         else:
             return body
         return body[:2] + b"".join(r.to_bytes(2, "big") for r in regs)

@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import Probe, serve
+from conftest import Probe, serve, wait_for
+from faultproxy import FaultProxy
 
 from controllers.base import Controller, StageRequest
 from controllers.registry import controller_factory
@@ -263,3 +264,35 @@ def test_camera_sensing_with_loop_only_profile_is_one_line(procs, command: list[
     assert len(lines) == 1, proc.stderr
     assert "profile ampel-v1 has no camera registers" in lines[0]
     assert "--profile hil/profiles/ampel-camera-v1.yaml" in lines[0]
+
+
+def test_invalid_camera_block_sends_the_adapter_to_local(procs, camera_binding: JunctionBinding,
+                                                         tmp_path: Path) -> None:
+    """Out-of-range camera registers are an implausible read-back: the adapter stops
+    commanding, requests the local plan, and resumes once the values are clean again."""
+    _server, port = serve(procs, *CAM, "--speed", "5", "--watchdog", "1.0")
+    proxy = FaultProxy(port, camera_binding)
+    proxy_port = proxy.start()
+    audit = tmp_path / "audit.jsonl"
+    adapter = procs("hil", "deploy", "--target", f"127.0.0.1:{proxy_port}", "--controller",
+                    "actuated", "--sensing", "camera", *CAM, "--period", "0.05",
+                    "--audit", str(audit))
+    probe = Probe(camera_binding, port)
+
+    def anomalies() -> list[dict]:
+        return [r for r in read_audit(audit) if r["kind"] == "anomaly"] if audit.exists() \
+            else []
+
+    try:
+        assert wait_for(lambda: probe.mode() == "external", 15)
+        proxy.mode = "camera"
+        assert wait_for(lambda: probe.mode() == "local", 3)
+        bad = [r for r in anomalies() if r["event"] == "implausible_readback"]
+        assert bad and "cameras.valid = 7 outside 0..1" in bad[0]["error"]
+        proxy.mode = "pass"
+        assert wait_for(lambda: probe.mode() == "external", 10)
+    finally:
+        probe.close()
+        code = adapter.stop(signal.SIGINT)
+        proxy.stop()
+    assert code == 0 and "Traceback" not in adapter.stderr, adapter.stderr
