@@ -199,7 +199,7 @@ def test_controller_sees_sumo_cameras_and_decides_as_in_simulation(
 def test_cli_loop_with_camera_sensing_matches_in_process_run(procs, camera_scenario,
                                                              tmp_path: Path) -> None:
     """ampel hil serve/deploy/bridge with --sensing camera vs `ampel run --sensing camera`."""
-    duration = 600.0
+    duration = 300.0
     _server, port = serve(procs, *CAM, "--speed", "60", "--sync", "--watchdog", "2.0")
     audit = tmp_path / "audit.jsonl"
     adapter = procs("hil", "deploy", "--target", f"127.0.0.1:{port}", "--controller",
