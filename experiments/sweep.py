@@ -6,11 +6,12 @@ import logging
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from experiments.backends import Backend
 from experiments.config import ExperimentConfig
+from experiments.results import RunRecord
 from experiments.store import ResultsDir
+from scenarios.rebuilt import REBUILT_REFERENCES
 from signals.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,8 @@ class SweepOutcome:
     planned: int
     reused: int = 0
     finished: int = 0
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    unsafe: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[RunRecord] = field(default_factory=list)
+    unsafe: list[RunRecord] = field(default_factory=list)
     table: Path | None = None
 
 
@@ -42,6 +43,9 @@ def preflight(config: ExperimentConfig, skip_broken: bool = False) -> Experiment
     keep = []
     scenarios = [load_scenario(s) for s in config.scenarios]
     for entry in config.controllers:
+        if entry.name in REBUILT_REFERENCES:  # SUMO's own, run by the worker
+            keep.append(entry)
+            continue
         try:
             for scenario in scenarios:
                 build_controllers(scenario, controller_factory(entry.name, entry.params))
@@ -103,13 +107,12 @@ def _run_locked(results: ResultsDir, config: ExperimentConfig, backend: Backend,
             for record in backend.run(todo):
                 results.write_run(record)
                 outcome.finished += 1
-                if record.get("status") != "ok":
+                if not record.ok:
                     outcome.failed.append(record)
-                    bar.write(f"run {record['run_id']} ({record['scenario']}, "
-                              f"{record['controller']}, seed {record['seed']}) failed: "
-                              f"{record.get('error')}", file=sys.stderr)
-                elif record.get("safety_violations") and not record.get(
-                        "safety_violations_source"):  # a reference's are SUMO's, not ampel's
+                    bar.write(f"run {record.run_id} ({record.scenario}, "
+                              f"{record.controller}, seed {record.seed}) failed: "
+                              f"{record.error}", file=sys.stderr)
+                elif record.unsafe:  # a reference's violations are SUMO's, not ampel's
                     outcome.unsafe.append(record)
                 bar.update(1)
     finally:
