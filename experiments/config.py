@@ -235,6 +235,21 @@ def _duration(value: Any) -> float | None:
     return _number(value, "duration_s", MAX_DURATION_S)
 
 
+def label_entry(text: str) -> dict[str, Any]:
+    """The config entry of a ``NAME[:KEY=VALUE;KEY=VALUE]`` label (the scripts'
+    ``--controllers``): that name with those (string) parameters, labelled ``text``."""
+    name, _, rest = text.partition(":")
+    params: dict[str, Any] = {}
+    for item in rest.split(";"):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"controller {text!r}: expected KEY=VALUE, got {item!r}")
+        params[key] = value
+    return {"name": name, "label": text, "params": params}
+
+
 def parse_config(data: Any, base: Path = Path("."), source: str = "",
                  skip_missing_controllers: bool = False) -> ExperimentConfig:
     """Validate a config mapping (``base``: folder that relative input paths start from).

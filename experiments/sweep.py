@@ -1,14 +1,16 @@
-"""A sweep: every run of an experiment config, stored as each finishes, resumable."""
+"""A sweep: every run of an experiment config, stored as each finishes, resumable
+(:func:`run_sweep`); or a list of runs without a results folder (:func:`run_all`)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from experiments.backends import Backend
-from experiments.config import ExperimentConfig
+from experiments.config import ExperimentConfig, RunSpec
 from experiments.results import RunRecord
 from experiments.store import ResultsDir
 from scenarios.rebuilt import REBUILT_REFERENCES
@@ -62,6 +64,19 @@ def preflight(config: ExperimentConfig, skip_broken: bool = False) -> Experiment
     labels = [c.label for c in keep]
     baseline = config.baseline if config.baseline in labels else labels[0]
     return replace(config, controllers=tuple(keep), baseline=baseline)
+
+
+def run_all(specs: Sequence[RunSpec], backend: Backend,
+            on_record: Callable[[int, RunRecord], None] | None = None) -> list[RunRecord]:
+    """Run ``specs`` without a results folder (the table scripts) and return their records
+    in the order of ``specs``; ``on_record(k, record)`` sees the k-th record to finish."""
+    order = {(s.run_id, s.controller): i for i, s in enumerate(specs)}
+    out: list[RunRecord | None] = [None] * len(specs)
+    for k, record in enumerate(backend.run(specs), 1):
+        out[order[(record.run_id, record.controller)]] = record
+        if on_record is not None:
+            on_record(k, record)
+    return [r for r in out if r is not None]
 
 
 def run_sweep(config: ExperimentConfig, root: Path, backend: Backend, resume: bool = False,

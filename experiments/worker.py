@@ -34,8 +34,8 @@ def _now() -> str:
 
 def base_record(spec: RunSpec, **fields: Any) -> RunRecord:
     """A record of ``spec`` (its identifying part) with ``fields`` set."""
-    return RunRecord(run_id=spec.run_id, **spec.to_dict(), host=socket.gethostname(),
-                     finished_at=_now(), **fields)
+    return RunRecord(**{"run_id": spec.run_id, **spec.to_dict(), "host": socket.gethostname(),
+                        "finished_at": _now(), **fields})
 
 
 def failed_record(spec: RunSpec, error: str, tb: str = "", wall_s: float = 0.0) -> RunRecord:
