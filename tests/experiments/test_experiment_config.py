@@ -10,8 +10,8 @@ import pytest
 from scipy import stats as sps
 
 from experiments.config import label_entry, load_config, parse_config
-from experiments.results import RunRecord, record_problem
 from experiments.los import LosTable, los_table
+from experiments.results import RunRecord, record_problem
 from experiments.stats import mean_ci, paired
 
 BASE = {"scenarios": ["westentor"], "controllers": ["fixed-time"], "seeds": [1, 2]}
