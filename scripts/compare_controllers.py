@@ -58,13 +58,9 @@ def table(groups: list[Group], controllers: list[str], names: dict[str, str],
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit 0, 1 (a safety violation or a failed run) or 2 (bad input)."""
-    from signals.errors import AmpelError
+    from experiments.cli.options import script_main
 
-    try:
-        return _main(argv)
-    except AmpelError as exc:
-        print(f"compare_controllers: {exc}", file=sys.stderr)
-        return 2
+    return script_main("compare_controllers", _main, argv)
 
 
 def _main(argv: list[str] | None) -> int:
