@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -104,7 +105,7 @@ def _main(argv: list[str] | None) -> int:
             log.warning("%d/%d %s %s seed %d failed: %s", k, len(specs), rec.scenario,
                         rec.controller, rec.seed, rec.error)
             return
-        if k == 1 and rec.value(args.metric) != rec.value(args.metric):  # NaN: no such key
+        if math.isnan(rec.value(args.metric)):  # not a metric or counter of the record
             raise ConfigError(f"--metric {args.metric!r} is not a metric of a run (known: "
                               f"{', '.join(sorted(rec.metrics))})")
         log.info("%d/%d %s %s seed %d: %s %.2f, violations %d", k, len(specs), rec.scenario,

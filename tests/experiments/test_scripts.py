@@ -96,3 +96,14 @@ def test_resco_table_equals_direct_runs(tmp_path: Path, capsys) -> None:
                      + (f" ({tele} tp, {totals['jam_teleports']} jam)" if tele else ""))
     assert row_cells(out, "cologne1") == cells
     assert "safety violations in all 2 runs: 0" in out
+
+
+@pytest.mark.slow
+def test_compare_controllers_names_an_unknown_metric(tmp_path: Path, capsys) -> None:
+    code = script("compare_controllers").main([
+        "--scenarios", "westentor", "--controllers", "fixed-time", "--seeds", "1",
+        "--duration", "30", "--workers", "1", "--metric", "mean_happiness",
+        "--out", str(tmp_path / "c.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--metric 'mean_happiness' is not a metric" in err, err
+    assert "mean_delay_s" in err and not (tmp_path / "c.json").exists()
