@@ -47,7 +47,7 @@ def green_limits(junction: Junction) -> GreenLimits:
 def check_keys(params: dict[str, Any], known: set[str], where: str) -> None:
     """Refuse parameters a builder does not know (one line naming the key)."""
     for key in params:
-        if key not in known and not key.startswith("_"):
+        if key not in known:
             raise ParameterError(f"{where}: unknown parameter {key!r} "
                                  f"(known: {', '.join(sorted(known))})")
 
@@ -171,7 +171,7 @@ def build_bus_priority(junction: Junction, scenario: Scenario, params: dict[str,
         raise ParameterError(f"bus-priority: parameter 'base' must be one of {', '.join(BASES)}, "
                              f"got {base!r}")
     own = {k: v for k, v in params.items()
-           if not k.startswith("base.") and k not in ("base", "plan") and not k.startswith("_")}
+           if not k.startswith("base.") and k not in ("base", "plan")}
     p = parse_params(BusPriorityParams, own, "bus-priority")
     base_params = {**({"plan": params["plan"]} if "plan" in params else {}),
                    **{k[len("base."):]: v for k, v in params.items() if k.startswith("base.")}}

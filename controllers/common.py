@@ -83,16 +83,17 @@ def parse_params(cls: type[P], params: Mapping[str, Any], where: str,
     """Build the parameter dataclass ``cls`` from a dict, refusing unknown keys.
 
     ``extra`` are keys the caller consumes itself (ignored here). Values may be strings
-    (from ``--param key=value``); they are converted to the type of the default.
+    (from ``--param key=value``); they are converted to the type of the default. A key
+    starting with ``_`` is never a parameter: it is refused like any unknown key.
     """
     fields = {f.name: f for f in dataclasses.fields(cls)}
     defaults = cls()
     values: dict[str, Any] = {}
     for key, value in params.items():
-        if key in extra or key.startswith("_"):
+        if key in extra:
             continue
-        if key not in fields:
-            known = ", ".join(sorted(set(fields) | set(extra)))
+        if key not in fields or key.startswith("_"):
+            known = ", ".join(sorted(k for k in set(fields) | set(extra) if not k.startswith("_")))
             raise ParameterError(f"{where}: unknown parameter {key!r} (known: {known})")
         values[key] = _coerce(value, getattr(defaults, key), key, where)
     try:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from experiments.config import RunSpec
+from experiments.results import RunRecord
 from experiments.worker import execute_run, failed_record
 from signals.errors import ConfigError
 
@@ -32,7 +33,7 @@ class Backend(Protocol):
 
     name: str
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunRecord]:
         """Execute ``specs``; yield one record per spec, as each finishes."""
         ...
 
@@ -82,14 +83,14 @@ class LocalBackend:
         if self.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {self.workers}")
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunRecord]:
         """Run on ``workers`` processes; a crashed worker's run is recorded as failed."""
         if not specs:
             return
         ctx = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(specs)), mp_context=ctx,
                                    initializer=die_with_parent, initargs=(os.getpid(),))
-        pending: dict[Future[dict[str, Any]], RunSpec] = {}
+        pending: dict[Future[RunRecord], RunSpec] = {}
         finished = False
         try:
             pending = {pool.submit(execute_run, s): s for s in specs}
@@ -190,7 +191,7 @@ class RayBackend:
                               f"{_first_line(errors[0])}")
         return True
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunRecord]:
         """Submit every run as a task; yield records as tasks finish."""
         if not specs:
             return

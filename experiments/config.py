@@ -11,7 +11,8 @@ Example (see ``experiments/configs/example.yaml``)::
     seeds: [1, 2, 3]
     demand_scales: [1.0, 1.2]
     sensing: [loops, camera]               # sensing profiles (scenarios/sensing.py)
-    duration_s: 3600
+    period: midday                         # time of day: its demand and plan
+    duration_s: 3600                       # or 'scenario': each scenario's own length
     baseline: fixed-time                   # a controller label
     output: runs/westentor-morning-peak    # relative to the current folder
     queue_sample_s: 30
@@ -35,6 +36,8 @@ from typing import Any
 import yaml
 
 from experiments.los import LosTable, los_table
+from scenarios.profiles import BASIS_PERIOD, period_names
+from scenarios.rebuilt import REBUILT_REFERENCES
 from scenarios.sensing import SENSING_NAMES
 from signals.errors import ConfigError
 from signals.numbers import MAX_DEMAND_SCALE, MAX_DURATION_S, MAX_SEED, check_number
@@ -42,8 +45,7 @@ from signals.numbers import MAX_DEMAND_SCALE, MAX_DURATION_S, MAX_SEED, check_nu
 log = logging.getLogger(__name__)
 
 TOP_KEYS = ("name", "scenarios", "controllers", "seeds", "demand_scales", "sensing",
-            "duration_s",
-            "baseline", "output", "queue_sample_s", "los")
+            "period", "duration_s", "baseline", "output", "queue_sample_s", "los")
 CONTROLLER_KEYS = ("name", "label", "params", "policy")
 
 
@@ -66,17 +68,21 @@ class RunSpec:
     params: dict[str, Any]
     seed: int
     demand_scale: float
-    duration_s: float
+    duration_s: float | None  # None: the scenario's own length
     queue_sample_s: float
     sensing: str = "loops"
+    period: str | None = None  # None: the basis period (morning peak)
 
     @property
     def run_id(self) -> str:
         """Stable hash of what determines the result (not the label or queue sampling)."""
+        duration = None if self.duration_s is None else float(self.duration_s)
         parts: list[Any] = [self.scenario, self.controller_name, self.params, self.seed,
-                            float(self.demand_scale), float(self.duration_s)]
+                            float(self.demand_scale), duration]
         if self.sensing != "loops":  # ids of loop runs stay as they were before profiles
             parts.append(self.sensing)
+        if self.period not in (None, BASIS_PERIOD):  # ... and before periods
+            parts.append(self.period)
         key = json.dumps(parts, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -95,7 +101,8 @@ class ExperimentConfig:
     seeds: tuple[int, ...]
     demand_scales: tuple[float, ...] = (1.0,)
     sensing: tuple[str, ...] = ("loops",)
-    duration_s: float = 3600.0
+    period: str | None = None
+    duration_s: float | None = 3600.0
     baseline: str = ""
     output: Path = Path("runs")
     queue_sample_s: float = 30.0
@@ -106,16 +113,22 @@ class ExperimentConfig:
         """Every run of the matrix, in a deterministic order."""
         return [RunSpec(scenario=s, controller=c.label, controller_name=c.name,
                         params=c.params, seed=seed, demand_scale=d, duration_s=self.duration_s,
-                        queue_sample_s=self.queue_sample_s, sensing=sensing)
+                        queue_sample_s=self.queue_sample_s, sensing=sensing,
+                        period=self.period)
                 for s in self.scenarios for d in self.demand_scales for sensing in self.sensing
                 for c in self.controllers for seed in self.seeds]
+
+    def _period(self) -> dict[str, str]:
+        # configs without a period are recorded as before periods existed (resume)
+        return {} if self.period is None else {"period": self.period}
 
     def to_dict(self) -> dict[str, Any]:
         """Resolved config (JSON), as recorded in ``experiment.json``."""
         return {"name": self.name, "scenarios": list(self.scenarios),
                 "controllers": [asdict(c) for c in self.controllers],
                 "seeds": list(self.seeds), "demand_scales": list(self.demand_scales),
-                "sensing": list(self.sensing), "duration_s": self.duration_s,
+                "sensing": list(self.sensing), **self._period(),
+                "duration_s": self.duration_s,
                 "baseline": self.baseline,
                 "output": str(self.output), "queue_sample_s": self.queue_sample_s,
                 "los": self.los.to_dict()}
@@ -193,6 +206,50 @@ def _controller(value: Any, where: str, base: Path, known: list[str]) -> Control
     return ControllerEntry(label=label, name=name, params=params)
 
 
+def _is_external(scenario: str) -> bool:
+    from scenarios.registry import find_entry
+
+    if scenario.endswith(".sumocfg"):
+        return True
+    entry = find_entry(scenario)
+    return entry is not None and entry.sumocfg is not None
+
+
+def _period(value: Any, scenarios: tuple[str, ...]) -> str | None:
+    """A known period name, for registered (Hamm) scenarios only; None when not given."""
+    if value is None:
+        return None
+    if value not in period_names():
+        raise ConfigError(f"period: unknown period {value!r} (known: "
+                          f"{', '.join(period_names())})")
+    external = [s for s in scenarios if _is_external(s)]
+    if external:
+        raise ConfigError(f"period: applies to registered Hamm scenarios only, not to "
+                          f"{external[0]} (an external scenario brings its own demand)")
+    return str(value)
+
+
+def _duration(value: Any) -> float | None:
+    if value == "scenario":
+        return None
+    return _number(value, "duration_s", MAX_DURATION_S)
+
+
+def label_entry(text: str) -> dict[str, Any]:
+    """The config entry of a ``NAME[:KEY=VALUE;KEY=VALUE]`` label (the scripts'
+    ``--controllers``): that name with those (string) parameters, labelled ``text``."""
+    name, _, rest = text.partition(":")
+    params: dict[str, Any] = {}
+    for item in rest.split(";"):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"controller {text!r}: expected KEY=VALUE, got {item!r}")
+        params[key] = value
+    return {"name": name, "label": text, "params": params}
+
+
 def parse_config(data: Any, base: Path = Path("."), source: str = "",
                  skip_missing_controllers: bool = False) -> ExperimentConfig:
     """Validate a config mapping (``base``: folder that relative input paths start from).
@@ -216,7 +273,7 @@ def parse_config(data: Any, base: Path = Path("."), source: str = "",
                       for i, v in enumerate(_list(data["scenarios"], "scenarios")))
     if len(set(scenarios)) != len(scenarios):
         raise ConfigError(f"scenarios: listed twice: {list(scenarios)}")
-    known = controller_names()
+    known = [*controller_names(), *REBUILT_REFERENCES]
     entries = []
     for i, value in enumerate(_list(data["controllers"], "controllers")):
         try:
@@ -262,8 +319,8 @@ def parse_config(data: Any, base: Path = Path("."), source: str = "",
         raise ConfigError(f"los: expected a mapping of thresholds, got {los!r}")
     return ExperimentConfig(
         name=name, scenarios=scenarios, controllers=tuple(entries), seeds=tuple(seeds),
-        demand_scales=scales, sensing=sensing,
-        duration_s=_number(data.get("duration_s", 3600), "duration_s", MAX_DURATION_S),
+        demand_scales=scales, sensing=sensing, period=_period(data.get("period"), scenarios),
+        duration_s=_duration(data.get("duration_s", 3600)),
         baseline=baseline, output=Path(output),
         queue_sample_s=_number(data.get("queue_sample_s", 30), "queue_sample_s",
                                MAX_DURATION_S),

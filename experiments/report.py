@@ -15,12 +15,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from experiments import plots
 from experiments.los import LosTable, los_table
+from experiments.results import RunRecord
 from experiments.stats import Paired, mean_ci, paired
 from experiments.store import ResultsDir
 from scenarios.files import write_text_atomic
@@ -58,12 +59,6 @@ RANK_KEY = "mean_total_delay_s"
 REFERENCE_PREFIX = "sumo-"
 
 
-def _value(rec: dict[str, Any], key: str) -> float:
-    if key in rec.get("metrics", {}):
-        return float(rec["metrics"][key])
-    return float(rec.get(key, math.nan))
-
-
 def fmt(value: float, decimals: int) -> str:
     """A number as shown in the report ('–' when undefined)."""
     return "–" if value is None or math.isnan(value) else f"{value:.{decimals}f}"
@@ -83,6 +78,23 @@ def fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+class LosCell(NamedTuple):
+    """The level of service of one approach (or junction) under one controller."""
+
+    mean_delay_s: float
+    unfinished_share: float
+    level: str
+
+
+@dataclass(frozen=True)
+class JunctionLos:
+    """Levels of service of one junction: ``approaches[approach][controller]`` and the
+    junction's own level per controller, that of its worst approach (``worst``)."""
+
+    approaches: dict[str, dict[str, LosCell]]
+    worst: dict[str, LosCell]
+
+
 @dataclass
 class Group:
     """The runs of one scenario at one demand scale."""
@@ -90,7 +102,7 @@ class Group:
     scenario: str
     demand_scale: float
     labels: list[str]
-    ok: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ok: dict[str, list[RunRecord]] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -99,11 +111,11 @@ class Group:
 
     def values(self, label: str, key: str) -> list[float]:
         """Per-seed values of one metric for one controller."""
-        return [_value(r, key) for r in self.ok.get(label, [])]
+        return [r.value(key) for r in self.ok.get(label, [])]
 
     def is_reference(self, label: str) -> bool:
         """Whether the controller is one of SUMO's own (a reference baseline)."""
-        return any(str(r.get("controller_name", "")).startswith(REFERENCE_PREFIX)
+        return any(r.controller_name.startswith(REFERENCE_PREFIX)
                    for r in self.ok.get(label, []))
 
     def shown(self, label: str) -> str:
@@ -119,7 +131,7 @@ class Group:
 
     def by_seed(self, label: str, key: str) -> dict[int, float]:
         """Per-seed values keyed by seed."""
-        return {int(r["seed"]): _value(r, key) for r in self.ok.get(label, [])}
+        return {int(r.seed): r.value(key) for r in self.ok.get(label, [])}
 
 
 @dataclass
@@ -131,7 +143,7 @@ class Analysis:
     baseline: str
     los: LosTable
     groups: list[Group]
-    failed: list[dict[str, Any]]
+    failed: list[RunRecord]
     missing: int
     revisions: list[str]
 
@@ -146,42 +158,58 @@ class Analysis:
                                                group.by_seed(label, key))))
         return out
 
-    def approach_los(self, group: Group
-                     ) -> dict[str, dict[str, dict[str, tuple[float, float, str]]]]:
-        """{junction: {approach: {controller: (mean delay, unfinished share, level)}}}.
-
-        Pooled over the seeds: total delay / vehicles of the approach.
-        """
+    def approach_los(self, group: Group) -> dict[str, JunctionLos]:
+        """Level of service per junction: per approach and controller, and the junction's
+        worst approach per controller. Pooled over the seeds: total delay / vehicles."""
         acc: dict[str, dict[str, dict[str, list[float]]]] = {}
         for label in group.labels:
             for rec in group.ok.get(label, []):
-                for junction, approaches in (rec.get("approaches") or {}).items():
+                for junction, approaches in rec.approaches.items():
                     for approach, cell in approaches.items():
                         a = acc.setdefault(junction, {}).setdefault(approach, {}).setdefault(
                             label, [0.0, 0.0, 0.0])
                         a[0] += cell["vehicles"]
                         a[1] += cell["delay_sum_s"]
                         a[2] += cell["unfinished"]
-        out: dict[str, dict[str, dict[str, tuple[float, float, str]]]] = {}
+        out: dict[str, JunctionLos] = {}
         for junction in sorted(acc):
-            rows: dict[str, dict[str, tuple[float, float, str]]] = {}
+            rows: dict[str, dict[str, LosCell]] = {}
             totals: dict[str, list[float]] = {}
             for approach in sorted(acc[junction]):
                 for label, (n, delay, unfinished) in acc[junction][approach].items():
                     if n:
                         mean, share = delay / n, unfinished / n
-                        rows.setdefault(approach, {})[label] = (mean, share,
-                                                                self.los.rate(mean, share))
+                        rows.setdefault(approach, {})[label] = LosCell(
+                            mean, share, self.los.rate(mean, share))
                     t = totals.setdefault(label, [0.0, 0.0, 0.0])
                     t[0], t[1], t[2] = t[0] + n, t[1] + delay, t[2] + unfinished
-            worst: dict[str, tuple[float, float, str]] = {}
+            worst: dict[str, LosCell] = {}
             for label, (n, delay, unfinished) in totals.items():
-                levels = [rows[a][label][2] for a in rows if label in rows[a]]
+                levels = [rows[a][label].level for a in rows if label in rows[a]]
                 if n and levels:
-                    worst[label] = (delay / n, unfinished / n, max(levels))
-            rows["(junction: worst approach)"] = worst
-            out[junction] = rows
+                    worst[label] = LosCell(delay / n, unfinished / n, max(levels))
+            out[junction] = JunctionLos(rows, worst)
         return out
+
+
+def group_records(records: Sequence[RunRecord], scenarios: Sequence[str],
+                  demand_scales: Sequence[float], labels: Sequence[str]
+                  ) -> tuple[list[Group], list[RunRecord]]:
+    """The finished runs per scenario and demand scale (in that order), each controller's
+    sorted by seed; and the failed runs."""
+    groups = {(s, float(d)): Group(s, float(d), list(labels))
+              for s in scenarios for d in demand_scales}
+    failed = []
+    for rec in records:
+        if not rec.ok:
+            failed.append(rec)
+            continue
+        g = groups[(rec.scenario, float(rec.demand_scale))]
+        g.ok.setdefault(rec.controller, []).append(rec)
+    for g in groups.values():
+        for recs in g.ok.values():
+            recs.sort(key=lambda r: r.seed)
+    return list(groups.values()), failed
 
 
 def analyse(root: Path, baseline: str | None = None) -> Analysis:
@@ -197,25 +225,12 @@ def analyse(root: Path, baseline: str | None = None) -> Analysis:
     records = results.planned_records()
     if not records:
         raise ConfigError(f"{root} holds no finished runs yet")
-    groups: dict[tuple[str, float], Group] = {}
-    for s in config["scenarios"]:
-        for d in config["demand_scales"]:
-            groups[(s, float(d))] = Group(s, float(d), labels)
-    failed = []
-    for rec in records:
-        if rec.get("status") != "ok":
-            failed.append(rec)
-            continue
-        g = groups[(rec["scenario"], float(rec["demand_scale"]))]
-        g.ok.setdefault(rec["controller"], []).append(rec)
-    for g in groups.values():
-        for recs in g.ok.values():
-            recs.sort(key=lambda r: r["seed"])
-    revisions = sorted({r.get("code_revision", "unknown") for r in records
-                        if r.get("status") == "ok"})
+    groups, failed = group_records(records, config["scenarios"], config["demand_scales"],
+                                   labels)
+    revisions = sorted({r.code_revision for r in records if r.ok})
     return Analysis(root=root, experiment=experiment, baseline=baseline,
                     los=los_table({k: v for k, v in config.get("los", {}).items()}),
-                    groups=[g for g in groups.values() if g.ok], failed=failed,
+                    groups=[g for g in groups if g.ok], failed=failed,
                     missing=len(experiment["runs"]) - len(records), revisions=revisions)
 
 
@@ -300,8 +315,9 @@ def _paired_html(a: Analysis, g: Group) -> str:
 def _los_html(a: Analysis, g: Group) -> str:
     parts = []
     labels = [lab for lab in g.labels if g.ok.get(lab)]
-    for junction, rows in a.approach_los(g).items():
+    for junction, los in a.approach_los(g).items():
         table_rows = []
+        rows = {**los.approaches, "(junction: worst approach)": los.worst}
         for approach, cells in rows.items():
             row = [_e(approach)]
             for label in labels:
@@ -338,16 +354,16 @@ def _modes_html(g: Group) -> str:
 
 
 def _figures_html(g: Group) -> str:
-    delays = {lab: [d for r in g.ok.get(lab, []) for d in r.get("delays_s") or []]
+    delays = {lab: [d for r in g.ok.get(lab, []) for d in r.delays_s]
               for lab in g.labels if g.ok.get(lab)}
     out = [f'<img alt="delay distribution {_e(g.title)}" '
            f'src="{plots.delay_distribution(delays)}">']
     junctions = sorted({j for recs in g.ok.values() for r in recs
-                        for j in ((r.get("queues") or {}).get("counts") or {})})
+                        for j in (r.queues["counts"] if r.queues else {})})
     for junction in junctions:
         series = {}
         for label in g.labels:
-            runs = [r["queues"] for r in g.ok.get(label, []) if r.get("queues")]
+            runs = [r.queues for r in g.ok.get(label, []) if r.queues]
             totals = [np.sum([c for c in q["counts"].get(junction, {}).values()], axis=0)
                       for q in runs if q["counts"].get(junction)]
             if not totals:
@@ -402,8 +418,8 @@ def render_html(a: Analysis) -> str:
     if a.failed:
         body += ["<h2>Failed runs</h2>", _table("failed", ["Run", "Scenario", "Controller",
                                                            "Seed", "Error"],
-                 [[_e(r["run_id"]), _e(r["scenario"]), _e(r["controller"]), _e(r["seed"]),
-                   f'<span class="txt">{_e(r.get("error"))}</span>'] for r in a.failed])]
+                 [[_e(r.run_id), _e(r.scenario), _e(r.controller), _e(r.seed),
+                   f'<span class="txt">{_e(r.error)}</span>'] for r in a.failed])]
     body += ["<h2>Level-of-service thresholds</h2>",
              _table("los-thresholds", ["Level", "Rule"],
                     [[f'<span class="los los-{lv}">{lv}</span>', _e(rule)]
@@ -444,9 +460,8 @@ def markdown_summary(a: Analysis) -> str:
                 p = paired(g.by_seed(a.baseline, RANK_KEY), g.by_seed(label, RANK_KEY))
                 change = ("–" if math.isnan(p.rel_change) else f"{p.rel_change:+.1%}")
                 p_text = fmt_p(p.p_t)
-            levels = ", ".join(f"{j} {rows['(junction: worst approach)'][label][2]}"
-                               for j, rows in los.items()
-                               if label in rows["(junction: worst approach)"])
+            levels = ", ".join(f"{j} {jl.worst[label].level}"
+                               for j, jl in los.items() if label in jl.worst)
             tput = mean_ci(g.values(label, "vehicles_arrived"))[0]
             lines.append(f"| {g.shown(label)} | {len(g.ok[label])} | {fmt_ci(mean, half, 1)} | "
                          f"{fmt_ci(delay, delay_half, 1)} | {fmt(backlog, 0)} | "

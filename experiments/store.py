@@ -1,4 +1,7 @@
-"""A results folder: ``experiment.json``, one ``runs/<run_id>.json`` per run, ``results.csv``.
+"""The results folder on disk: ``experiment.json``, ``runs/<run_id>.json``, ``results.csv``.
+
+One job: where records live and how a sweep writes, locks and resumes its folder. The
+record itself (its fields, JSON form and table row) is :mod:`experiments.results`.
 
 The per-run JSON files are the source of truth; each is written atomically the moment its
 run finishes. ``results.csv`` (one row per run, flat numbers, ``pandas.read_csv`` opens it)
@@ -20,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from experiments.config import ExperimentConfig, RunSpec
-from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
-from experiments.worker import BULKY_KEYS
-from scenarios.files import write_text_atomic
+from experiments.results import RunRecord, code_revision, record_problem
+from scenarios.files import write_json_atomic, write_text_atomic
+from scenarios.outpaths import writable_dir
 from signals.errors import ConfigError
 
 EXPERIMENT_FILE = "experiment.json"
@@ -50,7 +53,7 @@ class ResultsDir:
 
     def create(self) -> ResultsDir:
         """Make the folders (ValueError when not writable)."""
-        ensure_writable_dir(self.root)
+        writable_dir(self.root)
         self.runs_dir.mkdir(exist_ok=True)
         return self
 
@@ -111,16 +114,16 @@ class ResultsDir:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from None
 
-    def write_run(self, record: dict[str, Any]) -> Path:
+    def write_run(self, record: RunRecord) -> Path:
         """Store one finished run (atomically)."""
-        return write_json_atomic(record, self.run_path(record["run_id"]))
+        return write_json_atomic(record.to_dict(), self.run_path(record.run_id))
 
-    def read_run(self, run_id: str) -> dict[str, Any] | None:
+    def read_run(self, run_id: str) -> RunRecord | None:
         """A stored, valid run record, or None (missing or unreadable, see
         :meth:`inspect_run`)."""
         return self.inspect_run(run_id)[0]
 
-    def inspect_run(self, run_id: str) -> tuple[dict[str, Any] | None, str | None]:
+    def inspect_run(self, run_id: str) -> tuple[RunRecord | None, str | None]:
         """``(record, None)`` for a valid stored run, ``(None, None)`` for a missing one,
         ``(None, reason)`` for a file that cannot be used (truncated, not a record, a metric
         that is not a number)."""
@@ -132,7 +135,7 @@ class ResultsDir:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             return None, f"not readable JSON ({exc})"
         problem = record_problem(record, run_id)
-        return (None, problem) if problem else (record, None)
+        return (None, problem) if problem else (RunRecord.from_dict(record), None)
 
     def bad_runs(self) -> list[tuple[Path, str]]:
         """Stored run files of the planned runs that cannot be used, with the reason."""
@@ -156,23 +159,23 @@ class ResultsDir:
         for s in specs:
             if s.run_id in stored:
                 rec = self.read_run(s.run_id)
-                if rec is not None and rec.get("status") == "ok":
+                if rec is not None and rec.ok:
                     done.add(s.run_id)
         return done
 
-    def planned_records(self) -> list[dict[str, Any]]:
+    def planned_records(self) -> list[RunRecord]:
         """Stored records of the runs the experiment plans, labelled as in its config."""
         records = []
         for entry in self.read_experiment()["runs"]:
             rec = self.read_run(entry["run_id"])
             if rec is not None:
-                rec["controller"] = entry["controller"]
+                rec.controller = entry["controller"]
                 records.append(rec)
         return records
 
-    def write_table(self, records: list[dict[str, Any]] | None = None) -> Path:
+    def write_table(self, records: list[RunRecord] | None = None) -> Path:
         """Rebuild ``results.csv`` from the run records (atomically)."""
-        rows = [flat_row(r) for r in (self.planned_records() if records is None else records)]
+        rows = [r.row() for r in (self.planned_records() if records is None else records)]
         columns = list(ID_COLUMNS)
         for row in rows:
             columns += [k for k in row if k not in columns]
@@ -183,37 +186,3 @@ class ResultsDir:
         path = self.root / TABLE_FILE
         return write_text_atomic(path, buf.getvalue())
 
-
-def record_problem(record: Any, run_id: str) -> str | None:
-    """Why a run record cannot be used, or None."""
-    if not isinstance(record, dict):
-        return f"expected a run record (a JSON object), got a {type(record).__name__}"
-    if record.get("run_id") != run_id or record.get("status") not in ("ok", "failed"):
-        return "not a run record (run_id or status missing or wrong)"
-    if record["status"] == "ok":
-        metrics = record.get("metrics")
-        if not isinstance(metrics, dict):
-            return "no 'metrics' mapping"
-        for key, value in metrics.items():
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, int | float)):
-                return f"metric {key!r} is not a number: {value!r:.40}"
-        for key in ("seed", "demand_scale"):
-            if isinstance(record.get(key), bool) or not isinstance(record.get(key), int | float):
-                return f"{key!r} is not a number"
-    return None
-
-
-def flat_row(record: dict[str, Any]) -> dict[str, Any]:
-    """One table row: identifying columns, the metrics, counters; no per-vehicle data."""
-    row: dict[str, Any] = {}
-    for key, value in record.items():
-        if key in BULKY_KEYS:
-            continue
-        if key == "metrics":
-            row.update(value)
-        elif key == "params":
-            row[key] = json.dumps(value, sort_keys=True)
-        else:
-            row[key] = value
-    return row

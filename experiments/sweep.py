@@ -1,16 +1,19 @@
-"""A sweep: every run of an experiment config, stored as each finishes, resumable."""
+"""A sweep: every run of an experiment config, stored as each finishes, resumable
+(:func:`run_sweep`); or a list of runs without a results folder (:func:`run_all`)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from experiments.backends import Backend
-from experiments.config import ExperimentConfig
+from experiments.config import ExperimentConfig, RunSpec
+from experiments.results import RunRecord
 from experiments.store import ResultsDir
+from scenarios.rebuilt import REBUILT_REFERENCES
 from signals.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -24,8 +27,8 @@ class SweepOutcome:
     planned: int
     reused: int = 0
     finished: int = 0
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    unsafe: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[RunRecord] = field(default_factory=list)
+    unsafe: list[RunRecord] = field(default_factory=list)
     table: Path | None = None
 
 
@@ -42,6 +45,9 @@ def preflight(config: ExperimentConfig, skip_broken: bool = False) -> Experiment
     keep = []
     scenarios = [load_scenario(s) for s in config.scenarios]
     for entry in config.controllers:
+        if entry.name in REBUILT_REFERENCES:  # SUMO's own, run by the worker
+            keep.append(entry)
+            continue
         try:
             for scenario in scenarios:
                 build_controllers(scenario, controller_factory(entry.name, entry.params))
@@ -58,6 +64,19 @@ def preflight(config: ExperimentConfig, skip_broken: bool = False) -> Experiment
     labels = [c.label for c in keep]
     baseline = config.baseline if config.baseline in labels else labels[0]
     return replace(config, controllers=tuple(keep), baseline=baseline)
+
+
+def run_all(specs: Sequence[RunSpec], backend: Backend,
+            on_record: Callable[[int, RunRecord], None] | None = None) -> list[RunRecord]:
+    """Run ``specs`` without a results folder (the table scripts) and return their records
+    in the order of ``specs``; ``on_record(k, record)`` sees the k-th record to finish."""
+    order = {(s.run_id, s.controller): i for i, s in enumerate(specs)}
+    out: list[RunRecord | None] = [None] * len(specs)
+    for k, record in enumerate(backend.run(specs), 1):
+        out[order[(record.run_id, record.controller)]] = record
+        if on_record is not None:
+            on_record(k, record)
+    return [r for r in out if r is not None]
 
 
 def run_sweep(config: ExperimentConfig, root: Path, backend: Backend, resume: bool = False,
@@ -103,13 +122,12 @@ def _run_locked(results: ResultsDir, config: ExperimentConfig, backend: Backend,
             for record in backend.run(todo):
                 results.write_run(record)
                 outcome.finished += 1
-                if record.get("status") != "ok":
+                if not record.ok:
                     outcome.failed.append(record)
-                    bar.write(f"run {record['run_id']} ({record['scenario']}, "
-                              f"{record['controller']}, seed {record['seed']}) failed: "
-                              f"{record.get('error')}", file=sys.stderr)
-                elif record.get("safety_violations") and not record.get(
-                        "safety_violations_source"):  # a reference's are SUMO's, not ampel's
+                    bar.write(f"run {record.run_id} ({record.scenario}, "
+                              f"{record.controller}, seed {record.seed}) failed: "
+                              f"{record.error}", file=sys.stderr)
+                elif record.unsafe:  # a reference's violations are SUMO's, not ampel's
                     outcome.unsafe.append(record)
                 bar.update(1)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import fmean
 
 import numpy as np
 
@@ -178,3 +179,18 @@ def approach_delays(vehicles: list[TripRecord], approach_of_edge: dict[str, tupl
         cell["delay_sum_s"] += v.time_loss_s
         cell["unfinished"] += 0 if v.arrived else 1
     return out
+
+
+def trip_totals(tripinfo: Path, statistics: Path) -> dict[str, float | int]:
+    """Benchmark-style totals: the mean ``timeLoss`` over every tripinfo entry (all vehicle
+    classes, unfinished trips included, as the RESCO table reports it), their count, and
+    SUMO's teleports waiting in a jam (``jam`` + ``yield`` + ``wrongLane``)."""
+    losses = [float(el.get("timeLoss", "0"))
+              for _, el in ET.iterparse(tripinfo) if el.tag == "tripinfo"]
+    jam = 0
+    if statistics.exists():
+        node = ET.parse(statistics).getroot().find("teleports")
+        if node is not None:
+            jam = sum(int(node.get(k, "0")) for k in ("jam", "yield", "wrongLane"))
+    return {"all_trips_mean_time_loss_s": fmean(losses) if losses else 0.0,
+            "all_trips": len(losses), "jam_teleports": jam}

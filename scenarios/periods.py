@@ -1,12 +1,12 @@
 """A run's time-of-day period: its demand and the signal plan that goes with it.
 
-``ampel run``, the experiment engine and ``scripts/compare_controllers.py`` decide the
-same way through these two functions.
+``ampel run`` and the experiment engine (its worker; ``scripts/compare_controllers.py``
+runs through it) decide the same way through :func:`apply_period`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scenarios.profiles import BASIS_PERIOD
 
@@ -41,3 +41,19 @@ def period_plan(scenario: Scenario, period: str | None = None,
 def run_period(scenario: Scenario, period: str | None) -> str | None:
     """The period recorded for a run: None for an external scenario (its own demand)."""
     return (period or BASIS_PERIOD) if scenario.external is None else None
+
+
+def apply_period(scenario: Scenario, period: str | None, params: dict[str, Any],
+                 plan: str | None = None) -> tuple[Scenario, dict[str, Any]]:
+    """The scenario with the demand of ``period`` and a copy of the controller ``params``
+    with the period's plan (:func:`period_plan`) under ``plan``, unless ``params`` names
+    one already.
+
+    Raises ``ConfigError`` for a period on an external (``.sumocfg``) scenario.
+    """
+    scenario = scenario_for_period(scenario, period)
+    chosen = period_plan(scenario, period, plan)
+    out = dict(params)
+    if chosen:
+        out.setdefault("plan", chosen)
+    return scenario, out

@@ -12,12 +12,12 @@ import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from experiments.cli import main
 from experiments.config import RunSpec, parse_config
+from experiments.results import RunRecord
 from experiments.sweep import run_sweep
 
 WESTENTOR = Path(__file__).resolve().parents[1] / "scenarios/hamm/westentor/scenario.yaml"
@@ -27,10 +27,9 @@ CONFIG = "scenarios: [westentor]\ncontrollers: [fixed-time]\nseeds: [1]\nduratio
 class _Backend:
     name = "fake"
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunRecord]:
         for s in specs:
-            yield {"run_id": s.run_id, **s.to_dict(), "status": "ok",
-                   "metrics": {"mean_delay_s": 40.0}, "safety_violations": 0}
+            yield RunRecord(run_id=s.run_id, **s.to_dict(), metrics={"mean_delay_s": 40.0})
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +87,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("run-offset-inf", [*RUN, "--param", "offset_s=inf"], "offset_s: must be a finite"),
     ("run-param-text", [*RUN, "--controller", "actuated", "--param", "max_gap_s=fast"],
      "'max_gap_s': expected a number, got 'fast'"),
+    ("run-param-underscore", [*RUN, "--controller", "actuated", "--param", "_board=1"],
+     "unknown parameter '_board'"),
+    ("run-param-underscore-fixed", [*RUN, "--param", "_plan=x"], "unknown parameter '_plan'"),
     ("plan-demand-nan", ["plan", "webster", "--scenario", "westentor", "--demand", "nan"],
      "finite"),
     ("experiment-workers-negative", ["experiment", f"{W}/c.yaml", "--workers", "-3"],

@@ -16,11 +16,11 @@ def print_outcome(outcome, report_hint: bool = True) -> int:
           f"already finished, {len(outcome.failed)} failed")
     print(f"results: {outcome.root / 'runs'}/<run_id>.json, table {outcome.table}")
     for rec in outcome.failed:
-        print(f"  FAILED {rec['run_id']} {rec['scenario']} {rec['controller']} seed "
-              f"{rec['seed']}: {rec.get('error')}", file=sys.stderr)
+        print(f"  FAILED {rec.run_id} {rec.scenario} {rec.controller} seed "
+              f"{rec.seed}: {rec.error}", file=sys.stderr)
     for rec in outcome.unsafe:
-        print(f"  SAFETY: run {rec['run_id']} ({rec['controller']}, seed {rec['seed']}) "
-              f"recorded {rec['safety_violations']} violation(s)", file=sys.stderr)
+        print(f"  SAFETY: run {rec.run_id} ({rec.controller}, seed {rec.seed}) "
+              f"recorded {rec.safety_violations} violation(s)", file=sys.stderr)
     if report_hint:
         print(f"report: ampel report {outcome.root} -o {outcome.root / 'report.html'}")
     return 1 if outcome.failed or outcome.unsafe else 0
@@ -29,12 +29,12 @@ def print_outcome(outcome, report_hint: bool = True) -> int:
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from experiments.backends import make_backend
     from experiments.config import load_config
-    from experiments.results import ensure_writable_dir
     from experiments.sweep import preflight, run_sweep
+    from scenarios.outpaths import writable_dir
 
     config = load_config(Path(args.config))
-    root = ensure_writable_dir(args.out if args.out is not None else config.output,
-                               "results folder")
+    root = writable_dir(args.out if args.out is not None else config.output,
+                        "results folder")
     backend = make_backend(args.workers, args.ray, args.ray_timeout)
     config = preflight(config)
     try:

@@ -36,7 +36,14 @@ def _quiet_pymodbus(verbose: bool) -> None:
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 
-def _add_tls(p: argparse.ArgumentParser, server: bool) -> None:
+def _add_transport(p: argparse._ActionsContainer, server: bool) -> None:
+    """How this end talks Modbus besides plain TCP: ``--serial``/``--baudrate`` (RTU) and
+    the TLS files (Modbus/TCP over TLS)."""
+    p.add_argument("--serial", default=None,
+                   help="serve Modbus RTU on this serial device instead of TCP" if server
+                   else "talk Modbus RTU on this serial device")
+    p.add_argument("--baudrate", type=positive_int, default=19200,
+                   help="serial speed (default: 19200)")
     own = "server" if server else "client (for mutual TLS)"
     p.add_argument("--tls-cert", type=Path, default=None,
                    help=f"PEM certificate of this {own}; enables Modbus/TCP over TLS")
@@ -45,6 +52,18 @@ def _add_tls(p: argparse.ArgumentParser, server: bool) -> None:
                    help="PEM CA bundle: " + ("require client certificates signed by it"
                                              if server else "verify the server against it "
                                              "(enables TLS)"))
+
+
+def _add_client_link(p: argparse.ArgumentParser, timeout_s: float, retries: int) -> None:
+    """The options of a Modbus client (``deploy``, ``bridge``): where the field controller
+    is, how long to wait for it, and the transport (one group in ``--help``)."""
+    g = p.add_argument_group("Modbus link")
+    g.add_argument("--target", default=None, help="field controller HOST:PORT (Modbus/TCP)")
+    g.add_argument("--timeout", type=positive_float, default=timeout_s,
+                   help=f"seconds to wait for one Modbus answer (default: {timeout_s:g})")
+    g.add_argument("--retries", type=non_negative_int, default=retries,
+                   help=f"retries after a timeout (default: {retries})")
+    _add_transport(g, server=False)
 
 
 def _tls_files(args: argparse.Namespace):
@@ -272,11 +291,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "local plan (default: 1.0)")
     q.add_argument("--handshake", type=positive_int, default=3,
                    help="healthy heartbeats before external control is granted (default: 3)")
-    q.add_argument("--serial", default=None, help="serve Modbus RTU on this serial device "
-                   "instead of TCP")
-    q.add_argument("--baudrate", type=positive_int, default=19200,
-                   help="serial speed (default: 19200)")
-    _add_tls(q, server=True)
+    _add_transport(q.add_argument_group("Modbus RTU and TLS (default: plain Modbus/TCP)"),
+                   server=True)
     q.set_defaults(handler=_cmd_serve)
 
     q = hil.add_parser("deploy", help="run a controller or policy against a field controller",
@@ -284,7 +300,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Modbus, runs the controller, writes stage requests and its "
                                    "heartbeat, checks every read-back against the conflict "
                                    "matrix. Ctrl-C returns the controller to local mode.")
-    q.add_argument("--target", default=None, help="field controller HOST:PORT (Modbus/TCP)")
     q.add_argument("--controller", required=True,
                    help="controller name from the registry (e.g. fixed-time, actuated, "
                         "max-pressure, rl)")
@@ -293,10 +308,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_sensing(q, simulated=False)
     q.add_argument("--period", type=positive_float, default=0.1,
                    help="control-loop period in seconds (default: 0.1 = 10 Hz)")
-    q.add_argument("--timeout", type=positive_float, default=0.1,
-                   help="seconds to wait for one Modbus answer (default: 0.1)")
-    q.add_argument("--retries", type=non_negative_int, default=1,
-                   help="retries after a timeout (default: 1)")
     q.add_argument("--watchdog", type=positive_float, default=1.0,
                    help="the field controller's watchdog in seconds (default: 1.0); "
                         "timeout x (retries+1) must stay at or below a quarter of it")
@@ -315,10 +326,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--connect-timeout", type=positive_float, default=30.0,
                    help="give up (exit 2) when no field controller answered within this many "
                         "seconds of the start (default: 30)")
-    q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
-    q.add_argument("--baudrate", type=positive_int, default=19200,
-                   help="serial speed (default: 19200)")
-    _add_tls(q, server=False)
+    _add_client_link(q, timeout_s=0.1, retries=1)
     q.set_defaults(handler=_cmd_deploy)
 
     q = hil.add_parser("bridge", help="put SUMO in the loop of a Modbus field controller",
@@ -326,7 +334,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "detector inputs, its signal-group states drive SUMO; "
                                    "writes the same summary.json as 'ampel run'.")
     common(q, None)
-    q.add_argument("--target", default=None, help="field controller HOST:PORT")
     q.add_argument("--seed", type=seed, default=1, help="demand and SUMO seed")
     q.add_argument("--duration", type=duration_s, default=3600.0,
                    help="simulated seconds (default: 3600)")
@@ -336,11 +343,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--wait", type=positive_float, default=10.0,
                    help="give up when the controller does not answer for this many seconds "
                         "(default: 10)")
-    q.add_argument("--timeout", type=positive_float, default=0.5,
-                   help="seconds to wait for one Modbus answer (default: 0.5)")
-    q.add_argument("--retries", type=non_negative_int, default=2, help="retries (default: 2)")
-    q.add_argument("--serial", default=None, help="talk Modbus RTU on this serial device")
-    q.add_argument("--baudrate", type=positive_int, default=19200,
-                   help="serial speed (default: 19200)")
-    _add_tls(q, server=False)
+    _add_client_link(q, timeout_s=0.5, retries=2)
     q.set_defaults(handler=_cmd_bridge)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from experiments.report import write_report
-    from experiments.results import writable_file
     from experiments.store import ResultsDir
+    from scenarios.outpaths import writable_file
 
     out = Path(args.output) if args.output is not None else Path(args.results) / "report.html"
     writable_file(out, "report file (-o)")

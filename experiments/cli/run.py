@@ -56,17 +56,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from controllers.registry import controller_factory
     from controllers.runner import build_controllers, run_closed_loop
-    from experiments.results import code_revision, ensure_writable_dir, write_json_atomic
-    from scenarios.periods import period_plan, run_period, scenario_for_period
+    from experiments.results import code_revision
+    from scenarios.files import write_json_atomic
+    from scenarios.outpaths import writable_dir
+    from scenarios.periods import apply_period, run_period
     from scenarios.scenario import load_scenario
     from scenarios.sensing import SensingProfile
 
     controller_factory(args.controller)  # an unknown name fails before the network builds
-    scenario = scenario_for_period(load_scenario(args.scenario), args.period)
-    plan = period_plan(scenario, args.period, args.plan)
-    params = parse_param_options(getattr(args, "param", None) or [])
-    if plan and "plan" not in params:
-        params["plan"] = plan
+    scenario, params = apply_period(load_scenario(args.scenario), args.period,
+                                    parse_param_options(getattr(args, "param", None) or []),
+                                    args.plan)
     factory = controller_factory(args.controller, params or None)
     scenario = scenario.with_sensing(SensingProfile(
         args.sensing or scenario.sensing.name, camera_noise=args.camera_noise,
@@ -74,7 +74,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.duration is None:
         args.duration = scenario.default_duration_s
     controllers = build_controllers(scenario, factory)
-    out = ensure_writable_dir(args.out)
+    out = writable_dir(args.out)
     with tqdm(total=int(args.duration), unit="sim s", desc=f"{args.scenario}/{args.controller}",
               disable=args.quiet, file=sys.stderr, mininterval=0.5, delay=1.0) as bar:
         def advance(t: float) -> None:

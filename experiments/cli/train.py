@@ -51,7 +51,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from controllers.rl.config import EnvConfig, mode_defaults
     from controllers.rl.train import TrainConfig, train
     from controllers.rl.train_residual import ResidualPlan
-    from experiments.results import code_revision, ensure_writable_dir
+    from experiments.results import code_revision
+    from scenarios.outpaths import writable_dir
     from scenarios.registry import find_spec
 
     find_spec(args.scenario)  # one-line error for an unknown scenario
@@ -61,9 +62,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if getattr(args, option) is None:
             setattr(args, option, value)
     # never replace an earlier policy: a folder with files needs --resume
-    out = ensure_writable_dir(args.out, "--out", empty=not args.resume,
-                              hint="pass --resume to continue that training, or choose "
-                                   "another --out")
+    out = writable_dir(args.out, "--out", empty=not args.resume,
+                       hint="pass --resume to continue that training, or choose another "
+                            "--out")
     env = EnvConfig(scenario=args.scenario, decision_interval_s=args.decision_interval,
                     episode_s=args.episode, action_mode=args.action_mode,
                     encoding=args.encoding, reward=args.reward,

@@ -17,6 +17,7 @@ from controllers.movement_flows import permissive_factor, shortest_path
 from controllers.sotl import SotlController, SotlParams
 from controllers.webster import WebsterParams
 from scenarios.observation import ApproachLane, JunctionInfo, LaneReading, Observation
+from signals.errors import ParameterError
 
 # A two-approach junction: lanes a0/a1 (edge a) in stage 0, lane b0 (edge b) in stage 1,
 # lane c0 in stage 2; outgoing lanes lead to x0 / y0 / z0.
@@ -47,6 +48,8 @@ def test_parameters_come_from_strings_and_unknown_keys_are_named() -> None:
     assert p.max_gap_s == 2.5 and p.recall_undetected is False
     with pytest.raises(ValueError, match="unknown parameter 'max_gap'"):
         parse_params(ActuatedParams, {"max_gap": "2"}, "actuated")
+    with pytest.raises(ParameterError, match=r"unknown parameter '_board' \(known: [a-z]"):
+        parse_params(ActuatedParams, {"_board": "x"}, "actuated")  # never silently ignored
     with pytest.raises(ValueError, match="'theta': expected a number"):
         parse_params(SotlParams, {"theta": "many"}, "sotl")
     with pytest.raises(ValueError, match="'mu': expected an integer"):

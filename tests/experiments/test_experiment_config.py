@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from experiments.config import load_config, parse_config
+from experiments.config import label_entry, load_config, parse_config
 from experiments.los import LosTable, los_table
+from experiments.results import RunRecord, record_problem
 from experiments.stats import mean_ci, paired
 
 BASE = {"scenarios": ["westentor"], "controllers": ["fixed-time"], "seeds": [1, 2]}
@@ -60,6 +61,9 @@ def test_run_id_is_stable_and_ignores_label() -> None:
      "controllers[0].policy: policy file 'nope.zip' not found"),
     ({"los": {"G": 3}}, "los: unknown key 'G'"),
     ({"los": {"A": 40}}, "thresholds must increase"),
+    ({"period": "rush_hour"}, "period: unknown period 'rush_hour' (known: "),
+    ({"period": ["midday"]}, "period: unknown period ['midday']"),
+    ({"duration_s": "scenarios"}, "duration_s: expected a number"),
 ])
 def test_bad_config_names_the_key(changes, needle) -> None:
     with pytest.raises(ValueError) as err:
@@ -129,3 +133,54 @@ def test_paired_comparison_pairs_by_seed() -> None:
     assert p.significant() and p.rel_change < 0
     same = paired(base, base)
     assert same.diff == 0 and same.p_t == 1.0 and not same.significant()
+
+
+def test_period_is_part_of_the_runs_and_their_ids() -> None:
+    plain, peak, midday = cfg().runs(), cfg(period="morning_peak").runs(), \
+        cfg(period="midday").runs()
+    assert {r.period for r in midday} == {"midday"} and {r.period for r in plain} == {None}
+    # the basis period named or not: the same runs (ids of older sweeps stay valid)
+    assert [r.run_id for r in plain] == [r.run_id for r in peak]
+    assert {r.run_id for r in plain}.isdisjoint(r.run_id for r in midday)
+    assert cfg(period="midday").to_dict()["period"] == "midday"
+    assert "period" not in cfg().to_dict()
+
+
+def test_period_is_refused_for_an_external_scenario(tmp_path: Path) -> None:
+    (tmp_path / "net.sumocfg").write_text("<configuration/>")
+    with pytest.raises(ValueError, match="period: applies to registered Hamm scenarios only"):
+        parse_config({**BASE, "scenarios": [str(tmp_path / "net.sumocfg")],
+                      "period": "midday"})
+
+
+def test_duration_scenario_means_each_scenarios_own_length() -> None:
+    runs = cfg(duration_s="scenario").runs()
+    assert {r.duration_s for r in runs} == {None}
+    assert {r.run_id for r in runs}.isdisjoint(r.run_id for r in cfg().runs())
+
+
+def test_label_entry_parses_the_scripts_controller_labels() -> None:
+    assert label_entry("sotl:theta=20;mu=3") == {"name": "sotl", "label": "sotl:theta=20;mu=3",
+                                                 "params": {"theta": "20", "mu": "3"}}
+    assert label_entry("actuated") == {"name": "actuated", "label": "actuated", "params": {}}
+    with pytest.raises(ValueError, match="expected KEY=VALUE, got 'theta'"):
+        label_entry("sotl:theta")
+
+
+def test_run_record_round_trips_and_reads_metrics_and_counters() -> None:
+    spec = cfg(period="midday").runs()[0]
+    rec = RunRecord(run_id=spec.run_id, **spec.to_dict(), metrics={"mean_delay_s": 41.5},
+                    safety_violations=2, approaches={"j": {"n": {
+                        "vehicles": 3, "delay_sum_s": 30.0, "unfinished": 1}}})
+    data = rec.to_dict()
+    assert record_problem(data, spec.run_id) is None
+    assert RunRecord.from_dict(data) == rec
+    assert rec.value("mean_delay_s") == 41.5 and rec.value("safety_violations") == 2.0
+    assert math.isnan(rec.value("no_such_metric"))
+    assert rec.unsafe and not RunRecord.from_dict(
+        {**data, "safety_violations_source": "SUMO's program, not ampel"}).unsafe
+    row = rec.row()
+    assert row["mean_delay_s"] == 41.5 and row["period"] == "midday"
+    assert "approaches" not in row and row["params"] == "{}"
+    missing = {k: v for k, v in data.items() if k != "controller_name"}
+    assert "missing controller_name" in (record_problem(missing, spec.run_id) or "")

@@ -17,6 +17,7 @@ import pytest
 
 from experiments.cli import main
 from experiments.config import RunSpec, parse_config
+from experiments.results import RunRecord
 from experiments.store import ResultsDir
 from experiments.sweep import run_sweep
 
@@ -34,11 +35,10 @@ class FakeBackend:
     def __init__(self) -> None:
         self.ran: list[str] = []
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunRecord]:
         for s in specs:
             self.ran.append(s.run_id)
-            yield {"run_id": s.run_id, **s.to_dict(), "status": "ok",
-                   "metrics": {"mean_delay_s": 40.0}, "safety_violations": 0}
+            yield RunRecord(run_id=s.run_id, **s.to_dict(), metrics={"mean_delay_s": 40.0})
 
 
 def test_train_refuses_a_folder_with_an_earlier_policy(tmp_path: Path, capsys) -> None:
@@ -158,16 +158,15 @@ def test_killed_sweep_leaves_no_orphans(tmp_path: Path, sig: signal.Signals) -> 
 class MetricsBackend(FakeBackend):
     """Ok records with every metric the report reads (no simulation)."""
 
-    def run(self, specs: Sequence[RunSpec]) -> Iterator[dict[str, Any]]:
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunRecord]:
         for k, s in enumerate(specs):
             self.ran.append(s.run_id)
             metrics = {"mean_delay_s": 40.0 + k, "mean_travel_time_s": 90.0 + k,
                        "mean_waiting_s": 20.0, "max_waiting_s": 80.0, "mean_stops": 1.2,
                        "vehicles_departed": 100, "vehicles_arrived": 98, "teleports": 0,
                        "co2_kg": 10.0}
-            yield {"run_id": s.run_id, **s.to_dict(), "status": "ok", "metrics": metrics,
-                   "safety_violations": 0, "approaches": {}, "queues": None,
-                   "delays_s": [40.0, 41.0], "code_revision": "test"}
+            yield RunRecord(run_id=s.run_id, **s.to_dict(), metrics=metrics,
+                            delays_s=[40.0, 41.0], code_revision="test")
 
 
 @pytest.mark.parametrize("damage, reason", [

@@ -204,10 +204,13 @@ def test_demo_runs_the_available_controllers_and_writes_the_report(tmp_path: Pat
 
 def test_references_are_marked_and_controllers_ranked_by_total_delay() -> None:
     from experiments.report import Group
+    from experiments.results import RunRecord
 
-    def rec(name: str, seed: int, total: float, delay: float) -> dict:
-        return {"seed": seed, "controller_name": name,
-                "metrics": {"mean_total_delay_s": total, "mean_delay_s": delay}}
+    def rec(name: str, seed: int, total: float, delay: float) -> RunRecord:
+        return RunRecord(run_id=f"{name}-{seed}", scenario="x", controller=name,
+                         controller_name=name, params={}, seed=seed, demand_scale=1.0,
+                         duration_s=60.0, queue_sample_s=30.0,
+                         metrics={"mean_total_delay_s": total, "mean_delay_s": delay})
 
     g = Group("x", 1.0, ["fixed-time", "blocker", "sumo"], ok={
         "fixed-time": [rec("fixed-time", 1, 50.0, 45.0), rec("fixed-time", 2, 52.0, 46.0)],

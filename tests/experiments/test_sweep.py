@@ -73,9 +73,9 @@ def test_failing_run_is_recorded_and_sweep_goes_on(tmp_path: Path) -> None:
     outcome = run_sweep(config, tmp_path / "r", LocalBackend(2), progress=False)
     assert outcome.finished == 2 and len(outcome.failed) == 1
     failed = outcome.failed[0]
-    assert failed["controller"] == "broken" and "has no plan 'nope'" in failed["error"]
-    stored = ResultsDir(tmp_path / "r").read_run(failed["run_id"])
-    assert stored["status"] == "failed" and "Traceback" in stored["traceback"]
+    assert failed.controller == "broken" and "has no plan 'nope'" in (failed.error or "")
+    stored = ResultsDir(tmp_path / "r").read_run(failed.run_id)
+    assert stored is not None and stored.status == "failed" and "Traceback" in stored.traceback
     # resume redoes only the failed run
     again = run_sweep(config, tmp_path / "r", LocalBackend(1), resume=True, progress=False)
     assert again.reused == 1 and again.finished == 1
@@ -121,11 +121,11 @@ def test_ray_backend_on_a_local_ray_instance(tmp_path: Path) -> None:
     out = ampel("experiment", str(cfg), "--ray", "local", "--out", "ray", "--quiet",
                 cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    ray_records = {r["run_id"]: r for r in ResultsDir(tmp_path / "ray").planned_records()}
-    assert len(ray_records) == 4 and {r["status"] for r in ray_records.values()} == {"ok"}
+    ray_records = {r.run_id: r for r in ResultsDir(tmp_path / "ray").planned_records()}
+    assert len(ray_records) == 4 and {r.status for r in ray_records.values()} == {"ok"}
     # the same runs on local processes give identical metrics (SUMO is deterministic)
     config = parse_config({"scenarios": ["westentor"], "seeds": [1], "duration_s": 120,
                            "controllers": ["fixed-time"]})
     run_sweep(config, tmp_path / "local", LocalBackend(1), progress=False)
     (local,) = ResultsDir(tmp_path / "local").planned_records()
-    assert ray_records[local["run_id"]]["metrics"] == local["metrics"]
+    assert ray_records[local.run_id].metrics == local.metrics

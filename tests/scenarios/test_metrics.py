@@ -133,3 +133,16 @@ def test_default_types_and_unknown_classes(tmp_path: Path) -> None:
     (tmp_path / "broken.add.xml").write_text("<additional><vType id=")
     with pytest.raises(ValueError, match="does not parse"):
         read_type_classes([tmp_path / "broken.add.xml"])
+
+
+def test_trip_totals_count_every_tripinfo_and_the_jam_teleports(tmp_path: Path) -> None:
+    from scenarios.metrics import trip_totals
+
+    (tmp_path / "t.xml").write_text(TRIPINFO)
+    (tmp_path / "s.xml").write_text('<statistics><teleports total="5" jam="2" yield="1" '
+                                    'wrongLane="1"/></statistics>')
+    totals = trip_totals(tmp_path / "t.xml", tmp_path / "s.xml")
+    # every vehicle's tripinfo (bicycles too), not the walks
+    assert totals == {"all_trips_mean_time_loss_s": pytest.approx((20 + 80 + 6) / 3),
+                      "all_trips": 3, "jam_teleports": 4}
+    assert trip_totals(tmp_path / "t.xml", tmp_path / "none.xml")["jam_teleports"] == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from scenarios.periods import period_plan, run_period, scenario_for_period
+from scenarios.periods import apply_period, period_plan, run_period, scenario_for_period
 
 
 def _scenario(*plan_names_per_junction: tuple[str, ...], external: object = None):
@@ -41,3 +41,18 @@ def test_the_recorded_period() -> None:
     assert run_period(_scenario(("a",)), None) == "morning_peak"
     assert run_period(_scenario(("a",)), "midday") == "midday"
     assert run_period(_scenario(("a",), external=object()), None) is None
+
+
+def test_apply_period_adds_the_plan_unless_params_name_one() -> None:
+    scenario = _scenario(("morning_peak", "midday"))
+    midday = _scenario(("morning_peak", "midday"))
+    scenario.for_period = lambda period: midday if period == "midday" else None
+    params = {"theta": "20"}
+    derived, out = apply_period(scenario, "midday", params)
+    assert derived is midday and out == {"theta": "20", "plan": "midday"}
+    assert params == {"theta": "20"}  # not written
+    assert apply_period(scenario, "midday", {"plan": "x"})[1] == {"plan": "x"}
+    assert apply_period(scenario, None, {}, plan="webster") == (scenario, {"plan": "webster"})
+    assert apply_period(scenario, None, {}) == (scenario, {"plan": "morning_peak"})
+    lacking = _scenario(("a",))
+    assert apply_period(lacking, None, {"theta": "3"}) == (lacking, {"theta": "3"})

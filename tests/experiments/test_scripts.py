@@ -1,0 +1,109 @@
+"""scripts/compare_controllers.py and scripts/resco_table.py run through the experiment
+engine; their tables equal what the same runs give simulated directly (tiny cases)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.resco_nets import resco
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def row_cells(out: str, first: str) -> list[str]:
+    row = next(line for line in out.splitlines() if line.startswith(f"| {first} |"))
+    return [c.strip() for c in row.strip().strip("|").split("|")][1:]
+
+
+@pytest.mark.parametrize("name, argv, needle", [
+    ("compare_controllers", ["--controllers", "fixed-time,magic"], "unknown controller 'magic'"),
+    ("compare_controllers", ["--controllers", "sotl:theta"], "expected KEY=VALUE"),
+    ("resco_table", ["--nets", "westentor", "--controllers", "actuated:sensing=radar"],
+     "unknown sensing 'radar'"),
+])
+def test_bad_input_is_one_line_and_exit_2(name: str, argv: list[str], needle: str,
+                                          tmp_path: Path, capsys) -> None:
+    code = script(name).main([*argv, "--seeds", "1"] + (
+        ["--out", str(tmp_path / "c.json")] if name == "compare_controllers" else []))
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.slow
+def test_compare_controllers_table_equals_direct_runs(tmp_path: Path, capsys) -> None:
+    from controllers.registry import controller_factory
+    from controllers.runner import build_controllers, run_closed_loop
+    from scenarios.periods import apply_period
+    from scenarios.scenario import load_scenario
+
+    out_json = tmp_path / "compare.json"
+    code = script("compare_controllers").main([
+        "--scenarios", "westentor", "--controllers", "fixed-time,sotl:theta=20",
+        "--seeds", "3", "--duration", "120", "--period", "midday", "--workers", "1",
+        "--out", str(out_json)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "120 s midday" in out
+    expected = []
+    for name, params in (("fixed-time", {}), ("sotl", {"theta": "20"})):
+        scenario, params = apply_period(load_scenario("westentor"), "midday", params)
+        result = run_closed_loop(scenario, build_controllers(
+            scenario, controller_factory(name, params)), seed=3, duration_s=120,
+            out_dir=tmp_path / name)
+        expected.append(f"{result.metrics['mean_delay_s']:.1f} ± nan")
+    assert [c.strip("*") for c in row_cells(out, "westentor")] == expected
+    runs = json.loads(out_json.read_text())["runs"]
+    assert [(r["controller"], r["period"], r["seed"]) for r in runs] == [
+        ("fixed-time", "midday", 3), ("sotl:theta=20", "midday", 3)]
+
+
+@pytest.mark.slow
+def test_resco_table_equals_direct_runs(tmp_path: Path, capsys) -> None:
+    from controllers.registry import controller_factory
+    from controllers.runner import build_controllers, run_closed_loop
+    from scenarios.metrics import read_teleports, trip_totals
+    from scenarios.rebuilt import run_rebuilt
+    from scenarios.scenario import load_scenario
+
+    cfg = resco("cologne1")
+    code = script("resco_table").main(["--nets", "cologne1", "--controllers", "fixed-time",
+                                       "--sumo-reference", "--seeds", "1", "--duration", "150"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    scenario = load_scenario(str(cfg))
+    run_closed_loop(scenario, build_controllers(scenario, controller_factory("fixed-time")),
+                    seed=1, duration_s=150, out_dir=tmp_path / "ampel")
+    (tmp_path / "sumo").mkdir()
+    run_rebuilt(cfg, "actuated", 1, tmp_path / "sumo", 150)
+    cells = []
+    for sub in ("ampel", "sumo"):
+        totals = trip_totals(tmp_path / sub / "tripinfo.xml", tmp_path / sub / "statistics.xml")
+        tele = read_teleports(tmp_path / sub / "statistics.xml")
+        cells.append(f"{totals['all_trips_mean_time_loss_s']:.1f}"
+                     + (f" ({tele} tp, {totals['jam_teleports']} jam)" if tele else ""))
+    assert row_cells(out, "cologne1") == cells
+    assert "safety violations in all 2 runs: 0" in out
+
+
+@pytest.mark.slow
+def test_compare_controllers_names_an_unknown_metric(tmp_path: Path, capsys) -> None:
+    code = script("compare_controllers").main([
+        "--scenarios", "westentor", "--controllers", "fixed-time", "--seeds", "1",
+        "--duration", "30", "--workers", "1", "--metric", "mean_happiness",
+        "--out", str(tmp_path / "c.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--metric 'mean_happiness' is not a metric" in err, err
+    assert "mean_delay_s" in err and not (tmp_path / "c.json").exists()
