@@ -1,8 +1,10 @@
 """Where the runs of a sweep execute: local worker processes (default) or a Ray cluster.
 
 A backend takes run specs and yields their records as each run finishes, in completion
-order. Both call :func:`experiments.worker.execute_run`; one simulation per process, as
-libsumo requires.
+order. Both call :func:`experiments.worker.execute_run` in a fresh worker process for every
+run: libsumo allows one simulation at a time per process, and it also keeps state across
+``start``/``close`` in one process (a run's result then depends on which runs the same
+process executed before it), so a worker never runs a second simulation.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 
 @dataclass
 class LocalBackend:
-    """A pool of worker processes on this machine (``spawn``: each a fresh interpreter)."""
+    """A pool of worker processes on this machine: a fresh interpreter (``spawn``) per run."""
 
     workers: int
     name: str = "local"
@@ -89,7 +91,8 @@ class LocalBackend:
             return
         ctx = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(specs)), mp_context=ctx,
-                                   initializer=die_with_parent, initargs=(os.getpid(),))
+                                   initializer=die_with_parent, initargs=(os.getpid(),),
+                                   max_tasks_per_child=1)
         pending: dict[Future[RunRecord], RunSpec] = {}
         finished = False
         try:
@@ -197,7 +200,7 @@ class RayBackend:
             return
         ray = _import_ray()
         self.connect()
-        task = ray.remote(num_cpus=1, max_retries=1)(execute_run)
+        task = ray.remote(num_cpus=1, max_retries=1, max_calls=1)(execute_run)
         refs = {task.remote(s): s for s in specs}
         try:
             while refs:

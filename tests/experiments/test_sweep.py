@@ -129,3 +129,22 @@ def test_ray_backend_on_a_local_ray_instance(tmp_path: Path) -> None:
     run_sweep(config, tmp_path / "local", LocalBackend(1), progress=False)
     (local,) = ResultsDir(tmp_path / "local").planned_records()
     assert ray_records[local.run_id].metrics == local.metrics
+
+
+def test_a_run_does_not_depend_on_the_runs_before_it() -> None:
+    """libsumo keeps state across start/close in one process: on cologne1, SOTL run after
+    SOTL and actuated in the same process gave 24.45 s instead of 23.09 s. Every run gets
+    its own worker process, so a result cannot depend on the order of the sweep."""
+    from experiments.config import RunSpec
+    from tests.resco_nets import resco
+
+    net = str(resco("cologne1"))
+
+    def spec(controller: str) -> RunSpec:
+        return RunSpec(scenario=net, controller=controller, controller_name=controller,
+                       params={}, seed=1, demand_scale=1.0, duration_s=900, queue_sample_s=0)
+
+    records = list(LocalBackend(1).run([spec("sotl"), spec("actuated"), spec("sotl")]))
+    assert [(r.controller, r.status) for r in records] == [
+        ("sotl", "ok"), ("actuated", "ok"), ("sotl", "ok")]
+    assert records[2].metrics == records[0].metrics
