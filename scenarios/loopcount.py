@@ -38,10 +38,14 @@ FULL_VARS = (_INTERVAL_NUMBER, _VEHICLE_NUMBER, _OCCUPANCY, _TIME_SINCE_DETECTIO
 #: (loops tracked with ``buses``), occupancy 0..1, presence, seconds since the last
 #: vehicle); presence and gap are False and 0.0 unless the loop is tracked ``full``
 LoopValue = tuple[int, int, float, bool, float]
+#: one lane's stop-line and upstream loop (:meth:`LoopBank.lane_values`)
+LanePairValue = tuple[int, float, bool, float, int, int, float]
 
 
 @dataclass
-class _Loop:
+class LoopState:
+    """The running-count state of one tracked loop."""
+
     base: int = 0  # running count at the start of the current interval
     gone: int = 0  # carried-over vehicles taken off the count in the current interval
     carried: dict[str, float] = field(default_factory=dict)  # id -> entry time, still on
@@ -70,7 +74,7 @@ class LoopBank:
         self._begin = begin_s
         self._period = period_s
         self._step = step_s
-        self._loops: dict[str, _Loop] = {}
+        self._loops: dict[str, LoopState] = {}
         self._watch: list[str] = []  # loops with carried-over vehicles
         self._closing = False  # the last step ended an interval
         self._results: dict[str, dict[int, Any]] = {}
@@ -98,7 +102,7 @@ class LoopBank:
             if loop is None:
                 if self._subscribe:
                     self._domain.subscribe(loop_id, FULL_VARS if full else COUNT_VARS)
-                loop = self._loops[loop_id] = _Loop(full=full)
+                loop = self._loops[loop_id] = LoopState(full=full)
                 self._results_time = None
                 if closing:  # tracked in the last step of an interval
                     self._closing = True
@@ -142,6 +146,34 @@ class LoopBank:
             else:
                 out.append((loop.base + number - loop.gone, loop.buses,
                             occupancy(loop_id) / 100.0, False, 0.0))
+        return out
+
+    def loops(self, loop_ids: tuple[str, ...]) -> tuple[LoopState, ...]:
+        """Handles of tracked loops for :meth:`lane_values` (valid while this bank lives)."""
+        return tuple(self._loops[loop_id] for loop_id in loop_ids)
+
+    def lane_values(self, stop_ids: tuple[str, ...], stops: tuple[LoopState, ...],
+                    up_ids: tuple[str, ...], ups: tuple[LoopState, ...]) -> list[LanePairValue]:
+        """:meth:`values` of each lane's stop-line and upstream loop in one pass (direct
+        reads; ``stops``/``ups`` from :meth:`loops`): per lane (stop-line running count,
+        occupancy 0..1, presence, seconds since the last vehicle, upstream running count,
+        buses, upstream occupancy 0..1)."""
+        d = self._domain
+        interval, occupancy = d.getIntervalVehicleNumber, d.getLastStepOccupancy
+        on_loop, since = d.getLastStepVehicleNumber, d.getTimeSinceDetection
+        count_buses = self._count_buses
+        out: list[LanePairValue] = []
+        append = out.append
+        for stop_id, s, up_id, u in zip(stop_ids, stops, up_ids, ups, strict=True):
+            n = interval(stop_id)
+            if s.count_buses and n != s.last_interval:
+                count_buses(stop_id, s, n)
+            m = interval(up_id)
+            if u.count_buses and m != u.last_interval:
+                count_buses(up_id, u, m)
+            append((s.base + n - s.gone, occupancy(stop_id) / 100.0, on_loop(stop_id) > 0,
+                    float(since(stop_id)), u.base + m - u.gone, u.buses,
+                    occupancy(up_id) / 100.0))
         return out
 
     def _subscribed_values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:
@@ -214,7 +246,7 @@ class LoopBank:
                 still.append(loop_id)
         self._watch = still
 
-    def _count_buses(self, loop_id: str, loop: _Loop, interval_number: int) -> None:
+    def _count_buses(self, loop_id: str, loop: LoopState, interval_number: int) -> None:
         """Buses among the vehicles newly in the loop's interval since it was last asked
         (only when the count moved, so it stays cheap)."""
         if interval_number == loop.last_interval:
