@@ -157,23 +157,34 @@ class LoopBank:
         """:meth:`values` of each lane's stop-line and upstream loop in one pass (direct
         reads; ``stops``/``ups`` from :meth:`loops`): per lane (stop-line running count,
         occupancy 0..1, presence, seconds since the last vehicle, upstream running count,
-        buses, upstream occupancy 0..1)."""
+        buses, upstream occupancy 0..1).
+
+        A stop-line loop whose last vehicle left two steps ago or earlier was touched by
+        nobody in the last step: its presence is False and its occupancy 0 without asking
+        (SUMO's last-step values cover the vehicles on the loop or leaving it in the last
+        step; the last leave time bounds them).
+        """
         d = self._domain
         interval, occupancy = d.getIntervalVehicleNumber, d.getLastStepOccupancy
         on_loop, since = d.getLastStepVehicleNumber, d.getTimeSinceDetection
         count_buses = self._count_buses
+        quiet_s = 2.0 * self._step
         out: list[LanePairValue] = []
         append = out.append
         for stop_id, s, up_id, u in zip(stop_ids, stops, up_ids, ups, strict=True):
             n = interval(stop_id)
             if s.count_buses and n != s.last_interval:
                 count_buses(stop_id, s, n)
+            gap_s = float(since(stop_id))
+            if gap_s >= quiet_s:
+                stop_occupancy, presence = 0.0, False
+            else:
+                stop_occupancy, presence = occupancy(stop_id) / 100.0, on_loop(stop_id) > 0
             m = interval(up_id)
             if u.count_buses and m != u.last_interval:
                 count_buses(up_id, u, m)
-            append((s.base + n - s.gone, occupancy(stop_id) / 100.0, on_loop(stop_id) > 0,
-                    float(since(stop_id)), u.base + m - u.gone, u.buses,
-                    occupancy(up_id) / 100.0))
+            append((s.base + n - s.gone, stop_occupancy, presence, gap_s, u.base + m - u.gone,
+                    u.buses, occupancy(up_id) / 100.0))
         return out
 
     def _subscribed_values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:
