@@ -83,7 +83,7 @@ def _loop_reading(lane: str, stop_count: int, up_count: int, occupancy: float,
                   upstream_occupancy: float) -> LaneReading:
     """``LaneReading(...)`` of the plain loops profile, built without the frozen
     dataclass's ``__init__`` (an equal object, a third of the cost; the per-tick path
-    builds one per lane and second). ``tests/scenarios/test_session.py`` checks it against
+    builds one per lane and second). ``tests/scenarios/test_fast_readings.py`` checks it against
     the constructor, field by field."""
     reading = _new_object(LaneReading)
     _set_attribute(reading, "__dict__", {
