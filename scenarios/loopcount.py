@@ -56,6 +56,11 @@ class LoopState:
     full: bool = False
     next_base: int | None = None  # base of the next interval (set in an interval's last step)
     next_carried: dict[str, float] = field(default_factory=dict)
+    # the fused read's last look (lane_values): time, seconds since the last vehicle then
+    # (-1: unknown, e.g. a new interval began since) and the interval number then
+    seen_s: float = 0.0
+    seen_since: float = -1.0
+    seen_number: int = 0
 
 
 class LoopBank:
@@ -153,16 +158,23 @@ class LoopBank:
         return tuple(self._loops[loop_id] for loop_id in loop_ids)
 
     def lane_values(self, stop_ids: tuple[str, ...], stops: tuple[LoopState, ...],
-                    up_ids: tuple[str, ...], ups: tuple[LoopState, ...]) -> list[LanePairValue]:
+                    up_ids: tuple[str, ...], ups: tuple[LoopState, ...], now_s: float
+                    ) -> list[LanePairValue]:
         """:meth:`values` of each lane's stop-line and upstream loop in one pass (direct
         reads; ``stops``/``ups`` from :meth:`loops`): per lane (stop-line running count,
         occupancy 0..1, presence, seconds since the last vehicle, upstream running count,
         buses, upstream occupancy 0..1).
 
-        A stop-line loop whose last vehicle left two steps ago or earlier was touched by
-        nobody in the last step: its presence is False and its occupancy 0 without asking
-        (SUMO's last-step values cover the vehicles on the loop or leaving it in the last
-        step; the last leave time bounds them).
+        Quiet loops are asked only for the seconds since their last vehicle, the cheapest
+        libsumo query (the interval number walks the interval's vehicles):
+
+        - a loop whose last vehicle left two steps ago or earlier was touched by nobody
+          in the last step: its presence is False and its occupancy 0 (SUMO's last-step
+          values cover the vehicles on the loop or leaving it in the last step);
+        - its interval number is unchanged since the previous read if the loop was quiet
+          then too, no vehicle has left it since (the seconds since the last vehicle grew
+          by exactly the time between the reads) and no new interval began: a vehicle
+          entering after the previous read would be on the loop now or have left it.
         """
         d = self._domain
         interval, occupancy = d.getIntervalVehicleNumber, d.getLastStepOccupancy
@@ -172,19 +184,36 @@ class LoopBank:
         out: list[LanePairValue] = []
         append = out.append
         for stop_id, s, up_id, u in zip(stop_ids, stops, up_ids, ups, strict=True):
-            n = interval(stop_id)
-            if s.count_buses and n != s.last_interval:
-                count_buses(stop_id, s, n)
             gap_s = float(since(stop_id))
             if gap_s >= quiet_s:
                 stop_occupancy, presence = 0.0, False
+                if (s.seen_since >= quiet_s
+                        and abs(gap_s - s.seen_since - (now_s - s.seen_s)) < 1e-6):
+                    n = s.seen_number
+                else:
+                    n = interval(stop_id)
             else:
                 stop_occupancy, presence = occupancy(stop_id) / 100.0, on_loop(stop_id) > 0
-            m = interval(up_id)
+                n = interval(stop_id)
+            s.seen_s, s.seen_since, s.seen_number = now_s, gap_s, n
+            if s.count_buses and n != s.last_interval:
+                count_buses(stop_id, s, n)
+            up_gap = float(since(up_id))
+            if up_gap >= quiet_s:
+                up_occupancy = 0.0
+                if (u.seen_since >= quiet_s
+                        and abs(up_gap - u.seen_since - (now_s - u.seen_s)) < 1e-6):
+                    m = u.seen_number
+                else:
+                    m = interval(up_id)
+            else:
+                up_occupancy = occupancy(up_id) / 100.0
+                m = interval(up_id)
+            u.seen_s, u.seen_since, u.seen_number = now_s, up_gap, m
             if u.count_buses and m != u.last_interval:
                 count_buses(up_id, u, m)
             append((s.base + n - s.gone, stop_occupancy, presence, gap_s, u.base + m - u.gone,
-                    u.buses, occupancy(up_id) / 100.0))
+                    u.buses, up_occupancy))
         return out
 
     def _subscribed_values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:
@@ -233,6 +262,7 @@ class LoopBank:
             loop.next_base, loop.next_carried = None, {}
             loop.bus_ids_seen = set()
             loop.last_interval = 0
+            loop.seen_since = -1.0  # the interval number restarted
             if loop.carried:
                 self._watch.append(loop_id)
         self._closing = False

@@ -277,7 +277,8 @@ class SumoSession:
 
     def _plain_readings(self, ids: _DetectorIds, bank: LoopBank) -> tuple[LaneReading, ...]:
         """:meth:`read_lanes` for lanes with only the two loops (the default profile)."""
-        values = bank.lane_values(ids.stoplines, ids.stop_loops, ids.upstreams, ids.up_loops)
+        values = bank.lane_values(ids.stoplines, ids.stop_loops, ids.upstreams, ids.up_loops,
+                                  self.time_s)
         readings = []
         for det, c, (stop_total, occupancy, presence, gap_s, up_total, buses, up_occupancy) \
                 in zip(ids.detectors, ids.counters, values, strict=True):
