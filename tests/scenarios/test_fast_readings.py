@@ -24,3 +24,41 @@ def test_loop_reading_equals_constructor(presence: bool) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.queue = 2.0  # type: ignore[misc]
     assert dataclasses.replace(fast, queue=4.0).queue == 4.0
+
+
+@pytest.mark.slow
+def test_quiet_loops_skip_the_interval_query(tmp_path) -> None:
+    """Most loops of a lightly used grid are quiet: the interval number (the dearest query)
+    is asked for far fewer than once per loop and read (a regression of the shortcut would
+    double the cost of detector reads; its exactness is checked in test_batched_reads)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_batched_reads import make_grid
+
+    from scenarios.scenario import load_scenario
+
+    scenario = load_scenario(str(make_grid(tmp_path / "grid")))
+    detectors = [j.detectors for j in scenario.junctions]
+    session = scenario.session(seed=1, duration_s=300, out_dir=tmp_path / "run")
+    calls = reads = 0
+    with session:
+        domain = session._sim.inductionloop
+        real = domain.getIntervalVehicleNumber
+
+        def counted(loop_id: str) -> int:
+            nonlocal calls
+            calls += 1
+            return real(loop_id)
+
+        domain.getIntervalVehicleNumber = counted
+        try:
+            while not session.finished():
+                session.step()
+                for d in detectors:
+                    session.read_lanes(d)
+                    reads += 2 * len(d)
+        finally:
+            domain.getIntervalVehicleNumber = real
+    assert reads > 10_000 and calls < 0.6 * reads
