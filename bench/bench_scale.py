@@ -15,6 +15,7 @@ are comparable because the runs alternate in one invocation.
 
     python bench/bench_scale.py --quick           # 1 and 9 traffic lights, 300 s
     python bench/bench_scale.py                   # 1, 9, 25, 100 traffic lights, 900 s
+    python bench/bench_scale.py --sumocfg net.sumocfg --duration 3600   # a given network
 """
 
 from __future__ import annotations
@@ -107,6 +108,13 @@ def bench_grid(n: int, controllers: list[str], duration_s: float, repeats: int, 
                tmp: Path) -> dict[str, list[Measurement]]:
     """Alternating raw and controlled runs on one grid size."""
     cfg = make_grid(tmp / f"grid{n}", n, duration_s, seed)
+    return bench_config(cfg, str(n), controllers, duration_s, repeats, seed, tmp)
+
+
+def bench_config(cfg: Path, tag: str, controllers: list[str], duration_s: float, repeats: int,
+                 seed: int, tmp: Path) -> dict[str, list[Measurement]]:
+    """Alternating raw and controlled runs of one ``.sumocfg``."""
+    n = tag
     commands = {"raw": raw_command(cfg, duration_s, seed, tmp / f"raw{n}")}
     for c in controllers:
         commands[c] = ampel_command(cfg, c, duration_s, seed, tmp / f"{c}{n}")
@@ -132,30 +140,52 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--plot", default=None,
                         help="also draw CPU ratio against traffic lights into this PNG file")
+    parser.add_argument("--sumocfg", default=None,
+                        help="measure this network instead of generated grids")
     args = parser.parse_args()
+    controllers = [c for c in args.controllers.split(",") if c]
+    if args.sumocfg:
+        with tempfile.TemporaryDirectory() as tmp:
+            results = bench_config(Path(args.sumocfg).resolve(), "cfg", controllers,
+                                   args.duration, args.repeats, args.seed, Path(tmp))
+        print(f"{'run':<18} {'CPU s':>7} {'ratio':>6} {'peak MiB':>9} {'mem ratio':>9}")
+        rows = _rows(results, 0)
+        for r in rows:
+            print(f"{r['run']:<18} {r['cpu_s']:>7.2f} {r['ratio']:>5.2f}x {r['peak_mib']:>9.0f} "
+                  f"{r['mem_ratio']:>8.2f}x")
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+        return
     sizes = [int(x) for x in args.sizes.split(",")]
     if args.quick:
         sizes, args.duration, args.repeats = [1, 3], 300.0, 1
-    controllers = [c for c in args.controllers.split(",") if c]
     rows = []
     print(f"{'TLS':>4}  {'run':<14} {'CPU s':>7} {'ratio':>6} {'peak MiB':>9} {'mem ratio':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             results = bench_grid(n, controllers, args.duration, args.repeats, args.seed,
                                  Path(tmp))
-            raw_cpu = statistics.median(m.cpu_s for m in results["raw"])
-            raw_mem = max(m.rss_mib for m in results["raw"])
-            for name, ms in results.items():
-                cpu = statistics.median(m.cpu_s for m in ms)
-                mem = max(m.rss_mib for m in ms)
-                rows.append({"tls": n * n, "run": name, "cpu_s": cpu, "ratio": cpu / raw_cpu,
-                             "peak_mib": mem, "mem_ratio": mem / raw_mem})
-                print(f"{n * n:>4}  {name:<14} {cpu:>7.2f} {cpu / raw_cpu:>5.2f}x "
-                      f"{mem:>9.0f} {mem / raw_mem:>8.2f}x", flush=True)
+            for r in _rows(results, n * n):
+                rows.append(r)
+                print(f"{r['tls']:>4}  {r['run']:<14} {r['cpu_s']:>7.2f} {r['ratio']:>5.2f}x "
+                      f"{r['peak_mib']:>9.0f} {r['mem_ratio']:>8.2f}x", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
     if args.plot:
         plot(rows, Path(args.plot))
+
+
+def _rows(results: dict[str, list[Measurement]], tls: int) -> list[dict]:
+    """One row per run kind: median CPU, its ratio to raw, peak memory and its ratio."""
+    raw_cpu = statistics.median(m.cpu_s for m in results["raw"])
+    raw_mem = max(m.rss_mib for m in results["raw"])
+    rows = []
+    for name, ms in results.items():
+        cpu = statistics.median(m.cpu_s for m in ms)
+        mem = max(m.rss_mib for m in ms)
+        rows.append({"tls": tls, "run": name, "cpu_s": cpu, "ratio": cpu / raw_cpu,
+                     "peak_mib": mem, "mem_ratio": mem / raw_mem})
+    return rows
 
 
 def plot(rows: list[dict], path: Path) -> None:

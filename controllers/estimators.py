@@ -78,25 +78,29 @@ class _InOut:
                idle: list[float], green: frozenset[int] | tuple[int, ...]) -> list[float]:
         """``idle``: per lane, seconds since the stop-line loop last detected anything."""
         q = self.q
-        for i in range(len(q)):
+        last_in = self._last_in
+        n = len(q)
+        for i in range(n):
             q[i] += entered[i] - left[i]
             if entered[i] > 0:
-                self._last_in[i] = now
-        for i in range(len(q)):
+                last_in[i] = now
+        for i in range(n):
+            if q[i] >= 0:
+                continue
             for j in sorted(self._siblings[i], key=lambda k: -q[k]):
                 if q[i] >= 0:
                     break
                 take = min(-q[i], max(q[j], 0.0))
                 q[i] += take
                 q[j] -= take
-        for i in range(len(q)):
-            quiet = now - self._last_in[i]
-            if not presence[i] and (
-                    (i in green and idle[i] >= self._idle_reset_s
-                     and quiet >= self._idle_reset_s)
-                    or (i not in green and quiet >= self._red_reset_s)):
-                q[i] = 0.0
-            q[i] = min(max(q[i], 0.0), self._cap)
+        idle_reset, red_reset, cap = self._idle_reset_s, self._red_reset_s, self._cap
+        for i in range(n):
+            if not presence[i]:
+                quiet = now - last_in[i]
+                if ((i in green and idle[i] >= idle_reset and quiet >= idle_reset)
+                        or (i not in green and quiet >= red_reset)):
+                    q[i] = 0.0
+            q[i] = min(max(q[i], 0.0), cap)
         return list(q)
 
 
@@ -134,12 +138,14 @@ class QueueTracker:
 
         ``gaps`` is accepted for compatibility and not used.
         """
-        q = self._io.update(obs.time_s, [r.upstream_count for r in obs.lanes],
-                            [r.stopline_count for r in obs.lanes],
-                            [r.presence for r in obs.lanes],
-                            [r.gap_s for r in obs.lanes], green_lanes)
-        return [float(r.camera_queue) if r.camera_queue is not None else q[i]
-                for i, r in enumerate(obs.lanes)]
+        lanes = obs.lanes
+        q = self._io.update(obs.time_s, [r.upstream_count for r in lanes],
+                            [r.stopline_count for r in lanes], [r.presence for r in lanes],
+                            [r.gap_s for r in lanes], green_lanes)
+        for i, r in enumerate(lanes):
+            if r.camera_queue is not None:
+                q[i] = float(r.camera_queue)
+        return q
 
 
 #: vehicles a camera's 0-100 m view holds when the queue fills it (7.5 m per vehicle)

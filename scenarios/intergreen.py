@@ -71,14 +71,59 @@ def _resample(path: Path2D, step: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack([x, y]), s
 
 
-def conflict_distances(clearing: Path2D, entering: Path2D) -> tuple[float, float, float, float]:
+Distances = tuple[float, float, float, float]
+
+
+class PathCache:
+    """Resampled paths by their points, and the conflict distances of the reversed pairs:
+    one junction's derivation meets every lane path in many conflicting pairs, each pair
+    in both directions (saves most of a large network's load time; exact)."""
+
+    def __init__(self) -> None:
+        self._paths: dict[Path2D, tuple[np.ndarray, np.ndarray]] = {}
+        self._reversed: dict[tuple[Path2D, Path2D], Distances] = {}
+
+    def resample(self, path: Path2D) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_resample` of the path, computed once."""
+        found = self._paths.get(path)
+        if found is None:
+            found = self._paths[path] = _resample(path)
+        return found
+
+    def distances(self, clearing: Path2D, entering: Path2D) -> Distances:
+        """:func:`conflict_distances` of the pair; the reversed pair's comes with it (its
+        distance matrix is the transpose, with bit-identical entries)."""
+        key = (clearing, entering)
+        found = self._reversed.pop(key, None)
+        if found is not None:
+            return found
+        (pc, sc), (pe, se) = self.resample(clearing), self.resample(entering)
+        d = _distance_matrix(pc, pe)
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        k, m = np.unravel_index(int(np.argmin(d.T)), d.T.shape)
+        self._reversed[(entering, clearing)] = (float(se[k]), float(sc[m]), float(se[-1]),
+                                                float(sc[-1]))
+        return float(sc[i]), float(se[j]), float(sc[-1]), float(se[-1])
+
+
+def _distance_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distances between every point of ``a`` and of ``b`` (as ``np.linalg.norm`` computes
+    them along the last axis: the square root of the sum of the squares)."""
+    delta = a[:, None, :] - b[None, :, :]
+    return np.sqrt(delta[..., 0] * delta[..., 0] + delta[..., 1] * delta[..., 1])
+
+
+def conflict_distances(clearing: Path2D, entering: Path2D, cache: PathCache | None = None
+                       ) -> Distances:
     """Arc lengths to the conflict point on both paths, and both path lengths.
 
     The conflict point is where the paths come closest (their crossing, or the merge).
     """
+    if cache is not None:
+        return cache.distances(clearing, entering)
     pc, sc = _resample(clearing)
     pe, se = _resample(entering)
-    d = np.linalg.norm(pc[:, None, :] - pe[None, :, :], axis=2)
+    d = _distance_matrix(pc, pe)
     i, j = np.unravel_index(int(np.argmin(d)), d.shape)
     return float(sc[i]), float(se[j]), float(sc[-1]), float(se[-1])
 
@@ -92,11 +137,13 @@ def intergreen_s(
     entering_path: Path2D,
     entering_turns: bool,
     params: IntergreenParameters | None = None,
+    cache: PathCache | None = None,
 ) -> float:
-    """Intergreen from the end of the clearing green to the start of the entering green."""
+    """Intergreen from the end of the clearing green to the start of the entering green
+    (``cache``: resampled paths shared by the calls of one junction)."""
     params = params or IntergreenParameters()
     pc, pe = params.for_kind(clearing_kind), params.for_kind(entering_kind)
-    s_c, s_e, len_c, len_e = conflict_distances(clearing_path, entering_path)
+    s_c, s_e, len_c, len_e = conflict_distances(clearing_path, entering_path, cache)
     if clearing_kind is GroupKind.PEDESTRIAN:
         s_c = max(s_c, len_c - s_c)
     if entering_kind is GroupKind.PEDESTRIAN:

@@ -8,7 +8,7 @@ from itertools import combinations
 
 import numpy as np
 
-from scenarios.intergreen import IntergreenParameters, intergreen_s
+from scenarios.intergreen import IntergreenParameters, PathCache, intergreen_s
 from scenarios.netfile import ControlledLink, NetFile
 from scenarios.spec import GroupSpec, JunctionSpec
 from signals import Colour, GroupKind, SignalGroup, SignalModel, Stage
@@ -199,6 +199,7 @@ def assemble_layout(
     intergreens: dict[tuple[str, str], float] = {}
     params = params or IntergreenParameters()
     floors = min_intergreen_s or {}
+    paths = PathCache()
     for a, b in combinations(range(len(names)), 2):
         pair = frozenset((names[a], names[b]))
         foe_pairs = [(i, j) for i in members[a] for j in members[b] if foes[i, j]]
@@ -214,7 +215,7 @@ def assemble_layout(
                     turns[c] or links[lc].direction in "lrLR",
                     groups[c].amber_s,
                     groups[e].kind, net.lane_path(links[le]),
-                    turns[e] or links[le].direction in "lrLR", params))
+                    turns[e] or links[le].direction in "lrLR", params, paths))
             intergreens[(names[c], names[e])] = worst
     try:
         model = SignalModel(groups=groups, conflicts=frozenset(conflicts),

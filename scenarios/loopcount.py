@@ -38,10 +38,14 @@ FULL_VARS = (_INTERVAL_NUMBER, _VEHICLE_NUMBER, _OCCUPANCY, _TIME_SINCE_DETECTIO
 #: (loops tracked with ``buses``), occupancy 0..1, presence, seconds since the last
 #: vehicle); presence and gap are False and 0.0 unless the loop is tracked ``full``
 LoopValue = tuple[int, int, float, bool, float]
+#: one lane's stop-line and upstream loop (:meth:`LoopBank.lane_values`)
+LanePairValue = tuple[int, float, bool, float, int, int, float]
 
 
 @dataclass
-class _Loop:
+class LoopState:
+    """The running-count state of one tracked loop."""
+
     base: int = 0  # running count at the start of the current interval
     gone: int = 0  # carried-over vehicles taken off the count in the current interval
     carried: dict[str, float] = field(default_factory=dict)  # id -> entry time, still on
@@ -52,6 +56,11 @@ class _Loop:
     full: bool = False
     next_base: int | None = None  # base of the next interval (set in an interval's last step)
     next_carried: dict[str, float] = field(default_factory=dict)
+    # the fused read's last look (lane_values): time, seconds since the last vehicle then
+    # (-1: unknown, e.g. a new interval began since) and the interval number then
+    seen_s: float = 0.0
+    seen_since: float = -1.0
+    seen_number: int = 0
 
 
 class LoopBank:
@@ -70,7 +79,7 @@ class LoopBank:
         self._begin = begin_s
         self._period = period_s
         self._step = step_s
-        self._loops: dict[str, _Loop] = {}
+        self._loops: dict[str, LoopState] = {}
         self._watch: list[str] = []  # loops with carried-over vehicles
         self._closing = False  # the last step ended an interval
         self._results: dict[str, dict[int, Any]] = {}
@@ -98,7 +107,7 @@ class LoopBank:
             if loop is None:
                 if self._subscribe:
                     self._domain.subscribe(loop_id, FULL_VARS if full else COUNT_VARS)
-                loop = self._loops[loop_id] = _Loop(full=full)
+                loop = self._loops[loop_id] = LoopState(full=full)
                 self._results_time = None
                 if closing:  # tracked in the last step of an interval
                     self._closing = True
@@ -142,6 +151,69 @@ class LoopBank:
             else:
                 out.append((loop.base + number - loop.gone, loop.buses,
                             occupancy(loop_id) / 100.0, False, 0.0))
+        return out
+
+    def loops(self, loop_ids: tuple[str, ...]) -> tuple[LoopState, ...]:
+        """Handles of tracked loops for :meth:`lane_values` (valid while this bank lives)."""
+        return tuple(self._loops[loop_id] for loop_id in loop_ids)
+
+    def lane_values(self, stop_ids: tuple[str, ...], stops: tuple[LoopState, ...],
+                    up_ids: tuple[str, ...], ups: tuple[LoopState, ...], now_s: float
+                    ) -> list[LanePairValue]:
+        """:meth:`values` of each lane's stop-line and upstream loop in one pass (direct
+        reads; ``stops``/``ups`` from :meth:`loops`): per lane (stop-line running count,
+        occupancy 0..1, presence, seconds since the last vehicle, upstream running count,
+        buses, upstream occupancy 0..1).
+
+        Quiet loops are asked only for the seconds since their last vehicle, the cheapest
+        libsumo query (the interval number walks the interval's vehicles):
+
+        - a loop whose last vehicle left two steps ago or earlier was touched by nobody
+          in the last step: its presence is False and its occupancy 0 (SUMO's last-step
+          values cover the vehicles on the loop or leaving it in the last step);
+        - its interval number is unchanged since the previous read if the loop was quiet
+          then too, no vehicle has left it since (the seconds since the last vehicle grew
+          by exactly the time between the reads) and no new interval began: a vehicle
+          entering after the previous read would be on the loop now or have left it.
+        """
+        d = self._domain
+        interval, occupancy = d.getIntervalVehicleNumber, d.getLastStepOccupancy
+        on_loop, since = d.getLastStepVehicleNumber, d.getTimeSinceDetection
+        count_buses = self._count_buses
+        quiet_s = 2.0 * self._step
+        out: list[LanePairValue] = []
+        append = out.append
+        for stop_id, s, up_id, u in zip(stop_ids, stops, up_ids, ups, strict=True):
+            gap_s = float(since(stop_id))
+            if gap_s >= quiet_s:
+                stop_occupancy, presence = 0.0, False
+                if (s.seen_since >= quiet_s
+                        and abs(gap_s - s.seen_since - (now_s - s.seen_s)) < 1e-6):
+                    n = s.seen_number
+                else:
+                    n = interval(stop_id)
+            else:
+                stop_occupancy, presence = occupancy(stop_id) / 100.0, on_loop(stop_id) > 0
+                n = interval(stop_id)
+            s.seen_s, s.seen_since, s.seen_number = now_s, gap_s, n
+            if s.count_buses and n != s.last_interval:
+                count_buses(stop_id, s, n)
+            up_gap = float(since(up_id))
+            if up_gap >= quiet_s:
+                up_occupancy = 0.0
+                if (u.seen_since >= quiet_s
+                        and abs(up_gap - u.seen_since - (now_s - u.seen_s)) < 1e-6):
+                    m = u.seen_number
+                else:
+                    m = interval(up_id)
+            else:
+                up_occupancy = occupancy(up_id) / 100.0
+                m = interval(up_id)
+            u.seen_s, u.seen_since, u.seen_number = now_s, up_gap, m
+            if u.count_buses and m != u.last_interval:
+                count_buses(up_id, u, m)
+            append((s.base + n - s.gone, stop_occupancy, presence, gap_s, u.base + m - u.gone,
+                    u.buses, up_occupancy))
         return out
 
     def _subscribed_values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:
@@ -190,6 +262,7 @@ class LoopBank:
             loop.next_base, loop.next_carried = None, {}
             loop.bus_ids_seen = set()
             loop.last_interval = 0
+            loop.seen_since = -1.0  # the interval number restarted
             if loop.carried:
                 self._watch.append(loop_id)
         self._closing = False
@@ -214,7 +287,7 @@ class LoopBank:
                 still.append(loop_id)
         self._watch = still
 
-    def _count_buses(self, loop_id: str, loop: _Loop, interval_number: int) -> None:
+    def _count_buses(self, loop_id: str, loop: LoopState, interval_number: int) -> None:
         """Buses among the vehicles newly in the loop's interval since it was last asked
         (only when the count moved, so it stays cheap)."""
         if interval_number == loop.last_interval:

@@ -141,7 +141,7 @@ class SafetyGuard:
     def check(self, states: Sequence[Colour]) -> list[Violation]:
         """Check the states of the next tick; return its violations, most dangerous first."""
         new = tuple(states)
-        if new == self._colours:
+        if new is self._colours or new == self._colours:
             # nothing changed: no transition to check, and the overlaps are those of the
             # previous tick, already reported when they began
             self._tick += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from .colours import Colour
@@ -90,6 +91,11 @@ class Sequencer:
         self._plan_pos = 0
         self._plan_end = 0
         self._last_event = ""
+        # The colours as returned by step(): a new tuple only when a colour changed (the
+        # runner and the guard take an identical object as "unchanged")
+        self._states: tuple[Colour, ...] = tuple(self._colours)
+        # Earliest tick at which a max green could force a change (None: to be computed)
+        self._force_tick: float | None = None
         self._start_transition(frozenset(), initial_stage, 1)
         self._stage_start = 0
         self._event(f"switch-on: transition to '{self._stage_name(initial_stage)}'")
@@ -197,14 +203,16 @@ class Sequencer:
         self._tick = tick
         plan = self._plan
         if plan is not None:
-            pos = self._plan_pos
+            pos = start = self._plan_pos
             while pos < len(plan) and plan[pos][0] <= tick:
                 self._apply(plan[pos])
                 pos += 1
             self._plan_pos = pos
+            if pos != start:
+                self._states = tuple(self._colours)
             if tick >= self._plan_end:
                 self._finish(tick)
-        return tuple(self._colours)
+        return self._states
 
     # ------------------------------------------------------------------ internals
     def _stage_name(self, stage: int | None) -> str:
@@ -238,6 +246,13 @@ class Sequencer:
         never forces a change by itself.
         """
         if self._pending is not None or self._current is None or len(self._stage_sets) < 2:
+            return
+        if self._force_tick is None:
+            self._force_tick = min(
+                (max(start, self._entered) + self._max_green[g]
+                 for g in self._max_candidates[self._current]
+                 if (start := self._green_start[g]) is not None), default=math.inf)
+        if tick < self._force_tick:
             return
         for g in self._max_candidates[self._current]:
             start = self._green_start[g]
@@ -299,6 +314,7 @@ class Sequencer:
         self._current = None
         self._stage_start = tick
         self._entered = tick
+        self._force_tick = None
 
     def _apply(self, change: tuple[int, int, Colour]) -> None:
         tick, group, colour = change
@@ -308,10 +324,12 @@ class Sequencer:
         elif colour is Colour.GREEN:
             self._green_start[group] = tick
         self._colours[group] = colour
+        self._force_tick = None
 
     def _finish(self, tick: int) -> None:
         target = self._target
         self._plan = None
+        self._force_tick = None
         self._current = target
         self._target = None
         self._stage_start = tick

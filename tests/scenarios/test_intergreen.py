@@ -44,3 +44,38 @@ def test_never_below_amber_or_minimum() -> None:
     other = ((100.0, -50.0), (100.0, 50.0))
     got = intergreen_s(GroupKind.VEHICLE, far, False, 4.0, GroupKind.VEHICLE, other, False)
     assert got >= 4.0
+
+
+def _reference_distances(clearing, entering):
+    """The pre-cache computation (np.linalg.norm over fresh resamples)."""
+    import numpy as np
+
+    from scenarios.intergreen import _resample
+
+    pc, sc = _resample(clearing)
+    pe, se = _resample(entering)
+    d = np.linalg.norm(pc[:, None, :] - pe[None, :, :], axis=2)
+    i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+    return float(sc[i]), float(se[j]), float(sc[-1]), float(se[-1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_path_cache_gives_the_uncached_distances_in_both_orders(seed: int) -> None:
+    """PathCache reuses resamples and derives a reversed pair from the transpose; the
+    figures must be bit-identical to a fresh computation, also for merging (touching)
+    paths where the minimum distance is reached at many points."""
+    import random
+
+    from scenarios.intergreen import PathCache
+
+    rng = random.Random(seed)
+    paths = [tuple((rng.uniform(-30, 30), rng.uniform(-30, 30)) for _ in range(rng.randint(2, 4)))
+             for _ in range(4)]
+    paths.append(((0.0, 0.0), (10.0, 0.0), (20.0, 0.0)))
+    paths.append(((0.0, 0.0), (10.0, 0.0), (10.0, 10.0)))  # shares a stretch with the last
+    cache = PathCache()
+    for a in paths:
+        for b in paths:
+            if a is not b:
+                assert conflict_distances(a, b, cache) == _reference_distances(a, b)
+                assert conflict_distances(b, a, cache) == _reference_distances(b, a)

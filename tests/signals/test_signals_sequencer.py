@@ -232,3 +232,30 @@ def test_state_string_and_states_agree(junction: SignalModel) -> None:
     returned = seq.step()
     assert returned == seq.states
     assert seq.state_string() == "".join(c.value for c in returned) == "urGu"
+
+
+def test_step_returns_the_same_tuple_while_nothing_changes(junction: SignalModel) -> None:
+    """Unchanged ticks return the identical object (the runner skips encoding them); a
+    colour change returns a new tuple equal to ``states``."""
+    seq = Sequencer(junction)
+    seen = [seq.step() for _ in range(6)]
+    for before, after in zip(seen, seen[1:], strict=False):
+        assert (before is after) == (before == after)
+        assert after == seq.states or after is seen[-1]
+    assert seen[-1] == seq.states
+    seq.request(1)
+    changes = [seq.step() for _ in range(20)]
+    assert any(a is not b for a, b in zip(changes, changes[1:], strict=False))
+    assert changes[-1] == seq.states and seq.current_stage == 1
+
+
+def test_max_green_forces_after_exactly_max_green_on_every_visit() -> None:
+    """The cached earliest forcing tick is recomputed whenever the stage is re-entered:
+    K2 (max green 10 s) is green for exactly 10 s on each visit of its stage."""
+    seq = Sequencer(make_junction(k2_max_green=10.0), initial_stage=1)
+    states = run(seq, 120, {t: 1 for t in range(0, 120, 3)})
+    k2 = "".join(s[1] for s in states)
+    greens = [len(run_) for run_ in k2.replace("y", " ").replace("r", " ").replace("u", " ")
+              .split() if run_]
+    assert k2.endswith("G")  # the last visit is cut off by the end of the run
+    assert len(greens) >= 4 and set(greens[:-1]) == {10}
