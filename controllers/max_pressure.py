@@ -21,8 +21,8 @@ fully serves detected a vehicle within ``discharge_gap_s``; on a lane it serves 
 the loop's count rose within ``discharge_gap_s``: a red through vehicle standing on the
 loop does not count) and unless another beats it by more than
 ``hysteresis`` vehicles (a switch costs an interstage of lost time). A waiting stage's
-pressure grows with its red time (``age_s``). A stage with
-pressure that has waited ``max_red_s`` is served next; ``max_green_s``
+pressure grows with its red time (``age_s``). A stage that has waited ``max_red_s`` is
+served next, even without pressure (vehicles the loops cannot see); ``max_green_s``
 bounds a green while other stages have pressure; stages without detected lanes are given
 ``recall_pressure``.
 """
@@ -91,8 +91,9 @@ class MaxPressureParams:
             stages (left arrows on shared lanes) pressure; 0: they never get any.
         max_green_factor: the green is also at most this multiple of the stage's green in
             the junction's fixed-time plan; 0 disables.
-        max_red_s: a stage with positive pressure that has not been shown for this long
-            is served next, whatever the others' pressure (no starvation); 0 disables.
+        max_red_s: a stage that has not been shown for this long is served next,
+            whatever the pressures (no starvation, also of vehicles the loops cannot see;
+            partial-only stages excepted); 0 disables.
         age_s: when choosing the next stage, a waiting stage's pressure counts
             ``1 + red / age_s`` times (red: seconds since it was last shown), so a
             stage with few lanes (a left arrow) is not left waiting for ``max_red_s``
@@ -194,7 +195,9 @@ class MaxPressureController:
         # ties go to the next stage in cyclic order
         best = max(others, key=lambda s: (pressures[s], -((s - stage) % self.map.n_stages)))
         if self.params.max_red_s > 0:
-            starved = [s for s in others if pressures[s] > 0
+            # also without pressure: vehicles that cannot reach the loops (e.g. standing in
+            # the upstream junction before a lane shorter than a car) are not seen at all
+            starved = [s for s in others if (pressures[s] > 0 or not self.map.partial_only(s))
                        and self.history.red_s(s, obs.time_s) >= self.params.max_red_s]
             if starved:
                 oldest = max(starved, key=lambda s: self.history.red_s(s, obs.time_s))
