@@ -26,7 +26,11 @@ Per decision (every ``decision_interval_s``):
   a call; a stage without a call is skipped. Without any call the green rests where it is.
 
 Sensing profiles: an ``advance`` loop's counts call a lane's stages earlier; a
-``camera``'s halting and approaching vehicles call and extend like loop detections.
+``camera``'s halting vehicles call them too. Extension and gap-out stay with the loops
+(every profile has them): the upstream loop sees exactly the vehicles that reach the stop
+line within the gap time, while vehicles anywhere in the camera's 100 m view (moving, or
+halting behind the discharge) kept greens running to max-out that the loops end on their
+gap (measured on the Hamm scenarios: twice the max-outs, 1-6 s more delay).
 """
 
 from __future__ import annotations
@@ -115,7 +119,7 @@ class ActuatedController:
         self.history = StageHistory()
         n = len(info.lanes)
         self._gaps = GapTracker(n)
-        self._queues = QueueTracker(tuple(lane.lane for lane in info.lanes))
+        self._queues = QueueTracker(tuple(lane.lane for lane in info.lanes), use_camera=False)
         self._discharge = DischargeTracker(n)
         self._active_full = [False] * n
         self._active_partial = [False] * n
@@ -131,9 +135,9 @@ class ActuatedController:
 
         A lane is active for a stage serving all its movements while a vehicle crossed
         its upstream loop less than max-gap ago, a vehicle stands on its stop-line loop
-        (and is not blocked), a queue between the loops still discharges, or a camera
-        sees vehicles approaching; for a stage serving it partly, only while its
-        stop-line count rises.
+        (and is not blocked), or a queue between the loops still discharges; for a stage
+        serving it partly, only while its stop-line count rises. A camera's halting
+        vehicles call (they do not extend: see the module docstring).
         """
         up_gaps = self._gaps.update(obs)
         since_count = self._discharge.update(obs)
@@ -150,10 +154,8 @@ class ActuatedController:
         self._partial_calls = self._blocking.update(obs, since_count)
         for i, r in enumerate(obs.lanes):
             blocked = self._blocking.blocked[i]
-            camera_moving = (r.camera_approaching or 0.0) >= 1.0
             self._active_full[i] = ((r.presence and not blocked) or up_gaps[i] < gap
-                                    or (queues[i] >= 1.0 and r.gap_s < gap and not blocked)
-                                    or camera_moving)
+                                    or (queues[i] >= 1.0 and r.gap_s < gap and not blocked))
             self._active_partial[i] = since_count[i] < gap
             calling = self.map.calling_stages_of_lane[i]
             if i in full:
@@ -163,7 +165,7 @@ class ActuatedController:
                 self._calls.discard((i, shown))
             detected = (r.upstream_count > 0 or r.stopline_count > 0 or r.presence
                         or queues[i] >= 1.0 or bool(r.advance_count)
-                        or (r.camera_queue or 0.0) >= 1.0 or camera_moving)
+                        or (r.camera_queue or 0.0) >= 1.0)
             if detected:
                 self._calls.update((i, s) for s in calling if s != shown)
 

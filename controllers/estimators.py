@@ -122,15 +122,17 @@ class QueueTracker:
       scenarios). Such a lane is zeroed; with the cap, the error stays bounded.
 
     Estimates are capped at ``cap`` vehicles (the loops are a few car lengths apart).
-    With the ``camera`` sensing profile the camera's queue (halting vehicles in view)
-    replaces the loop estimate of a lane whenever it is present.
+    With the ``camera`` sensing profile and ``use_camera`` the camera's queue (halting
+    vehicles in view) replaces the loop estimate of a lane whenever it is present.
     """
 
     def __init__(self, lane_ids: tuple[str, ...] | int, idle_reset_s: float = 6.0,
-                 cap: float = 12.0, red_reset_s: float = math.inf) -> None:
+                 cap: float = 12.0, red_reset_s: float = math.inf,
+                 use_camera: bool = True) -> None:
         if isinstance(lane_ids, int):
             lane_ids = tuple(f"lane{i}_0" for i in range(lane_ids))
         self._io = _InOut(lane_ids, idle_reset_s, red_reset_s, cap)
+        self._use_camera = use_camera
 
     def update(self, obs: Observation, green_lanes: tuple[int, ...] | frozenset[int],
                gaps: list[float] | None = None) -> list[float]:
@@ -142,9 +144,10 @@ class QueueTracker:
         q = self._io.update(obs.time_s, [r.upstream_count for r in lanes],
                             [r.stopline_count for r in lanes], [r.presence for r in lanes],
                             [r.gap_s for r in lanes], green_lanes)
-        for i, r in enumerate(lanes):
-            if r.camera_queue is not None:
-                q[i] = float(r.camera_queue)
+        if self._use_camera:
+            for i, r in enumerate(lanes):
+                if r.camera_queue is not None:
+                    q[i] = float(r.camera_queue)
         return q
 
 

@@ -20,8 +20,9 @@ shown stage keeps the green while its queue still discharges (a stop-line loop o
 fully serves detected a vehicle within ``discharge_gap_s``; on a lane it serves partly,
 the loop's count rose within ``discharge_gap_s``: a red through vehicle standing on the
 loop does not count) and unless another beats it by more than
-``hysteresis`` vehicles (a switch costs an interstage of lost time). A stage with
-pressure that has waited ``max_red_s`` is served next; ``max_green_s``
+``hysteresis`` vehicles (a switch costs an interstage of lost time). A waiting stage's
+pressure grows with its red time (``age_s``). A stage that has waited ``max_red_s`` is
+served next, even without pressure (vehicles the loops cannot see); ``max_green_s``
 bounds a green while other stages have pressure; stages without detected lanes are given
 ``recall_pressure``.
 """
@@ -90,8 +91,14 @@ class MaxPressureParams:
             stages (left arrows on shared lanes) pressure; 0: they never get any.
         max_green_factor: the green is also at most this multiple of the stage's green in
             the junction's fixed-time plan; 0 disables.
-        max_red_s: a stage with positive pressure that has not been shown for this long
-            is served next, whatever the others' pressure (no starvation); 0 disables.
+        max_red_s: a stage that has not been shown for this long is served next,
+            whatever the pressures (no starvation, also of vehicles the loops cannot see;
+            partial-only stages excepted); 0 disables.
+        age_s: when choosing the next stage, a waiting stage's pressure counts
+            ``1 + red / age_s`` times (red: seconds since it was last shown), so a
+            stage with few lanes (a left arrow) is not left waiting for ``max_red_s``
+            behind the two-lane through stages (measured on the Hamm scenarios: left
+            turners waited 180 s); 0 disables.
     """
 
     decision_interval_s: float = 2.0
@@ -99,20 +106,22 @@ class MaxPressureParams:
     max_green_s: float = 50.0
     hysteresis: float = 1.0
     recall_pressure: float = 0.5
-    discharge_gap_s: float = 2.5
+    discharge_gap_s: float = 2.0
     max_red_s: float = 180.0
     max_green_factor: float = 0.0
     blocked_s: float = 5.0
     arrow_call_s: float = 0.0
+    age_s: float = 30.0
 
     def __post_init__(self) -> None:
         require_positive(decision_interval_s=self.decision_interval_s,
                          min_green_s=self.min_green_s, max_green_s=self.max_green_s,
                          blocked_s=self.blocked_s)
         if min(self.hysteresis, self.recall_pressure, self.discharge_gap_s,
-               self.max_red_s, self.max_green_factor, self.arrow_call_s) < 0:
+               self.max_red_s, self.max_green_factor, self.arrow_call_s, self.age_s) < 0:
             raise ParameterError("parameters 'hysteresis', 'recall_pressure', 'discharge_gap_s', "
-                                 "'max_red_s', 'max_green_factor' and 'arrow_call_s' must be >= 0")
+                                 "'max_red_s', 'max_green_factor', 'arrow_call_s' and 'age_s' "
+                                 "must be >= 0")
         if self.max_green_s < self.min_green_s:
             raise ParameterError("parameter 'max_green_s' must be >= 'min_green_s'")
 
@@ -180,10 +189,15 @@ class MaxPressureController:
         others = [s for s in range(self.map.n_stages) if s != stage]
         if not others:
             return StageRequest(stage, "single stage")
+        if self.params.age_s > 0:
+            pressures = [p * (1.0 + self.history.red_s(s, obs.time_s) / self.params.age_s)
+                         if s != stage and p > 0 else p for s, p in enumerate(pressures)]
         # ties go to the next stage in cyclic order
         best = max(others, key=lambda s: (pressures[s], -((s - stage) % self.map.n_stages)))
         if self.params.max_red_s > 0:
-            starved = [s for s in others if pressures[s] > 0
+            # also without pressure: vehicles that cannot reach the loops (e.g. standing in
+            # the upstream junction before a lane shorter than a car) are not seen at all
+            starved = [s for s in others if (pressures[s] > 0 or not self.map.partial_only(s))
                        and self.history.red_s(s, obs.time_s) >= self.params.max_red_s]
             if starved:
                 oldest = max(starved, key=lambda s: self.history.red_s(s, obs.time_s))

@@ -177,23 +177,35 @@ def test_advance_loop_measures_the_queue_beyond_the_upstream_loop() -> None:
 
 
 def test_camera_and_advance_readings_call_the_stage() -> None:
-    for extra in ({"advance_count": 1}, {"camera_queue": 2.0}, {"camera_approaching": 1.0}):
+    for extra in ({"advance_count": 1}, {"camera_queue": 2.0}):
         ctl = actuated()
         ctl.decide(see(0, 0, 10, s0=extra))
         assert ctl.calls(0)[2], extra
-    ctl = actuated()
-    ctl.decide(see(0, 0, 10))
-    assert not ctl.calls(0)[2]  # without readings, no call
+    for extra in ({}, {"camera_approaching": 3.0, "camera_queue": 0.0}):
+        ctl = actuated()
+        ctl.decide(see(0, 0, 10, s0=extra))
+        assert not ctl.calls(0)[2], extra  # nothing waits (moving vehicles reach the loops)
 
 
-def test_camera_sees_the_green_platoon_still_coming() -> None:
+def test_camera_vehicles_far_upstream_do_not_hold_a_green_the_loops_gap_out() -> None:
+    """The Hamm regression: vehicles anywhere in the 100 m view (moving, or halting far
+    back) kept a green running to max-out although no vehicle reached the upstream loop
+    within the gap time."""
     ctl = actuated()
     ctl.decide(see(0, 0, 10, s0={"up": 1}))
-    for t in range(1, 12):  # the main road waits; the side road's platoon still comes
-        d = ctl.decide(see(t, 2, t, m0={"up": 1}, s0={"camera_approaching": 3.0}))
+    far = {"camera_approaching": 3.0, "camera_queue": 2.0}
+    for t in range(1, 8):  # the side road's loops see a vehicle every second
+        d = ctl.decide(see(t, 2, t, m0={"up": 1}, s0={"up": 1, **far}))
     assert d.stage == 2 and d.reason == "extend"
-    d = ctl.decide(see(12, 2, 12, m0={"up": 1}, s0={"camera_approaching": 0.0}))
+    for t in range(8, 12):  # nothing crosses the loops any more; the camera still sees some
+        d = ctl.decide(see(t, 2, t, m0={"up": 1}, s0=far))
     assert d.stage == 0 and d.reason == "gap-out"
+
+
+def test_actuated_keeps_the_loop_queue_estimate_under_a_camera() -> None:
+    qt = QueueTracker(("m_0", "m_1", "s_0"), use_camera=False)
+    q = qt.update(see(1, 0, 1, s0={"up": 3, "camera_queue": 7.0}), frozenset())
+    assert q[S0] == 3.0
 
 
 def test_queue_drift_stays_bounded_over_an_hour_of_heavy_lane_changing() -> None:

@@ -135,6 +135,34 @@ def test_max_pressure_serves_the_loaded_approach() -> None:
     assert ctl.pressures(obs(11, 0, 11))[2] > ctl.pressures(obs(12, 0, 12))[1]
 
 
+@pytest.mark.parametrize("age_s, served", [(0.0, 0), (30.0, 1)])
+def test_max_pressure_ages_the_pressure_of_a_long_waiting_stage(age_s: float,
+                                                                 served: int) -> None:
+    """B (one lane, 3 vehicles) has waited 60 s, A (two lanes, 2 + 2) 30 s: plain
+    max-pressure serves A again, with aging B goes first."""
+    ctl = MaxPressureController(INFO, MaxPressureParams(age_s=age_s), QueueBoard(),
+                                GreenLimits.unbounded(3))
+    ctl.decide(obs(0, 1, 0))
+    ctl.decide(obs(30, 0, 0))
+    for t in range(31, 59):
+        ctl.decide(obs(t, 2, t - 31))
+    ctl.decide(obs(59, 2, 28, a0={"up": 2}, a1={"up": 2}, b0={"up": 3}))
+    d = ctl.decide(obs(60, 2, 29))
+    assert d.stage == served and d.reason.startswith("pressure")
+
+
+def test_max_pressure_serves_a_stage_without_pressure_after_max_red() -> None:
+    """Vehicles the loops cannot see (ingolstadt7: standing in the junction before a
+    0.9 m lane) gave their stage no pressure; it was never served and they teleported."""
+    ctl = MaxPressureController(INFO, MaxPressureParams(max_red_s=180.0), QueueBoard(),
+                                GreenLimits.unbounded(3))
+    for t in range(0, 180):  # A discharges all the time; B and C detect nothing
+        d = ctl.decide(obs(t, 0, t, a0={"stop": 1, "gap": 0.0}))
+        assert d.stage == 0
+    d = ctl.decide(obs(180, 0, 180, a0={"stop": 1, "gap": 0.0}))
+    assert d.stage in (1, 2) and d.reason == "max red"
+
+
 def test_max_pressure_subtracts_downstream_queues_from_the_board() -> None:
     board = QueueBoard()
     ctl = MaxPressureController(INFO, MaxPressureParams(), board, GreenLimits.unbounded(3))
