@@ -98,7 +98,8 @@ class MaxPressureParams:
             ``1 + red / age_s`` times (red: seconds since it was last shown), so a
             stage with few lanes (a left arrow) is not left waiting for ``max_red_s``
             behind the two-lane through stages (measured on the Hamm scenarios: left
-            turners waited 180 s); 0 disables.
+            turners waited 180 s); 0 disables. 60 s was chosen over 0, 30 and 120 s on
+            the Hamm tuning seeds 1-6 (loops and camera).
     """
 
     decision_interval_s: float = 2.0
@@ -111,7 +112,7 @@ class MaxPressureParams:
     max_green_factor: float = 0.0
     blocked_s: float = 5.0
     arrow_call_s: float = 0.0
-    age_s: float = 30.0
+    age_s: float = 60.0
 
     def __post_init__(self) -> None:
         require_positive(decision_interval_s=self.decision_interval_s,
