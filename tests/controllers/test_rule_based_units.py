@@ -125,6 +125,27 @@ def test_sotl_does_not_switch_without_demand_on_red() -> None:
     assert ctl.decide(obs(30, 0, 30)).reason == "no demand on red"
 
 
+def test_sotl_counts_from_the_loops_also_under_camera() -> None:
+    """A camera's halting vehicles (here 8 on B's lane, where the loops count 3) made
+    SOTL reach theta sooner and switch too often on every Hamm scenario: it counts from
+    the loops, so the camera readings change none of its decisions."""
+    import dataclasses
+
+    def with_camera(o: Observation) -> Observation:
+        lanes = tuple(dataclasses.replace(r, camera_queue=8.0, camera_approaching=2.0)
+                      for r in o.lanes)
+        return dataclasses.replace(o, lanes=lanes)
+
+    plain = SotlController(INFO, SotlParams(theta=20, mu=2, min_green_s=5),
+                           GreenLimits.unbounded(3))
+    camera = SotlController(INFO, SotlParams(theta=20, mu=2, min_green_s=5),
+                            GreenLimits.unbounded(3))
+    stream = [obs(0, 0, 0, b0={"up": 3})] + [obs(t, 0, t) for t in range(1, 12)]
+    got = [(camera.decide(with_camera(o)), plain.decide(o)) for o in stream]
+    assert all(c == p for c, p in got)
+    assert any(p.stage == 1 for _, p in got)  # the stream does switch
+
+
 # ------------------------------------------------------------------- max-pressure
 def test_max_pressure_serves_the_loaded_approach() -> None:
     ctl = MaxPressureController(INFO, MaxPressureParams(min_green_s=5, hysteresis=0.5),
