@@ -49,6 +49,16 @@ class _LoopCounters:
     buses_seen: int = 0
     adv_seen: int = 0
 
+    def advance(self, stop_total: int, up_total: int, buses: int) -> tuple[int, int, int]:
+        """Vehicles counted at the stop line, upstream and buses since the last read."""
+        stop_count = stop_total - self.stop_seen
+        up_count = up_total - self.up_seen
+        bus_count = buses - self.buses_seen
+        self.stop_seen, self.up_seen, self.buses_seen = stop_total, up_total, buses
+        self.stop_total += stop_count
+        self.up_total += up_count
+        return stop_count, up_count, bus_count
+
 
 @dataclass(frozen=True)
 class _DetectorIds:
@@ -226,13 +236,7 @@ class SumoSession:
             c = self._counters.get(det.lane)
             if c is None:
                 c = self._counters[det.lane] = _LoopCounters()
-            stop_total, up_total, buses = stop[0], up[0], up[1]
-            stop_count = stop_total - c.stop_seen
-            up_count = up_total - c.up_seen
-            bus_count = buses - c.buses_seen
-            c.stop_seen, c.up_seen, c.buses_seen = stop_total, up_total, buses
-            c.stop_total += stop_count
-            c.up_total += up_count
+            stop_count, up_count, bus_count = c.advance(stop[0], up[0], up[1])
             if det.advance is None and det.camera is None:
                 readings.append(LaneReading(
                     lane=det.lane, stopline_count=stop_count, upstream_count=up_count,
@@ -282,12 +286,7 @@ class SumoSession:
         readings = []
         for det, c, (stop_total, occupancy, presence, gap_s, up_total, buses, up_occupancy) \
                 in zip(ids.detectors, ids.counters, values, strict=True):
-            stop_count = stop_total - c.stop_seen
-            up_count = up_total - c.up_seen
-            bus_count = buses - c.buses_seen
-            c.stop_seen, c.up_seen, c.buses_seen = stop_total, up_total, buses
-            c.stop_total += stop_count
-            c.up_total += up_count
+            stop_count, up_count, bus_count = c.advance(stop_total, up_total, buses)
             readings.append(_loop_reading(det.lane, stop_count, up_count, occupancy, presence,
                                           gap_s, float(max(0, c.up_total - c.stop_total)),
                                           bus_count, up_occupancy))
