@@ -25,6 +25,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -210,7 +211,7 @@ def branch_costs(sim: Simulation, aid: str, base: BasePolicy, horizon_s: float
             continue
         stage = decision.request(a).stage
         if stage not in by_stage:
-            by_stage[stage] = in_child(lambda a=a: play_branch(sim, aid, a, base, horizon_s))
+            by_stage[stage] = in_child(partial(play_branch, sim, aid, a, base, horizon_s))
         costs[a] = by_stage[stage]
     return costs
 

@@ -1,0 +1,193 @@
+"""Training of the ``residual`` mode by rollout policy improvement (``ampel train --method
+rollout``): counterfactual labels (:mod:`controllers.rl.rollout_labels`), behaviour cloning
+of the MaskablePPO actor, DAgger-style rounds, selection on validation seeds.
+
+Order of a run (one process, one SUMO simulation at a time, one torch thread):
+
+1. round 1 labels episodes run by actuated control (base policy ``follow``);
+2. the actor of a fresh :class:`~controllers.rl.nets.ResidualPolicy` (the network that
+   exports to ONNX) is fitted to every label so far by masked cross-entropy;
+3. the fitted policy is evaluated on the validation seeds; it becomes the base policy of
+   the next round (its states, its continuation in the branches);
+4. after the last round the best of actuated control (the warm start, always a candidate)
+   and the fitted policies on validation is selected, evaluated once on the test seeds
+   and exported.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from controllers.rl.rollout_labels import (
+    BasePolicy,
+    LabelSet,
+    NumpyActor,
+    RolloutConfig,
+    collect_labels,
+    follow_policy,
+)
+from controllers.rl.train_residual import SELECT_METRIC, evaluate_masked
+from signals.numbers import check_number
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """The rollout-specific part of a training run.
+
+    Attributes:
+        rounds: labelling rounds (round 1 under actuated, later ones under the last fit).
+        episodes: labelled episodes per round (fresh training seeds).
+        rollout: how decision points are labelled (horizon, margin, sample share).
+        demand_range: each labelled episode's demand scale is drawn from this range.
+        epochs: passes over the labels per fit.
+        learning_rate: Adam step size of the fit.
+        val_seeds: validation seeds (selection); test_seeds: evaluated once at the end.
+        follow_bias: initial ``follow`` logit of the network (before the fit).
+        wall_budget_s: no further labelling episode starts past this wall time.
+    """
+
+    rounds: int = 2
+    episodes: int = 6
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    demand_range: tuple[float, float] = (0.8, 1.2)
+    epochs: int = 40
+    learning_rate: float = 3e-3
+    val_seeds: tuple[int, ...] = tuple(range(11, 31))
+    test_seeds: tuple[int, ...] = tuple(range(500, 520))
+    follow_bias: float = 2.5
+    wall_budget_s: float = float("inf")
+
+    def __post_init__(self) -> None:
+        check_number(self.rounds, "rounds", low=1, high=100)
+        check_number(self.episodes, "episodes", low=1, high=10_000)
+        check_number(self.epochs, "epochs", low=1, high=10_000)
+        check_number(self.learning_rate, "learning_rate", low=1e-6, high=1.0)
+        check_number(self.follow_bias, "follow_bias", low=-20.0, high=20.0)
+        lo, hi = self.demand_range
+        check_number(lo, "demand_range low", low=0.05, high=hi)
+        check_number(hi, "demand_range high", low=lo, high=5.0)
+
+
+def policy_logits(policy: Any, obs: Any) -> Any:
+    """The actor's action scores for a batch (the same path as the ONNX export)."""
+    features = policy.extract_features(obs, policy.pi_features_extractor)
+    return policy.action_net(policy.mlp_extractor.forward_actor(features))
+
+
+def fit_actor(policy: Any, labels: LabelSet, epochs: int, learning_rate: float,
+              seed: int, batch_size: int = 256) -> dict[str, float]:
+    """Fit the actor of a ``ResidualPolicy`` to the labels by masked cross-entropy (the
+    critic is left alone). Returns the final loss and the training accuracy."""
+    import torch
+
+    data = labels.arrays()
+    n = len(labels)
+    if n == 0:
+        return {"loss": float("nan"), "accuracy": float("nan"), "points": 0}
+    obs = torch.as_tensor(data["obs"], dtype=torch.float32)
+    masks = torch.as_tensor(data["masks"], dtype=torch.bool)
+    target = torch.as_tensor(data["labels"], dtype=torch.long)
+    params = list(policy.actor_parameters())
+    opt = torch.optim.Adam(params, lr=learning_rate)
+    gen = torch.Generator().manual_seed(seed)
+    policy.train()
+    loss_value = float("nan")
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            logits = policy_logits(policy, obs[idx]).masked_fill(~masks[idx], -1e9)
+            loss = torch.nn.functional.cross_entropy(logits, target[idx])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            total += float(loss) * len(idx)
+        loss_value = total / n
+    policy.eval()
+    with torch.no_grad():
+        pred = policy_logits(policy, obs).masked_fill(~masks, -1e9).argmax(dim=1)
+    return {"loss": loss_value, "accuracy": float((pred == target).float().mean()),
+            "points": n}
+
+
+def new_model(env_config: Any, junction: str | None, follow_bias: float, seed: int) -> Any:
+    """A MaskablePPO with a fresh ``ResidualPolicy`` (only its actor is fitted here; the
+    model object carries the network to validation, export and ``model.zip``)."""
+    from sb3_contrib import MaskablePPO
+
+    from controllers.rl.env import JunctionEnv
+    from controllers.rl.nets import ResidualPolicy
+
+    env = JunctionEnv(env_config.scenario, junction=junction, config=env_config)
+    return MaskablePPO(ResidualPolicy, env, seed=seed, device="cpu", verbose=0,
+                       policy_kwargs={"follow_bias": follow_bias}, n_steps=64, batch_size=64)
+
+
+def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
+    """Run the rounds described in the module docstring. Returns a record with the
+    selected model, every round's labels and validation result, and the test result."""
+    import torch
+
+    from scenarios.files import write_json_atomic
+    from scenarios.scenario import load_scenario
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    scenario = load_scenario(cfg.env.scenario)
+    rng = np.random.default_rng(cfg.seed)
+    eval_env = cfg.env
+    history: list[dict] = []
+    models: list[Any] = []
+
+    def validate(model: Any, name: str, extra: dict) -> None:
+        res = evaluate_masked(model, eval_env, plan.val_seeds, cfg.eval_episode_s,
+                              cfg.junction)
+        res.update(name=name, wall_s=round(time.perf_counter() - started, 1), **extra)
+        history.append(res)
+        models.append(model)
+        write_json_atomic(history, out / "evaluations.json")
+        log.info("validation of %s: %s %.2f s, deviations %.1f %%", name, SELECT_METRIC,
+                 res[SELECT_METRIC], 100 * res["deviation_share"])
+
+    warm = new_model(cfg.env, cfg.junction, plan.follow_bias, cfg.seed)
+    validate(warm, "warm start (actuated)", {"round": 0, "points": 0})
+    base: BasePolicy = follow_policy
+    labels = LabelSet()
+    rounds: list[dict] = []
+    for k in range(1, plan.rounds + 1):
+        left = plan.wall_budget_s - (time.perf_counter() - started)
+        if left <= 0:
+            log.info("wall budget used up before round %d", k)
+            break
+        got = collect_labels(scenario, cfg.env, base, plan.rollout, rng, plan.episodes,
+                             plan.demand_range, left, cfg.junction)
+        labels.extend(got)
+        model = new_model(cfg.env, cfg.junction, plan.follow_bias, cfg.seed + k)
+        fit = fit_actor(model.policy, labels, plan.epochs, plan.learning_rate, cfg.seed + k)
+        info = {"round": k, "points": len(got), "labels": got.label_counts(),
+                "episodes": len(set(got.seeds)), "fit": fit}
+        rounds.append(info)
+        validate(model, f"round {k}", info)
+        base = NumpyActor.from_policy(model.policy)
+    arrays = labels.arrays()
+    np.savez_compressed(out / "labels.npz", obs=arrays["obs"], masks=arrays["masks"],
+                        costs=arrays["costs"], labels=arrays["labels"], seeds=arrays["seeds"])
+    best_i = min(range(len(history)), key=lambda i: (history[i][SELECT_METRIC], i))
+    train_wall = time.perf_counter() - started
+    selected = models[best_i]
+    test = evaluate_masked(selected, eval_env, plan.test_seeds, cfg.eval_episode_s,
+                           cfg.junction)
+    return {"model": selected, "history": history, "rounds": rounds,
+            "selected": history[best_i], "test": test, "train_wall_s": train_wall,
+            "points": len(labels), "wall_s": time.perf_counter() - started}
