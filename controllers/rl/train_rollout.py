@@ -110,13 +110,20 @@ def fit_actor(policy: Any, labels: LabelSet, epochs: int, learning_rate: float,
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         loss_value = total / n
     policy.eval()
     with torch.no_grad():
         pred = policy_logits(policy, obs).masked_fill(~masks, -1e9).argmax(dim=1)
     return {"loss": loss_value, "accuracy": float((pred == target).float().mean()),
             "points": n}
+
+
+def save_labels(labels: LabelSet, path: Any) -> None:
+    """Write the labelled points to an ``.npz`` file (obs, masks, costs, labels, seeds)."""
+    a = labels.arrays()
+    np.savez_compressed(path, obs=a["obs"], masks=a["masks"], costs=a["costs"],
+                        labels=a["labels"], seeds=a["seeds"])
 
 
 def new_model(env_config: Any, junction: str | None, follow_bias: float, seed: int) -> Any:
@@ -173,6 +180,7 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
         got = collect_labels(scenario, cfg.env, base, plan.rollout, rng, plan.episodes,
                              plan.demand_range, left, cfg.junction)
         labels.extend(got)
+        save_labels(labels, out / "labels.npz")
         model = new_model(cfg.env, cfg.junction, plan.follow_bias, cfg.seed + k)
         fit = fit_actor(model.policy, labels, plan.epochs, plan.learning_rate, cfg.seed + k)
         info = {"round": k, "points": len(got), "labels": got.label_counts(),
@@ -180,9 +188,6 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
         rounds.append(info)
         validate(model, f"round {k}", info)
         base = NumpyActor.from_policy(model.policy)
-    arrays = labels.arrays()
-    np.savez_compressed(out / "labels.npz", obs=arrays["obs"], masks=arrays["masks"],
-                        costs=arrays["costs"], labels=arrays["labels"], seeds=arrays["seeds"])
     best_i = min(range(len(history)), key=lambda i: (history[i][SELECT_METRIC], i))
     train_wall = time.perf_counter() - started
     selected = models[best_i]
