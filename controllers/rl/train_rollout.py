@@ -32,9 +32,15 @@ from controllers.rl.rollout_labels import (
     follow_policy,
 )
 from controllers.rl.train_residual import SELECT_METRIC, evaluate_masked
+from signals.errors import ConfigError
 from signals.numbers import check_number
 
 log = logging.getLogger(__name__)
+
+#: fit targets: ``advantage`` regresses each action's logit minus follow's onto minus its
+#: cost difference to follow (the argmax is then the action with the lowest expected cost);
+#: ``label`` fits the hard labels by cross-entropy
+LOSSES = ("advantage", "label")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class RolloutPlan:
         learning_rate: Adam step size of the fit.
         val_seeds: validation seeds (selection); test_seeds: evaluated once at the end.
         follow_bias: initial ``follow`` logit of the network (before the fit).
+        loss: ``advantage`` (regression on the branch costs) or ``label`` (cross-entropy on
+            the hard labels); see :func:`fit_actor`.
         wall_budget_s: no further labelling episode starts past this wall time.
     """
 
@@ -62,9 +70,12 @@ class RolloutPlan:
     val_seeds: tuple[int, ...] = tuple(range(11, 31))
     test_seeds: tuple[int, ...] = tuple(range(500, 520))
     follow_bias: float = 2.5
+    loss: str = "advantage"
     wall_budget_s: float = float("inf")
 
     def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown fit loss {self.loss!r} (known: {', '.join(LOSSES)})")
         check_number(self.rounds, "rounds", low=1, high=100)
         check_number(self.episodes, "episodes", low=1, high=10_000)
         check_number(self.epochs, "epochs", low=1, high=10_000)
@@ -82,18 +93,33 @@ def policy_logits(policy: Any, obs: Any) -> Any:
 
 
 def fit_actor(policy: Any, labels: LabelSet, epochs: int, learning_rate: float,
-              seed: int, batch_size: int = 256) -> dict[str, float]:
-    """Fit the actor of a ``ResidualPolicy`` to the labels by masked cross-entropy (the
-    critic is left alone). Returns the final loss and the training accuracy."""
+              seed: int, loss: str = "advantage", cost_scale_veh_s: float = 100.0,
+              margin_veh_s: float = 0.0, batch_size: int = 256) -> dict[str, float]:
+    """Fit the actor of a ``ResidualPolicy`` to the labelled points (the critic is left
+    alone).
+
+    ``advantage``: Huber regression of ``logit[a] - logit[follow]`` onto
+    ``-(cost[a] - cost[follow]) / cost_scale_veh_s`` for every valid action (the clairvoyant
+    branch costs are noisy; the regression estimates their mean given the features, and
+    deviations whose expected saving is small never win); afterwards the ``hold`` and
+    ``end`` biases are lowered by ``margin_veh_s / cost_scale_veh_s``, so the exported
+    argmax deviates only where the expected saving exceeds the margin. ``label``: masked
+    cross-entropy on the hard labels. Returns the final loss, the agreement with the
+    labels and the share of points where the fitted policy deviates.
+    """
     import torch
 
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown fit loss {loss!r} (known: {', '.join(LOSSES)})")
     data = labels.arrays()
     n = len(labels)
     if n == 0:
-        return {"loss": float("nan"), "accuracy": float("nan"), "points": 0}
+        return {"loss": float("nan"), "accuracy": float("nan"), "deviations": 0.0, "points": 0}
     obs = torch.as_tensor(data["obs"], dtype=torch.float32)
     masks = torch.as_tensor(data["masks"], dtype=torch.bool)
     target = torch.as_tensor(data["labels"], dtype=torch.long)
+    costs = np.nan_to_num(data["costs"] - data["costs"][:, :1], nan=0.0)
+    adv = torch.as_tensor(-costs / cost_scale_veh_s, dtype=torch.float32)
     params = list(policy.actor_parameters())
     opt = torch.optim.Adam(params, lr=learning_rate)
     gen = torch.Generator().manual_seed(seed)
@@ -104,19 +130,31 @@ def fit_actor(policy: Any, labels: LabelSet, epochs: int, learning_rate: float,
         total = 0.0
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
-            logits = policy_logits(policy, obs[idx]).masked_fill(~masks[idx], -1e9)
-            loss = torch.nn.functional.cross_entropy(logits, target[idx])
+            logits = policy_logits(policy, obs[idx])
+            if loss == "label":
+                value = torch.nn.functional.cross_entropy(
+                    logits.masked_fill(~masks[idx], -1e9), target[idx])
+            else:
+                diff = logits - logits[:, :1]
+                m = masks[idx].clone()
+                m[:, 0] = False
+                err = torch.nn.functional.huber_loss(diff[m], adv[idx][m], reduction="sum",
+                                                     delta=3.0)
+                value = (err + 1e-3 * (logits[:, 0] ** 2).sum()) / len(idx)
             opt.zero_grad()
-            loss.backward()
+            value.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            total += float(value.detach()) * len(idx)
         loss_value = total / n
+    if loss == "advantage" and margin_veh_s > 0:
+        with torch.no_grad():
+            policy.action_net.out.bias[1:] -= margin_veh_s / cost_scale_veh_s
     policy.eval()
     with torch.no_grad():
         pred = policy_logits(policy, obs).masked_fill(~masks, -1e9).argmax(dim=1)
     return {"loss": loss_value, "accuracy": float((pred == target).float().mean()),
-            "points": n}
+            "deviations": float((pred != 0).float().mean()), "points": n}
 
 
 def save_labels(labels: LabelSet, path: Any) -> None:
@@ -182,7 +220,8 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
         labels.extend(got)
         save_labels(labels, out / "labels.npz")
         model = new_model(cfg.env, cfg.junction, plan.follow_bias, cfg.seed + k)
-        fit = fit_actor(model.policy, labels, plan.epochs, plan.learning_rate, cfg.seed + k)
+        fit = fit_actor(model.policy, labels, plan.epochs, plan.learning_rate, cfg.seed + k,
+                        loss=plan.loss, margin_veh_s=plan.rollout.margin_veh_s)
         info = {"round": k, "points": len(got), "labels": got.label_counts(),
                 "episodes": len(set(got.seeds)), "fit": fit}
         rounds.append(info)
