@@ -121,8 +121,8 @@ def test_labels_on_a_tiny_budget(westentor) -> None:
         label_episode,
     )
 
-    cfg = EnvConfig(reward="backlog", episode_s=300, **RESIDUAL)
-    rollout = RolloutConfig(horizon_s=30.0, margin_veh_s=1.0, sample_share=0.5)
+    cfg = EnvConfig(reward="backlog", episode_s=240, **RESIDUAL)
+    rollout = RolloutConfig(horizon_s=20.0, margin_veh_s=1.0, sample_share=0.5)
     got = label_episode(westentor, cfg, 5555, 1.0, follow_policy, rollout,
                         np.random.default_rng(1))
     assert len(got) >= 5
