@@ -329,6 +329,7 @@ def _train_rollout(cfg: TrainConfig, plan: RolloutPlan, infos: list) -> TrainRes
                    "horizon_s": r.horizon_s, "margin_veh_s": r.margin_veh_s,
                    "sample_share": r.sample_share, "demand_range": list(plan.demand_range),
                    "epochs": plan.epochs, "learning_rate": plan.learning_rate,
+                   "fit": plan.loss, "max_seed_loss": plan.max_seed_loss,
                    "cost": "approach delay rate + vehicles waiting to enter, summed per "
                            "second over the horizon (vehicle-seconds)",
                    "state copy": "os.fork (exact copy of libsumo and the control path)"},

@@ -10,8 +10,9 @@ Order of a run (one process, one SUMO simulation at a time, one torch thread):
 3. the fitted policy is evaluated on the validation seeds; it becomes the base policy of
    the next round (its states, its continuation in the branches);
 4. after the last round the best of actuated control (the warm start, always a candidate)
-   and the fitted policies on validation is selected, evaluated once on the test seeds
-   and exported.
+   and the fitted policies on validation is selected — a fit only if no validation seed is
+   more than ``max_seed_loss`` worse than under actuated control — evaluated once on the
+   test seeds and exported.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class RolloutPlan:
         follow_bias: initial ``follow`` logit of the network (before the fit).
         loss: ``advantage`` (regression on the branch costs) or ``label`` (cross-entropy on
             the hard labels); see :func:`fit_actor`.
+        max_seed_loss: a fit is a candidate only if on every validation seed its total
+            delay is at most ``1 + max_seed_loss`` times actuated's (the per-seed target).
         wall_budget_s: no further labelling episode starts past this wall time.
     """
 
@@ -71,6 +74,7 @@ class RolloutPlan:
     test_seeds: tuple[int, ...] = tuple(range(500, 520))
     follow_bias: float = 2.5
     loss: str = "advantage"
+    max_seed_loss: float = 0.15
     wall_budget_s: float = float("inf")
 
     def __post_init__(self) -> None:
@@ -81,6 +85,7 @@ class RolloutPlan:
         check_number(self.epochs, "epochs", low=1, high=10_000)
         check_number(self.learning_rate, "learning_rate", low=1e-6, high=1.0)
         check_number(self.follow_bias, "follow_bias", low=-20.0, high=20.0)
+        check_number(self.max_seed_loss, "max_seed_loss", low=0.0, high=100.0)
         lo, hi = self.demand_range
         check_number(lo, "demand_range low", low=0.05, high=hi)
         check_number(hi, "demand_range high", low=lo, high=5.0)
@@ -157,6 +162,23 @@ def fit_actor(policy: Any, labels: LabelSet, epochs: int, learning_rate: float,
             "deviations": float((pred != 0).float().mean()), "points": n}
 
 
+def worst_seed_ratio(result: dict, baseline: dict) -> float:
+    """Largest per-seed ratio of total delay against the baseline's on the same seed."""
+    base = {r["seed"]: r[SELECT_METRIC] for r in baseline["per_seed"]}
+    return max((r[SELECT_METRIC] / base[r["seed"]] for r in result["per_seed"]
+                if base.get(r["seed"], 0) > 0), default=1.0)
+
+
+def select(history: list[dict], max_seed_loss: float) -> int:
+    """Index of the selected candidate: the lowest mean total delay among the warm start
+    (``history[0]``, always eligible) and the fits within the per-seed bound."""
+    for res in history:
+        res["worst_seed_ratio"] = round(worst_seed_ratio(res, history[0]), 4)
+    ok = [i for i, r in enumerate(history)
+          if i == 0 or r["worst_seed_ratio"] <= 1.0 + max_seed_loss]
+    return min(ok, key=lambda i: (history[i][SELECT_METRIC], i))
+
+
 def save_labels(labels: LabelSet, path: Any) -> None:
     """Write the labelled points to an ``.npz`` file (obs, masks, costs, labels, seeds)."""
     a = labels.arrays()
@@ -227,7 +249,7 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
         rounds.append(info)
         validate(model, f"round {k}", info)
         base = NumpyActor.from_policy(model.policy)
-    best_i = min(range(len(history)), key=lambda i: (history[i][SELECT_METRIC], i))
+    best_i = select(history, plan.max_seed_loss)
     train_wall = time.perf_counter() - started
     selected = models[best_i]
     test = evaluate_masked(selected, eval_env, plan.test_seeds, cfg.eval_episode_s,

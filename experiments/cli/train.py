@@ -24,7 +24,7 @@ _RECORDED = ("scenario", "junction", "algo", "steps", "envs", "seed", "out", "ep
              "sensor_dropout", "demand_jitter", "eval_seeds", "eval_every", "eval_episode",
              "checkpoint_every", "val_seeds", "test_seeds", "follow_bias", "critic_steps",
              "hold_extra", "wall_budget", "method", "rounds", "label_episodes", "horizon",
-             "margin", "sample_share", "fit")
+             "margin", "sample_share", "fit", "max_seed_loss")
 
 
 #: options the residual mode does not use, and options only it uses
@@ -32,7 +32,8 @@ _NOT_RESIDUAL = ("eval_seeds", "checkpoint_every")
 _RESIDUAL_ONLY = ("val_seeds", "test_seeds", "follow_bias", "critic_steps", "hold_extra",
                   "wall_budget", "method")
 #: options of ``--method rollout`` only (and the PPO options it does not use)
-_ROLLOUT_ONLY = ("rounds", "label_episodes", "horizon", "margin", "sample_share", "fit")
+_ROLLOUT_ONLY = ("rounds", "label_episodes", "horizon", "margin", "sample_share", "fit",
+                 "max_seed_loss")
 _NOT_ROLLOUT = ("steps", "envs", "critic_steps", "sensor_noise", "sensor_dropout",
                 "demand_jitter", "reward")
 
@@ -100,7 +101,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             rollout=RolloutConfig(horizon_s=args.horizon, margin_veh_s=args.margin,
                                   sample_share=args.sample_share),
             val_seeds=args.val_seeds, test_seeds=args.test_seeds,
-            follow_bias=args.follow_bias, loss=args.fit, wall_budget_s=args.wall_budget * 60.0)
+            follow_bias=args.follow_bias, loss=args.fit, max_seed_loss=args.max_seed_loss,
+            wall_budget_s=args.wall_budget * 60.0)
         cfg = replace(cfg, rollout=rollout)
     result = train(cfg, progress=not args.quiet)
     ev = result.final_eval
@@ -202,6 +204,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="rollout: advantage = regress each action's score on its branch cost "
                         "against follow (deviate only where the expected saving exceeds "
                         "--margin; default); label = cross-entropy on the best action")
+    p.add_argument("--max-seed-loss", type=non_negative_float, default=0.15,
+                   help="rollout: a fitted policy may be selected only if no validation seed "
+                        "is more than this share worse than actuated control (default: 0.15)")
     p.add_argument("--checkpoint-every", type=_positive_int, default=20_000,
                    help="steps between checkpoints (default: 20000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -24,6 +24,22 @@ def test_choose_label_needs_the_margin() -> None:
     assert choose_label(np.array([80.0, 90.0, 70.0]), 10.0) == FOLLOW
 
 
+def test_selection_keeps_the_per_seed_bound() -> None:
+    """The best mean wins only if no seed is more than max_seed_loss worse than actuated;
+    actuated (the warm start) is always a candidate."""
+    from controllers.rl.train_rollout import select
+
+    def res(*delays: float) -> dict:
+        rows = [{"seed": s, "mean_total_delay_s": d} for s, d in enumerate(delays)]
+        return {"mean_total_delay_s": sum(delays) / len(delays), "per_seed": rows}
+
+    warm, wild, tame = res(50, 50, 50), res(30, 30, 60), res(45, 48, 52)
+    assert select([warm, wild, tame], 0.15) == 2
+    assert select([warm, wild, tame], 0.25) == 1
+    assert select([warm, wild], 0.15) == 0
+    assert wild["worst_seed_ratio"] == 1.2
+
+
 def test_rollout_config_rejects_bad_numbers() -> None:
     from controllers.rl.rollout_labels import RolloutConfig
     from signals.errors import AmpelError
