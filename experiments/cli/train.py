@@ -106,8 +106,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cfg = replace(cfg, rollout=rollout)
     result = train(cfg, progress=not args.quiet)
     ev = result.final_eval
-    print(f"trained {result.steps} steps in {result.wall_s / 60:.1f} min "
-          f"({args.algo}, {args.envs} envs, seed {args.seed})")
+    if residual and args.method == "rollout":
+        print(f"labelled {result.steps} decision points in {args.rounds} round(s), "
+              f"{result.wall_s / 60:.1f} min in all (rollout, seed {args.seed})")
+    else:
+        print(f"trained {result.steps} steps in {result.wall_s / 60:.1f} min "
+              f"({args.algo}, {args.envs} envs, seed {args.seed})")
     which = "selected checkpoint, test seeds" if residual else "final policy"
     print(f"  held-out seeds {ev['seeds']}: mean delay {ev['mean_delay_s']:.1f} s "
           f"({args.eval_episode:g} s episodes, {which})")
