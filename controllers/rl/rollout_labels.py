@@ -14,7 +14,9 @@ The copy is taken with ``os.fork()``: the child process holds an exact copy of S
 sends its cost back through a pipe. So two identical branches give identical costs
 (tested), and nothing has to be saved or restored by hand. One child runs at a time (one
 SUMO process busy). POSIX only; the child never touches torch (the base policy is a
-:class:`NumpyActor`).
+:class:`NumpyActor`). Children share the parent's open output files, so the tripinfo of a
+labelling episode is garbled: labelling never reads it (costs come from the simulation
+itself), and evaluation runs never fork.
 """
 
 from __future__ import annotations
