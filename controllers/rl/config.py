@@ -42,7 +42,7 @@ class EnvConfig:
             ``residual`` (Discrete(3): follow actuated / hold / end; ``residual.py``).
         encoding: observation encoding, ``stage``, ``lane`` (``encoding.py``) or
             ``envelope`` (``features.py``; goes with ``residual``).
-        reward: ``delay``, ``queue``, ``waiting``, ``pressure`` or ``backlog``
+        reward: ``delay``, ``queue``, ``waiting``, ``pressure``, ``backlog`` or ``total``
             (see ``rewards.py``).
         sensor_noise: multiplicative Gaussian noise on detector readings (0 = none).
         sensor_dropout: per-lane probability that detectors report nothing at a decision.

@@ -17,6 +17,10 @@ reward of -1 means 100 vehicle-seconds (or, for pressure, 100 vehicles):
   waiting to enter the network) per tick, divided by :data:`BACKLOG_SCALE` (1000) instead
   of 100 (the ``residual`` mode's reward: per-second sums over long episodes). Vehicles
   that cannot enter are counted, so a controller cannot push its queue out of the network.
+- ``total``: minus (approach delay rate + vehicles waiting to enter the network) per tick,
+  divided by 100: the per-second growth of the reported total delay (``timeLoss`` on the
+  approaches plus the insertion backlog); the cost the rollout labels compare
+  (:mod:`controllers.rl.rollout_labels`).
 - ``pressure``: minus |vehicles on approach lanes - vehicles on the lanes they feed| at the
   end of the interval (max-pressure's quantity; from the intersection's point of view).
 """
@@ -29,7 +33,7 @@ from scenarios.observation import JunctionInfo
 from scenarios.session import SumoSession
 from signals.errors import ConfigError
 
-REWARDS = ("delay", "queue", "waiting", "pressure", "backlog")
+REWARDS = ("delay", "queue", "waiting", "pressure", "backlog", "total")
 REWARD_SCALE = 100.0
 BACKLOG_SCALE = 1000.0
 
@@ -62,7 +66,7 @@ class RewardMeter:
     @property
     def per_tick(self) -> bool:
         """Whether :meth:`tick` must be called every simulation step."""
-        return self.name in ("delay", "queue", "backlog")
+        return self.name in ("delay", "queue", "backlog", "total")
 
     def reset(self) -> None:
         """Start a new episode."""
@@ -77,6 +81,8 @@ class RewardMeter:
             self._acc += (session.delay_rate(self._lanes)
                           + sum(session.halting_vehicles(self._lanes))
                           + session.pending_vehicles()) * (REWARD_SCALE / BACKLOG_SCALE)
+        elif self.name == "total":
+            self._acc += session.delay_rate(self._lanes) + session.pending_vehicles()
         else:
             self._acc += sum(session.halting_vehicles(self._lanes))
 

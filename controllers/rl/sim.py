@@ -111,6 +111,9 @@ class Simulation:
     _workdir: Path | None = field(default=None, init=False, repr=False)
     _episodes: int = field(default=0, init=False, repr=False)
     _rng: np.random.Generator | None = field(default=None, init=False, repr=False)
+    #: residual mode: also stop running to the next decision point at this episode time
+    #: (rollout branches of a fixed length; None: only at decision points or the end)
+    stop_at_s: float | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         known = {j.tls: j for j in self.scenario.junctions}
@@ -297,7 +300,8 @@ class Simulation:
             decision = agent.envelope.offer(obs)
             agent.features.update(obs)
             agent.last_obs = obs
-            if decision.point or self.session.finished():
+            stop = self.stop_at_s is not None and self.time_s >= self.stop_at_s
+            if decision.point or stop or self.session.finished():
                 agent.decision = decision if decision.point else None
                 agent.encoded = agent.features.encode(obs, agent.envelope.actuated, update=False)
                 driver.request = decision.base

@@ -23,6 +23,7 @@ from controllers.rl.env import JunctionEnv, make_env
 from controllers.rl.export import export_policy
 from controllers.rl.nets import StagePolicy
 from controllers.rl.train_residual import ResidualPlan, train_residual
+from controllers.rl.train_rollout import RolloutPlan, train_rollout
 from controllers.rl.vec import SharedPolicyVecEnv
 from scenarios.files import write_json_atomic
 from scenarios.scenario import load_scenario
@@ -59,6 +60,8 @@ class TrainConfig:
         code_revision: git revision of the code, recorded in policy.json.
         residual: ``residual`` action mode only: warm start, curriculum, validation and
             test seeds (``eval_seeds`` is then unused; see ``train_residual.py``).
+        rollout: ``residual`` mode trained by rollout policy improvement instead of PPO
+            (``train_rollout.py``); None: PPO.
     """
 
     out: Path
@@ -77,6 +80,7 @@ class TrainConfig:
     hyper: dict[str, Any] = field(default_factory=dict)
     code_revision: str = "unknown"
     residual: ResidualPlan = field(default_factory=ResidualPlan)
+    rollout: RolloutPlan | None = None
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
@@ -305,6 +309,48 @@ def _train_residual(cfg: TrainConfig, infos: list, progress: bool) -> TrainResul
                        wall_s=rec["wall_s"], final_eval=rec["test"])
 
 
+def _train_rollout(cfg: TrainConfig, plan: RolloutPlan, infos: list) -> TrainResult:
+    """The residual mode trained by rollout labels (selection on validation, test once)."""
+    if cfg.algo != "ppo" or cfg.resume or cfg.junction == ALL:
+        raise ConfigError("--method rollout trains the residual action mode of one junction "
+                          "(--algo ppo, no --resume)")
+    rec = train_rollout(cfg, plan)
+    r = plan.rollout
+
+    def brief(v: dict) -> dict:
+        return {k: x for k, x in v.items() if k != "per_seed"}
+
+    training = {
+        "command": cfg.command, "commands": [cfg.command],
+        "code_revision": cfg.code_revision, "seed": cfg.seed,
+        "algo": "rollout policy improvement (counterfactual labels, behaviour cloning of "
+                "the MaskablePPO actor, DAgger rounds), residual on actuated",
+        "method": {"rounds": plan.rounds, "episodes_per_round": plan.episodes,
+                   "horizon_s": r.horizon_s, "margin_veh_s": r.margin_veh_s,
+                   "sample_share": r.sample_share, "demand_range": list(plan.demand_range),
+                   "epochs": plan.epochs, "learning_rate": plan.learning_rate,
+                   "fit": plan.loss, "max_seed_loss": plan.max_seed_loss,
+                   "cost": "approach delay rate + vehicles waiting to enter, summed per "
+                           "second over the horizon (vehicle-seconds)",
+                   "state copy": "os.fork (exact copy of libsumo and the control path)"},
+        "steps": rec["points"], "label_points": rec["points"],
+        "wall_s": round(rec["wall_s"], 1), "train_wall_s": round(rec["train_wall_s"], 1),
+        "rounds": rec["rounds"],
+        "validation": [brief(v) for v in rec["history"]],
+        "selected": rec["selected"]["name"],
+        "final_eval": rec["test"],
+    }
+    seeds = {"train": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
+             "validation": list(plan.val_seeds), "test": list(plan.test_seeds)}
+    extra = {"seeds": seeds, "envelope": {"actuated": "default ActuatedParams",
+                                          "hold_extra_s": cfg.env.hold_extra_s}}
+    onnx_path, json_path = export_policy(rec["model"], "ppo", cfg.env, infos, cfg.out,
+                                         training, extra)
+    rec["model"].save(cfg.out / "model.zip")
+    return TrainResult(onnx=onnx_path, spec=json_path, steps=rec["points"],
+                       wall_s=rec["wall_s"], final_eval=rec["test"])
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     """Train, evaluate, checkpoint and export; returns the exported policy's paths."""
     started = time.perf_counter()
@@ -322,6 +368,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     if tls == ALL and not (cfg.algo == "ppo" and cfg.env.encoding == "stage"):
         raise ConfigError("--junction all trains one shared policy: needs --algo ppo with the "
                           "stage encoding")
+    if cfg.env.action_mode == "residual" and cfg.rollout is not None:
+        return _train_rollout(cfg, cfg.rollout, infos)
     if cfg.env.action_mode == "residual":
         return _train_residual(cfg, infos, progress)
     algo_cls = PPO if cfg.algo == "ppo" else DQN

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from dataclasses import replace
 
 from hil.argtypes import (
     bounded_float,
@@ -22,23 +23,31 @@ _RECORDED = ("scenario", "junction", "algo", "steps", "envs", "seed", "out", "ep
              "decision_interval", "action_mode", "encoding", "reward", "sensor_noise",
              "sensor_dropout", "demand_jitter", "eval_seeds", "eval_every", "eval_episode",
              "checkpoint_every", "val_seeds", "test_seeds", "follow_bias", "critic_steps",
-             "hold_extra", "wall_budget")
+             "hold_extra", "wall_budget", "method", "rounds", "label_episodes", "horizon",
+             "margin", "sample_share", "fit", "max_seed_loss")
 
 
 #: options the residual mode does not use, and options only it uses
 _NOT_RESIDUAL = ("eval_seeds", "checkpoint_every")
 _RESIDUAL_ONLY = ("val_seeds", "test_seeds", "follow_bias", "critic_steps", "hold_extra",
-                  "wall_budget")
+                  "wall_budget", "method")
+#: options of ``--method rollout`` only (and the PPO options it does not use)
+_ROLLOUT_ONLY = ("rounds", "label_episodes", "horizon", "margin", "sample_share", "fit",
+                 "max_seed_loss")
+_NOT_ROLLOUT = ("steps", "envs", "critic_steps", "sensor_noise", "sensor_dropout",
+                "demand_jitter", "reward")
 
 
 def _canonical_argv(args: argparse.Namespace) -> list[str]:
     """The training command with every option spelled out (defaults included)."""
     out: list[str] = []
     residual = args.action_mode == "residual"
+    rollout = residual and args.method == "rollout"
     for name in _RECORDED:
         value = getattr(args, name)
         if value is None or (residual and name in _NOT_RESIDUAL) \
-                or (not residual and name in _RESIDUAL_ONLY):
+                or (not residual and name in _RESIDUAL_ONLY) \
+                or (not rollout and name in _ROLLOUT_ONLY) or (rollout and name in _NOT_ROLLOUT):
             continue
         if name in ("eval_seeds", "val_seeds", "test_seeds"):
             value = ",".join(str(s) for s in value)
@@ -49,14 +58,21 @@ def _canonical_argv(args: argparse.Namespace) -> list[str]:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from controllers.rl.config import EnvConfig, mode_defaults
+    from controllers.rl.rollout_labels import RolloutConfig
     from controllers.rl.train import TrainConfig, train
     from controllers.rl.train_residual import ResidualPlan
+    from controllers.rl.train_rollout import RolloutPlan
     from experiments.results import code_revision
     from scenarios.outpaths import writable_dir
     from scenarios.registry import find_spec
+    from signals.errors import ConfigError
 
     find_spec(args.scenario)  # one-line error for an unknown scenario
     residual = args.action_mode == "residual"
+    if args.method == "rollout" and (not residual or args.algo != "ppo" or args.resume
+                                     or args.junction == "all"):
+        raise ConfigError("--method rollout trains the residual action mode of one junction "
+                          "(--algo ppo, no --resume)")
     for key, value in mode_defaults(args.action_mode).items():
         option = key.removesuffix("_s")  # decision_interval_s -> --decision-interval
         if getattr(args, option) is None:
@@ -80,10 +96,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       checkpoint_every=args.checkpoint_every, resume=args.resume,
                       junction=args.junction, command=command,
                       code_revision=code_revision(), residual=plan)
+    if residual and args.method == "rollout":
+        rollout = RolloutPlan(
+            rounds=args.rounds, episodes=args.label_episodes,
+            rollout=RolloutConfig(horizon_s=args.horizon, margin_veh_s=args.margin,
+                                  sample_share=args.sample_share),
+            val_seeds=args.val_seeds, test_seeds=args.test_seeds,
+            follow_bias=args.follow_bias, loss=args.fit, max_seed_loss=args.max_seed_loss,
+            wall_budget_s=args.wall_budget * 60.0)
+        cfg = replace(cfg, rollout=rollout)
     result = train(cfg, progress=not args.quiet)
     ev = result.final_eval
-    print(f"trained {result.steps} steps in {result.wall_s / 60:.1f} min "
-          f"({args.algo}, {args.envs} envs, seed {args.seed})")
+    if residual and args.method == "rollout":
+        print(f"labelled {result.steps} decision points in {args.rounds} round(s), "
+              f"{result.wall_s / 60:.1f} min in all (rollout, seed {args.seed})")
+    else:
+        print(f"trained {result.steps} steps in {result.wall_s / 60:.1f} min "
+              f"({args.algo}, {args.envs} envs, seed {args.seed})")
     which = "selected checkpoint, test seeds" if residual else "final policy"
     print(f"  held-out seeds {ev['seeds']}: mean delay {ev['mean_delay_s']:.1f} s "
           f"({args.eval_episode:g} s episodes, {which})")
@@ -155,6 +184,34 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: 10)")
     p.add_argument("--wall-budget", type=positive_float, default=float("inf"),
                    help="residual: stop learning after this many wall minutes")
+    p.add_argument("--method", choices=("ppo", "rollout"), default="ppo",
+                   help="residual: ppo = MaskablePPO on the reward (default); rollout = "
+                        "rollout policy improvement: at sampled decision points of episodes "
+                        "run by actuated control (later rounds: by the last fitted policy) "
+                        "each action is played from an exact copy of the simulation "
+                        "(os.fork) for --horizon seconds, the cheapest becomes the label, "
+                        "and the policy network is fitted to the labels; --steps, --envs, "
+                        "--critic-steps, --reward, --sensor-*, --demand-jitter are unused")
+    p.add_argument("--rounds", type=_positive_int, default=2,
+                   help="rollout: labelling rounds, each followed by a fit and a validation "
+                        "(default: 2)")
+    p.add_argument("--label-episodes", type=_positive_int, default=6,
+                   help="rollout: labelled one-hour episodes per round, fresh training seeds, "
+                        "demand x0.8-1.2 (default: 6)")
+    p.add_argument("--horizon", type=positive_float, default=120.0,
+                   help="rollout: simulated seconds per branch (default: 120)")
+    p.add_argument("--margin", type=non_negative_float, default=5.0,
+                   help="rollout: vehicle-seconds a deviation must save over 'follow' to "
+                        "become the label (default: 5)")
+    p.add_argument("--sample-share", type=bounded_float(0.0, 1.0), default=0.25,
+                   help="rollout: share of decision points that are labelled (default: 0.25)")
+    p.add_argument("--fit", choices=("advantage", "label"), default="advantage",
+                   help="rollout: advantage = regress each action's score on its branch cost "
+                        "against follow (deviate only where the expected saving exceeds "
+                        "--margin; default); label = cross-entropy on the best action")
+    p.add_argument("--max-seed-loss", type=non_negative_float, default=0.15,
+                   help="rollout: a fitted policy may be selected only if no validation seed "
+                        "is more than this share worse than actuated control (default: 0.15)")
     p.add_argument("--checkpoint-every", type=_positive_int, default=20_000,
                    help="steps between checkpoints (default: 20000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,0 +1,194 @@
+"""Rollout labels: exact branches from a forked copy, labels on a tiny budget, the numpy
+actor against the torch network, and ``ampel train --method rollout`` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from controllers.rl.config import EnvConfig
+from controllers.rl.residual import END, FOLLOW, HOLD
+
+RESIDUAL = dict(action_mode="residual", encoding="envelope", decision_interval_s=1)
+
+
+def test_choose_label_needs_the_margin() -> None:
+    from controllers.rl.rollout_labels import choose_label
+
+    assert choose_label(np.array([100.0, 99.0, np.nan]), 5.0) == FOLLOW
+    assert choose_label(np.array([100.0, 90.0, 94.0]), 5.0) == HOLD
+    assert choose_label(np.array([100.0, np.nan, 80.0]), 5.0) == END
+    assert choose_label(np.array([80.0, 90.0, 70.0]), 10.0) == FOLLOW
+
+
+def test_selection_keeps_the_per_seed_bound() -> None:
+    """The best mean wins only if no seed is more than max_seed_loss worse than actuated;
+    actuated (the warm start) is always a candidate."""
+    from controllers.rl.train_rollout import select
+
+    def res(*delays: float) -> dict:
+        rows = [{"seed": s, "mean_total_delay_s": d} for s, d in enumerate(delays)]
+        return {"mean_total_delay_s": sum(delays) / len(delays), "per_seed": rows}
+
+    warm, wild, tame = res(50, 50, 50), res(30, 30, 60), res(45, 48, 52)
+    assert select([warm, wild, tame], 0.15) == 2
+    assert select([warm, wild, tame], 0.25) == 1
+    assert select([warm, wild], 0.15) == 0
+    assert wild["worst_seed_ratio"] == 1.2
+
+
+def test_rollout_config_rejects_bad_numbers() -> None:
+    from controllers.rl.rollout_labels import RolloutConfig
+    from signals.errors import AmpelError
+
+    for bad in ({"horizon_s": 0.0}, {"sample_share": 1.5}, {"margin_veh_s": float("nan")}):
+        with pytest.raises(AmpelError):
+            RolloutConfig(**bad)
+
+
+def test_numpy_actor_equals_the_torch_policy(westentor) -> None:
+    """The actor the forked branches run computes the same scores as the network."""
+    import torch
+
+    from controllers.rl.rollout_labels import NumpyActor
+    from controllers.rl.train_rollout import new_model, policy_logits
+
+    cfg = EnvConfig(reward="backlog", episode_s=300, **RESIDUAL)
+    model = new_model(cfg, None, 0.0, seed=3)
+    with torch.no_grad():
+        model.policy.action_net.out.weight.normal_(0.0, 1.0)
+    actor = NumpyActor.from_policy(model.policy)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (16, *model.observation_space.shape)).astype(np.float32)
+    x[:, :, :] = np.round(x)  # 0/1 flags too
+    with torch.no_grad():
+        ref = policy_logits(model.policy, torch.as_tensor(x)).numpy()
+    ours = np.stack([actor.logits(o) for o in x])
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+    assert len({int(np.argmax(r)) for r in ref}) > 1
+
+
+def _at_decision(westentor, after_s: float):
+    from controllers.rl.rollout_labels import distinct_actions
+    from controllers.rl.sim import Simulation
+
+    cfg = EnvConfig(reward="total", episode_s=600, episode_metrics=False, **RESIDUAL)
+    aid = westentor.junctions[0].tls
+    sim = Simulation(westentor, cfg, (aid,))
+    sim.start(np.random.default_rng(0), {"demand_seed": 4321})
+    sim.reward(aid)
+    while sim.time_s < after_s or len(distinct_actions(sim, aid)) < 2:
+        sim.advance({aid: FOLLOW})
+        sim.reward(aid)
+    return sim, aid
+
+
+@pytest.mark.slow
+def test_identical_branches_give_identical_costs(westentor) -> None:
+    """Two branches of the same action from the same forked state cost exactly the same;
+    the parent's simulation is not moved by them; different actions cost differently."""
+    from controllers.rl.rollout_labels import (
+        branch_costs,
+        distinct_actions,
+        follow_policy,
+        in_child,
+        play_branch,
+    )
+
+    sim, aid = _at_decision(westentor, 200.0)
+    try:
+        t = sim.time_s
+        actions = distinct_actions(sim, aid)
+        first = [in_child(lambda a=a: play_branch(sim, aid, a, follow_policy, 60.0))
+                 for a in actions]
+        again = [in_child(lambda a=a: play_branch(sim, aid, a, follow_policy, 60.0))
+                 for a in actions]
+        assert first == again
+        assert sim.time_s == t
+        assert all(c > 0 for c in first)
+        costs = branch_costs(sim, aid, follow_policy, 60.0)
+        assert [costs[a] for a in actions] == first
+        mask = sim.mask(aid)
+        assert np.isnan(costs[~mask]).all() and np.isfinite(costs[mask]).all()
+        # over later decision points, some action changes the cost
+        spread = []
+        for _ in range(15):
+            c = branch_costs(sim, aid, follow_policy, 60.0)
+            spread.append(np.nanmax(c) - np.nanmin(c))
+            sim.advance({aid: FOLLOW})
+            sim.reward(aid)
+            while sim.agents[aid].decision is None and not sim.done:
+                sim.advance({aid: FOLLOW})
+                sim.reward(aid)
+        assert max(spread) > 0
+    finally:
+        sim.close()
+
+
+@pytest.mark.slow
+def test_labels_on_a_tiny_budget(westentor) -> None:
+    from controllers.rl.rollout_labels import (
+        RolloutConfig,
+        choose_label,
+        follow_policy,
+        label_episode,
+    )
+
+    cfg = EnvConfig(reward="backlog", episode_s=240, **RESIDUAL)
+    rollout = RolloutConfig(horizon_s=20.0, margin_veh_s=1.0, sample_share=0.5)
+    got = label_episode(westentor, cfg, 5555, 1.0, follow_policy, rollout,
+                        np.random.default_rng(1))
+    assert len(got) >= 5
+    a = got.arrays()
+    assert a["obs"].shape[1:] == (len(westentor.junctions[0].info.stage_names), 26)
+    for costs, mask, label in zip(a["costs"], a["masks"], a["labels"], strict=True):
+        assert np.isfinite(costs[mask]).all() and np.isnan(costs[~mask]).all()
+        assert mask[label] and label == choose_label(costs, 1.0)
+    assert set(a["seeds"]) == {5555}
+
+
+@pytest.fixture(scope="module")
+def rollout_policy(tmp_path_factory: pytest.TempPathFactory, ampel_cache) -> Path:
+    """A tiny ``ampel train --method rollout`` run."""
+    from experiments.cli import main
+
+    out = tmp_path_factory.mktemp("rollout")
+    code = main(["train", "--scenario", "westentor", "--method", "rollout", "--rounds", "1",
+                 "--label-episodes", "1", "--episode", "240", "--eval-episode", "120",
+                 "--horizon", "20", "--sample-share", "0.5", "--margin", "0",
+                 "--val-seeds", "11", "--test-seeds", "500", "--seed", "2",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+@pytest.mark.slow
+def test_rollout_training_end_to_end(rollout_policy: Path, tmp_path: Path) -> None:
+    """Labels, fit, validation, test, export; the policy then runs under ``ampel run``."""
+    from experiments.cli import main
+
+    spec = json.loads((rollout_policy / "policy.json").read_text())
+    t = spec["training"]
+    assert spec["action"]["mode"] == "residual"
+    assert t["label_points"] > 0 and t["method"]["horizon_s"] == 20
+    assert [v["name"] for v in t["validation"]] == ["warm start (actuated)", "round 1"]
+    assert t["selected"] in {v["name"] for v in t["validation"]}
+    best = min(v["mean_total_delay_s"] for v in t["validation"])
+    chosen = next(v for v in t["validation"] if v["name"] == t["selected"])
+    assert chosen["mean_total_delay_s"] == best
+    assert spec["seeds"]["validation"] == [11] and spec["seeds"]["test"] == [500]
+    assert t["final_eval"]["seeds"] == [500] and t["final_eval"]["safety_violations"] == 0
+    assert "--method rollout" in t["command"]
+    labels = np.load(rollout_policy / "labels.npz")
+    assert len(labels["labels"]) == t["label_points"]
+    assert (labels["seeds"] >= 1000).all()
+    run = tmp_path / "run"
+    code = main(["run", "--scenario", "westentor", "--controller", "rl", "--param",
+                 f"policy={rollout_policy / 'policy.onnx'}", "--duration", "120",
+                 "--seed", "3", "--out", str(run), "--quiet"])
+    assert code == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["safety_violations"] == 0 and summary["vehicles_arrived"] > 0
