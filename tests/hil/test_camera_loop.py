@@ -135,7 +135,8 @@ def test_controller_sees_sumo_cameras_and_decides_as_in_simulation(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """serve (camera profile) + bridge (camera sensing) + adapter: every observation's camera
     fields are a reading SUMO produced at that tick, within the stated 0.01 resolution, and the
-    controller's decision equals the one it makes on SUMO's exact values."""
+    controller's decision equals the one it makes on SUMO's exact values. Max-pressure, whose
+    queues come from the camera (actuated control takes only calls from it)."""
     written: list[tuple[float, tuple[CameraReading | None, ...]]] = []
     original = SumoSession.camera_readings
 
@@ -147,7 +148,7 @@ def test_controller_sees_sumo_cameras_and_decides_as_in_simulation(
     monkeypatch.setattr(SumoSession, "camera_readings", spy)
     _server, port = serve(procs, *CAM, "--speed", "60", "--sync", "--watchdog", "2.0")
     junction = camera_scenario.junctions[0]
-    recorder = _Recorder(controller_factory("actuated")(junction, camera_scenario))
+    recorder = _Recorder(controller_factory("max-pressure")(junction, camera_scenario))
     adapter = Adapter(FieldLink(camera_binding, LinkOptions(port=port, timeout_s=0.1, retries=1)),
                       recorder, junction.layout.tls, AuditLog(None),
                       AdapterConfig(period_s=0.01, watchdog_s=2.0, stale_s=1.5, slow_s=0.25))
@@ -168,8 +169,8 @@ def test_controller_sees_sumo_cameras_and_decides_as_in_simulation(
     assert len(recorder.seen) >= 100 and len(written) >= 299
     t0 = written[0][0] - 1.0  # SUMO time of controller clock 0
     seen_queue = 0.0
-    twin = controller_factory("actuated")(junction, camera_scenario)
-    blind = controller_factory("actuated")(junction, camera_scenario)
+    twin = controller_factory("max-pressure")(junction, camera_scenario)
+    blind = controller_factory("max-pressure")(junction, camera_scenario)
     differs = 0
     for obs, stage in recorder.seen:
         cams = [(lane.camera_queue, lane.camera_approaching, lane.camera_speed_mps)
