@@ -270,6 +270,20 @@ class TrainResult:
     final_eval: dict
 
 
+def _export_residual(cfg: TrainConfig, infos: list, rec: dict, training: dict,
+                     val_seeds: tuple[int, ...], test_seeds: tuple[int, ...]) -> TrainResult:
+    """Export a residual-mode model (ONNX + policy.json with its seed sets) and save it."""
+    seeds = {"train": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
+             "validation": list(val_seeds), "test": list(test_seeds)}
+    extra = {"seeds": seeds, "envelope": {"actuated": "default ActuatedParams",
+                                          "hold_extra_s": cfg.env.hold_extra_s}}
+    onnx_path, json_path = export_policy(rec["model"], "ppo", cfg.env, infos, cfg.out,
+                                         training, extra)
+    rec["model"].save(cfg.out / "model.zip")
+    return TrainResult(onnx=onnx_path, spec=json_path, steps=training["steps"],
+                       wall_s=rec["wall_s"], final_eval=rec["test"])
+
+
 def _train_residual(cfg: TrainConfig, infos: list, progress: bool) -> TrainResult:
     """The residual mode's run (MaskablePPO, warm start, validation selection, test)."""
     if cfg.algo != "ppo" or cfg.resume or cfg.junction == ALL:
@@ -298,15 +312,7 @@ def _train_residual(cfg: TrainConfig, infos: list, progress: bool) -> TrainResul
         "selected_steps": rec["selected"]["steps"],
         "final_eval": rec["test"],
     }
-    seeds = {"train": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
-             "validation": list(plan.val_seeds), "test": list(plan.test_seeds)}
-    extra = {"seeds": seeds, "envelope": {"actuated": "default ActuatedParams",
-                                          "hold_extra_s": cfg.env.hold_extra_s}}
-    onnx_path, json_path = export_policy(rec["model"], "ppo", cfg.env, infos, cfg.out,
-                                         training, extra)
-    rec["model"].save(cfg.out / "model.zip")
-    return TrainResult(onnx=onnx_path, spec=json_path, steps=training["steps"],
-                       wall_s=rec["wall_s"], final_eval=rec["test"])
+    return _export_residual(cfg, infos, rec, training, plan.val_seeds, plan.test_seeds)
 
 
 def _train_rollout(cfg: TrainConfig, plan: RolloutPlan, infos: list) -> TrainResult:
@@ -340,15 +346,7 @@ def _train_rollout(cfg: TrainConfig, plan: RolloutPlan, infos: list) -> TrainRes
         "selected": rec["selected"]["name"],
         "final_eval": rec["test"],
     }
-    seeds = {"train": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
-             "validation": list(plan.val_seeds), "test": list(plan.test_seeds)}
-    extra = {"seeds": seeds, "envelope": {"actuated": "default ActuatedParams",
-                                          "hold_extra_s": cfg.env.hold_extra_s}}
-    onnx_path, json_path = export_policy(rec["model"], "ppo", cfg.env, infos, cfg.out,
-                                         training, extra)
-    rec["model"].save(cfg.out / "model.zip")
-    return TrainResult(onnx=onnx_path, spec=json_path, steps=rec["points"],
-                       wall_s=rec["wall_s"], final_eval=rec["test"])
+    return _export_residual(cfg, infos, rec, training, plan.val_seeds, plan.test_seeds)
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
