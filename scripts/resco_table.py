@@ -112,7 +112,9 @@ def _main(argv: list[str] | None) -> int:
     from scenarios.outpaths import writable_file
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[1])
-    ap.add_argument("--nets", default=",".join(RESCO))
+    ap.add_argument("--nets", default=",".join(RESCO),
+                    help="comma list of RESCO networks (" + ", ".join(RESCO) + "; the "
+                    "default is all), or of scenario names or .sumocfg paths")
     ap.add_argument("--controllers", default="fixed-time,actuated,sotl,max-pressure",
                     help="comma list of NAME or NAME:KEY=VALUE;KEY=VALUE (the key "
                     "sensing=loops|advance|camera picks the sensing profile)")
