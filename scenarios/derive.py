@@ -21,9 +21,11 @@ Rules (documented in the README, section "External SUMO scenarios"):
 * **Intergreens**, two modes (controller parameter ``intergreens``):
   ``rilsa`` (default) computes them from the geometry (``scenarios/intergreen.py``), raised
   to the program's own clearance (amber + all-red after the group's green) when that is
-  longer; ``program`` takes the program's own: for each conflicting pair, the shortest time
-  the program leaves between the end of one green and the start of the other, else the
-  group's clearance, and the geometric (RiLSA) value only where the program has neither.
+  longer; ``program`` takes the program's own: for each conflicting pair, the shortest
+  transition time the program leaves between the end of one green and the start of the
+  other (its amber, red-amber and all-red phases; a stage it runs in between does not
+  count), else the group's clearance, and the geometric (RiLSA) value only where the
+  program has neither.
 * **Fixed-time plan** ``program``: each stage's green is the sum of its phases' durations;
   the cycle and the offset are the program's. Where the model's transition between two
   stages is longer than the program's, the time comes out of the green before it (then
@@ -261,29 +263,33 @@ def _program_transitions(phases: list[tuple[float, str]], link_group: list[int],
 
 def _pair_intergreens(phases: list[tuple[float, str]], link_group: list[int], n_groups: int
                       ) -> dict[tuple[int, int], float]:
-    """(clearing, entering) → the shortest time the program leaves from the end of one
-    group's green to the start of the other's (before the first is green again)."""
+    """(clearing, entering) → the shortest transition time the program leaves from the end
+    of one group's green to the start of the other's (before the first is green again).
+
+    Only transition phases count (a phase showing amber or red-amber, or no green at all):
+    a stage the program runs in between (e.g. a left arrow between the through stages) is
+    not clearance, and a controller that skips it does not wait for it.
+    """
     green = [[any(s[i] == "G" for i, g in enumerate(link_group) if g == gi) for _, s in phases]
              for gi in range(n_groups)]
+    transition = [any(ch in "yu" for ch in s) or not any(ch in "Gg" for ch in s)
+                  for _, s in phases]
     n = len(phases)
-    starts = [0.0]
-    for d, _ in phases:
-        starts.append(starts[-1] + d)
-    cycle = starts[-1]
     out: dict[tuple[int, int], float] = {}
     for c in range(n_groups):
         for k in range(n):
             if not green[c][k] or green[c][(k + 1) % n]:
                 continue
-            end = starts[k + 1]
+            t = 0.0  # transition time since the end of the green
             for m in range(k + 1, k + 1 + n):  # the phases after the green, unrolled
                 j = m % n
                 if green[c][j]:
                     break
-                t = starts[j] + cycle * (m // n)
                 for e in range(n_groups):
                     if e != c and green[e][j] and not green[e][(j - 1) % n]:
-                        out[(c, e)] = min(out.get((c, e), math.inf), t - end)
+                        out[(c, e)] = min(out.get((c, e), math.inf), t)
+                if transition[j]:
+                    t += phases[j][0]
     return out
 
 

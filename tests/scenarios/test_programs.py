@@ -98,3 +98,20 @@ def test_external_scenario_carries_both_modes(tmp_path: Path) -> None:
     assert [g for _, g in program.plan().greens] == [30.0, 10.0, 41.0]
     with pytest.raises(ValueError, match="rilsa or program"):
         junction.with_intergreens("geometric")
+
+
+def test_program_intergreens_leave_out_a_stage_run_in_between() -> None:
+    """cologne1 runs through (S1) -> amber 5 s -> left arrow (S2, 6 s) -> amber 5 s ->
+    cross through (S3): the through groups' program intergreen is the 10 s of amber, not
+    the 16 s the program takes with its arrow (a controller skipping the arrow must not
+    wait for it); the derived plan still keeps the program's greens and cycle."""
+    net = read_net(read_sumocfg(resco("cologne1")).net_file)
+    tls = next(iter(net.static_programs))
+    d = derive_junction(net, tls, mode="program")
+    model = d.layout.model
+    stages = {s.name: s.green for s in model.stages}
+    (through_ns,) = stages["S1"] - stages["S2"]  # green in S1, not in the arrow stage
+    (through_ew,) = stages["S3"] - stages["S4"]
+    assert model.intergreens[(through_ns, through_ew)] == pytest.approx(10.0)
+    assert [g for _, g in d.plan.greens] == [29.0, 6.0, 29.0, 6.0]
+    assert d.lengthened_s == 0
