@@ -10,7 +10,7 @@ Example (see ``experiments/configs/example.yaml``)::
       - {name: rl, policy: policies/westentor.zip}
     seeds: [1, 2, 3]
     demand_scales: [1.0, 1.2]
-    sensing: [loops, camera]               # sensing profiles (scenarios/sensing.py)
+    sensing: [loops, "camera:noise=0.1,dropout=0.05"]  # profiles (scenarios/sensing.py)
     period: midday                         # time of day: its demand and plan
     duration_s: 3600                       # or 'scenario': each scenario's own length
     baseline: fixed-time                   # a controller label
@@ -38,7 +38,7 @@ import yaml
 from experiments.los import LosTable, los_table
 from scenarios.profiles import BASIS_PERIOD, period_names
 from scenarios.rebuilt import REBUILT_REFERENCES
-from scenarios.sensing import SENSING_NAMES
+from scenarios.sensing import parse_sensing
 from signals.errors import ConfigError
 from signals.numbers import MAX_DEMAND_SCALE, MAX_DURATION_S, MAX_SEED, check_number
 
@@ -302,9 +302,10 @@ def parse_config(data: Any, base: Path = Path("."), source: str = "",
         raise ConfigError(f"demand_scales: listed twice: {list(scales)}")
     sensing = tuple(_list(data.get("sensing", ["loops"]), "sensing"))
     for i, v in enumerate(sensing):
-        if v not in SENSING_NAMES:
-            raise ConfigError(f"sensing[{i}]: unknown sensing profile {v!r} "
-                              f"(known: {', '.join(SENSING_NAMES)})")
+        try:
+            parse_sensing(str(v))
+        except ConfigError as exc:
+            raise ConfigError(f"sensing[{i}]: {exc}") from None
     if len(set(sensing)) != len(sensing):
         raise ConfigError(f"sensing: listed twice: {list(sensing)}")
     baseline = data.get("baseline", labels[0])

@@ -63,11 +63,12 @@ def _simulate(spec: RunSpec, out: Path, started: float) -> RunRecord:
     from scenarios.metrics import approach_delays, motor_trips, read_tripinfo, trip_totals
     from scenarios.periods import apply_period, run_period
     from scenarios.scenario import load_scenario
+    from scenarios.sensing import parse_sensing
     from scenarios.vclass import TypeClasses
 
     scenario, params = apply_period(load_scenario(spec.scenario), spec.period, spec.params)
     if spec.sensing != scenario.sensing.name:
-        scenario = scenario.with_sensing(spec.sensing)
+        scenario = scenario.with_sensing(parse_sensing(spec.sensing))
     duration = spec.duration_s if spec.duration_s is not None else scenario.default_duration_s
     controllers = build_controllers(scenario, controller_factory(spec.controller_name, params))
     result = run_closed_loop(scenario, controllers, seed=spec.seed, duration_s=duration,

@@ -69,6 +69,29 @@ class SensingProfile:
         return out
 
 
+#: option names of a profile written as text (``camera:noise=0.1,dropout=0.05``)
+_TEXT_OPTIONS = {"noise": "camera_noise", "dropout": "camera_dropout",
+                 "range": "camera_range_m", "distance": "advance_distance_m"}
+
+
+def parse_sensing(text: str) -> SensingProfile:
+    """A profile from its name, optionally with options: ``camera:noise=0.1,dropout=0.05``
+    (``noise``, ``dropout``, ``range`` for cameras; ``distance`` for advance loops)."""
+    name, _, rest = text.partition(":")
+    values: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if key not in _TEXT_OPTIONS or not eq:
+            raise ConfigError(f"sensing {text!r}: expected NAME:KEY=VALUE,... with KEY one of "
+                              f"{', '.join(_TEXT_OPTIONS)}, got {item!r}")
+        try:
+            values[_TEXT_OPTIONS[key]] = float(value)
+        except ValueError:
+            raise ConfigError(f"sensing {text!r}: {key} must be a number, got {value!r}"
+                              ) from None
+    return SensingProfile(name.strip(), **values)
+
+
 @dataclass(frozen=True)
 class CameraReading:
     """One lane's camera values (None for a dropout or, for speed, an empty view)."""

@@ -44,3 +44,34 @@ def test_run_records_the_sensing_profile(tmp_path, capsys) -> None:
     rc = main(["run", "--scenario", "westentor", "--duration", "60", "--sensing", "camera",
                "--camera-dropout", "1.5", "--out", str(tmp_path / "bad"), "--quiet"])
     assert rc == 2 and "dropout" in capsys.readouterr().err
+
+
+def test_sensing_options_are_swept_as_their_own_profile() -> None:
+    noisy = "camera:noise=0.1,dropout=0.05"
+    config = parse_config({**BASE, "sensing": ["camera", noisy]})
+    runs = config.runs()
+    assert sorted({r.sensing for r in runs}) == ["camera", noisy]
+    assert len({r.run_id for r in runs}) == 4
+
+
+@pytest.mark.parametrize("value", ["camera:noise", "camera:gain=2", "camera:noise=high",
+                                   "camera:dropout=1.5", "radar:noise=0.1"])
+def test_bad_sensing_options_name_the_key(value) -> None:
+    with pytest.raises(ValueError, match=r"sensing\[0\]"):
+        parse_config({**BASE, "sensing": [value]})
+
+
+@pytest.mark.slow
+def test_an_experiment_runs_a_noisy_camera(tmp_path) -> None:
+    from experiments.backends import LocalBackend
+    from experiments.sweep import run_all
+
+    noisy = "camera:noise=0.2,dropout=0.5"
+    config = parse_config({**BASE, "controllers": ["max-pressure"], "seeds": [1],
+                           "sensing": ["camera", noisy], "duration_s": 300,
+                           "output": str(tmp_path / "out")})
+    records = {r.sensing: r for r in run_all(config.runs(), LocalBackend(1))}
+    assert set(records) == {"camera", noisy}
+    assert all(r.status == "ok" and r.safety_violations == 0 for r in records.values())
+    # half the camera readings missing changes what max-pressure sees, so its decisions
+    assert records[noisy].stage_changes != records["camera"].stage_changes
