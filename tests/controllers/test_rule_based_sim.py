@@ -18,6 +18,7 @@ from controllers.runner import build_controllers, run_closed_loop
 from experiments.cli import main
 from scenarios.registry import registered
 from scenarios.scenario import Scenario, load_scenario
+from scenarios.sensing import SensingProfile
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +58,21 @@ def test_every_controller_runs_safely_on_every_scenario(scenarios, scenario_name
         assert r.safety_violations == 0, (label, r.violation_messages)
         assert r.metrics["vehicles_arrived"] > 0, label
         assert r.stage_changes >= len(scenario.junctions), label
+
+
+@pytest.mark.parametrize("profile", [
+    SensingProfile("advance"),
+    SensingProfile("camera", camera_noise=0.3, camera_dropout=0.3),  # bad cameras
+])
+def test_every_controller_runs_safely_under_every_sensing_profile(
+        scenarios, profile: SensingProfile, tmp_path: Path) -> None:
+    scenario = scenarios["werler_strasse"].with_sensing(profile)  # four junctions
+    for label, (name, params) in VARIANTS.items():
+        _, r = _run(scenario, name, dict(params), seed=5, duration=300,
+                    out=tmp_path / label.replace("/", "-"))
+        assert r.safety_violations == 0, (label, profile, r.violation_messages)
+        assert r.metrics["vehicles_arrived"] > 0, (label, profile)
+        assert r.stage_changes >= len(scenario.junctions), (label, profile)
 
 
 def _only(scenario: Scenario, flows: dict[tuple[str, str], float]) -> Scenario:
