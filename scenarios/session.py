@@ -66,6 +66,7 @@ class _DetectorIds:
     for the plain loops profile the handles of the fused read (:meth:`LoopBank.lane_values`)."""
 
     detectors: tuple[LaneDetectors, ...]
+    lanes: tuple[str, ...]
     stoplines: tuple[str, ...]
     upstreams: tuple[str, ...]
     advances: tuple[str, ...]
@@ -78,7 +79,8 @@ class _DetectorIds:
     @classmethod
     def of(cls, detectors: tuple[LaneDetectors, ...]) -> _DetectorIds:
         """Collect the ids."""
-        return cls(detectors, tuple(d.stopline for d in detectors),
+        return cls(detectors, tuple(d.lane for d in detectors),
+                   tuple(d.stopline for d in detectors),
                    tuple(d.upstream for d in detectors),
                    tuple(d.advance for d in detectors if d.advance),
                    tuple(d.camera for d in detectors if d.camera))
@@ -280,16 +282,34 @@ class SumoSession:
                        up_loops=bank.loops(ids.upstreams), counters=counters)
 
     def _plain_readings(self, ids: _DetectorIds, bank: LoopBank) -> tuple[LaneReading, ...]:
-        """:meth:`read_lanes` for lanes with only the two loops (the default profile)."""
+        """:meth:`read_lanes` for lanes with only the two loops (the default profile).
+
+        :meth:`_LoopCounters.advance` and :func:`_loop_reading` inlined (one call each per
+        lane and second otherwise); ``tests/scenarios/test_fast_readings.py`` checks it
+        against the general path."""
         values = bank.lane_values(ids.stoplines, ids.stop_loops, ids.upstreams, ids.up_loops,
                                   self.time_s)
         readings = []
-        for det, c, (stop_total, occupancy, presence, gap_s, up_total, buses, up_occupancy) \
-                in zip(ids.detectors, ids.counters, values, strict=True):
-            stop_count, up_count, bus_count = c.advance(stop_total, up_total, buses)
-            readings.append(_loop_reading(det.lane, stop_count, up_count, occupancy, presence,
-                                          gap_s, float(max(0, c.up_total - c.stop_total)),
-                                          bus_count, up_occupancy))
+        append = readings.append
+        new, set_attribute, reading_type = _new_object, _set_attribute, LaneReading
+        for lane, c, (stop_total, occupancy, presence, gap_s, up_total, buses, up_occupancy) \
+                in zip(ids.lanes, ids.counters, values, strict=True):
+            stop_count = stop_total - c.stop_seen
+            up_count = up_total - c.up_seen
+            bus_count = buses - c.buses_seen
+            c.stop_seen, c.up_seen, c.buses_seen = stop_total, up_total, buses
+            c.stop_total += stop_count
+            c.up_total += up_count
+            queue = c.up_total - c.stop_total
+            reading = new(reading_type)
+            set_attribute(reading, "__dict__", {
+                "lane": lane, "stopline_count": stop_count, "upstream_count": up_count,
+                "occupancy": occupancy, "presence": presence, "gap_s": gap_s,
+                "queue": float(queue if queue > 0 else 0), "bus_count": bus_count,
+                "upstream_occupancy": up_occupancy, "advance_count": None,
+                "advance_occupancy": None, "camera_queue": None, "camera_approaching": None,
+                "camera_speed_mps": None})
+            append(reading)
         return tuple(readings)
 
     def loop_values(self, loop_ids: tuple[str, ...]) -> list[tuple[bool, int, float]]:
