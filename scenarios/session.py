@@ -7,12 +7,15 @@ libsumo simulation per process: parallel runs need processes, not threads.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from scenarios.batchread import LaneBatch, LaneCounts, read_batch
 from scenarios.build import sumo_binary
 from scenarios.detectors import LOOP_PERIOD_S, LaneDetectors
 from scenarios.loopcount import LoopBank, LoopState
@@ -132,6 +135,10 @@ class SumoSession:
                                                      repr=False)
     _area_time: float | None = field(default=None, init=False, repr=False)
     _camera: CameraModel | None = field(default=None, init=False, repr=False)
+    _lane_counts: LaneCounts = field(default_factory=LaneCounts, init=False, repr=False)
+    _batches: dict[tuple[int, ...], tuple[tuple[tuple[LaneDetectors, ...], ...],
+                                          LaneBatch | None]] = field(
+        default_factory=dict, init=False, repr=False)
 
     def command(self) -> list[str]:
         """The SUMO command line for this run."""
@@ -267,11 +274,41 @@ class SumoSession:
             ))
         return tuple(readings)
 
+    def read_lanes_many(self, groups: Sequence[tuple[LaneDetectors, ...]]
+                        ) -> list[tuple[LaneReading, ...]]:
+        """:meth:`read_lanes` of each group (e.g. every junction deciding in this step).
+
+        With the plain loops profile all groups are read in one pass over numpy arrays
+        (:mod:`scenarios.batchread`; equal readings); other profiles group by group. A
+        lane is read this way or by :meth:`read_lanes`, not both, within one session.
+        """
+        key = tuple(map(id, groups))
+        batch = self._batches.get(key)
+        if batch is None or not all(map(operator.is_, batch[0], groups)):
+            batch = self._batches[key] = (tuple(groups), self._batch(groups))
+        if batch[1] is None:
+            return [self.read_lanes(g) for g in groups]
+        return read_batch(batch[1], self._loop_bank(), self._lane_counts, self.time_s)
+
+    def _batch(self, groups: Sequence[tuple[LaneDetectors, ...]]) -> LaneBatch | None:
+        """The batch of these groups, or None when a lane has more than the two loops."""
+        if self.subscribe_loops or any(d.advance is not None or d.camera is not None
+                                       for g in groups for d in g):
+            return None
+        lanes = [d.lane for g in groups for d in g]
+        if any(lane in self._counters for lane in lanes):
+            raise RuntimeError("lanes read one tuple at a time cannot be read in batches "
+                               "in the same session")
+        return LaneBatch.build(groups, self._loop_bank(), self._lane_counts, self.time_s)
+
     def _track(self, detectors: tuple[LaneDetectors, ...], bank: LoopBank, now: float
                ) -> _DetectorIds:
         """Start tracking a tuple of lanes' loops; the handles of the fused read when the
         lanes have only the two loops (and loops are read directly)."""
         ids = _DetectorIds.of(detectors)
+        if any(lane in self._lane_counts.index for lane in ids.lanes):
+            raise RuntimeError("lanes read in batches cannot be read one tuple at a time "
+                               "in the same session")
         bank.track(ids.stoplines, now)
         bank.track(ids.upstreams, now, buses=True, full=False)
         bank.track(ids.advances, now, full=False)
@@ -419,3 +456,5 @@ class SumoSession:
         finally:
             self._sim = None
             self._loops = None
+            self._batches.clear()
+            self._lane_counts = LaneCounts()
