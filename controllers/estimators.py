@@ -26,7 +26,7 @@ class GapTracker:
     def update(self, obs: Observation) -> list[float]:
         """Per lane: seconds since a vehicle last crossed the upstream loop."""
         now, last = obs.time_s, self._last_up
-        gaps = []
+        gaps: list[float] = []
         append = gaps.append
         for i, r in enumerate(obs.lanes):
             if r.upstream_count > 0:
@@ -48,7 +48,7 @@ class DischargeTracker:
     def update(self, obs: Observation) -> list[float]:
         """Per lane: seconds since the stop-line count last rose."""
         now, last = obs.time_s, self._last
-        out = []
+        out: list[float] = []
         append = out.append
         for i, r in enumerate(obs.lanes):
             if r.stopline_count > 0:

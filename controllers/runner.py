@@ -121,9 +121,9 @@ class SignalledJunction:
         if self.sequencer.current_stage is not None and self.sequencer.current_stage != was:
             self.stage_changes += 1
         self.guard.check(states)
-        if states is not self._encoded[0]:
+        if states is not self._encoded[0]:  # else SUMO shows them already
             self._encoded = (states, self.encoder.encode(states))
-        session.set_signal_state(self.junction.layout.tls, self._encoded[1])
+            session.set_signal_state(self.junction.layout.tls, self._encoded[1])
 
 
 #: with this many junctions reading detectors, the due ones are read in one pass

@@ -109,7 +109,7 @@ def read_batch(batch: LaneBatch, bank: LoopBank, counts: LaneCounts, now_s: floa
     counts.stop_total[li] += stop_count
     counts.up_total[li] += up_count
     queue = np.maximum(counts.up_total[li] - counts.stop_total[li], 0).astype(float)
-    readings = []
+    readings: list[LaneReading] = []
     append = readings.append
     new, set_attribute, reading_type = _new_object, _set_attribute, LaneReading
     for lane, sc, uc, occ, pres, gap, q, bc, uocc in zip(

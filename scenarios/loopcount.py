@@ -53,9 +53,9 @@ def direct_call(domain: Any, name: str) -> Callable[[str], Any]:
     method = getattr(domain, name)
     if (getattr(method, "__module__", None) != "libsumo.libsumo"
             or getattr(method, "__qualname__", None) != f"inductionloop.{name}"):
-        return method  # type: ignore[no-any-return]  # TraCI, or a wrapped method
+        return method  # TraCI, or a wrapped method
     raw = getattr(sys.modules.get("libsumo._libsumo"), f"inductionloop_{name}", None)
-    return raw if callable(raw) else method  # type: ignore[no-any-return]
+    return raw if callable(raw) else method
 
 
 @dataclass

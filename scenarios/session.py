@@ -240,7 +240,7 @@ class SumoSession:
         ups = bank.values(ids.upstreams, now)
         advances = iter(bank.values(ids.advances, now)) if ids.advances else iter(())
         areas = self._area_values(ids.cameras) if ids.cameras else {}
-        readings = []
+        readings: list[LaneReading] = []
         for det, stop, up in zip(detectors, stops, ups, strict=True):
             c = self._counters.get(det.lane)
             if c is None:
@@ -326,7 +326,7 @@ class SumoSession:
         against the general path."""
         values = bank.lane_values(ids.stoplines, ids.stop_loops, ids.upstreams, ids.up_loops,
                                   self.time_s)
-        readings = []
+        readings: list[LaneReading] = []
         append = readings.append
         new, set_attribute, reading_type = _new_object, _set_attribute, LaneReading
         for lane, c, (stop_total, occupancy, presence, gap_s, up_total, buses, up_occupancy) \
