@@ -108,17 +108,19 @@ class SignalledJunction:
         if self.decoder is not None:
             self.watch_step(session)
             return
+        seq = self.sequencer
         if time_s + 1e-9 >= self.next_decision_s:
             request = self.controller.decide(self.observe(session, time_s, lanes))
-            before = self.sequencer.target_stage
-            outcome = self.sequencer.request(request.stage)
+            before = seq.target_stage
+            outcome = seq.request(request.stage)
             if not outcome.accepted and request.stage != before:
                 self.deferred_requests += 1
                 log.debug("t=%.0f %s: %s", time_s, self.junction.layout.tls, outcome.reason)
             self.next_decision_s = time_s + self.controller.decision_interval_s
-        was = self.sequencer.current_stage
-        states = self.sequencer.step()
-        if self.sequencer.current_stage is not None and self.sequencer.current_stage != was:
+        was = seq.current_stage
+        states = seq.step()
+        now = seq.current_stage
+        if now is not None and now != was:
             self.stage_changes += 1
         self.guard.check(states)
         if states is not self._encoded[0]:  # else SUMO shows them already
