@@ -9,9 +9,11 @@ and each in its own process:
 - ``ampel run --controller C`` for each controller (the whole process: imports, signal
   layout derivation, control, metrics).
 
-It prints the CPU time (user + system) and peak memory (max RSS) of each process, and the
-ratio to raw of the median CPU time. Not a test: figures depend on the machine; the ratios
-are comparable because the runs alternate in one invocation.
+It prints the CPU time (user + system) and peak memory (max RSS) of each process, the
+ratio to raw of the median CPU time, and the machine's load average during the runs
+(other jobs on the machine slow every run, not only ampel's). Not a test: figures
+depend on the machine; the ratios are comparable because the runs alternate in one
+invocation.
 
     python bench/bench_scale.py --quick           # 1 and 9 traffic lights, 300 s
     python bench/bench_scale.py                   # 1, 9, 25, 100 traffic lights, 900 s
@@ -119,9 +121,13 @@ def bench_config(cfg: Path, tag: str, controllers: list[str], duration_s: float,
     for c in controllers:
         commands[c] = ampel_command(cfg, c, duration_s, seed, tmp / f"{c}{n}")
     results: dict[str, list[Measurement]] = {name: [] for name in commands}
+    loads = [os.getloadavg()[0]]
     for _ in range(repeats):
         for name, cmd in commands.items():
             results[name].append(_measure(cmd))
+        loads.append(os.getloadavg()[0])
+    print(f"# {tag}: 1-minute load average {min(loads):.1f}-{max(loads):.1f} during the runs",
+          flush=True)
     return results
 
 

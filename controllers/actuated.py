@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from controllers.base import StageRequest
 from controllers.common import (
+    NO_LANES,
     GreenLimits,
     HeadBlocking,
     StageHistory,
@@ -124,6 +125,11 @@ class ActuatedController:
         self._active_full = [False] * n
         self._active_partial = [False] * n
         self._calls: set[tuple[int, int]] = set()
+        #: per lane its (lane, calling stage) pairs; per stage its (lane, stage) pairs
+        self._lane_pairs = tuple(tuple((i, s) for s in calling)
+                                 for i, calling in enumerate(self.map.calling_stages_of_lane))
+        self._stage_pairs = tuple(tuple((i, s) for i in lanes)
+                                  for s, lanes in enumerate(self.map.lanes_of_stage))
         self._blocking = HeadBlocking(self.map, self.params.blocked_s,
                                       self.params.arrow_call_s)
         self._partial_calls: frozenset[int] = frozenset()
@@ -142,8 +148,9 @@ class ActuatedController:
         up_gaps = self._gaps.update(obs)
         since_count = self._discharge.update(obs)
         shown = obs.stage
-        full = frozenset(self.map.full(shown)) if shown is not None else frozenset()
-        green = frozenset(self.map.lanes_of_stage[shown]) if shown is not None else frozenset()
+        stage_map = self.map
+        full = stage_map.full_sets[shown] if shown is not None else NO_LANES
+        green = stage_map.lane_sets[shown] if shown is not None else NO_LANES
         queues = self._queues.update(obs, full)
         gap = self.params.max_gap_s
         if 0 < self.params.min_gap_s < gap and shown is not None:
@@ -152,34 +159,38 @@ class ActuatedController:
             gap = max(self.params.min_gap_s,
                       gap - (gap - self.params.min_gap_s) * over / self.params.gap_reduction_s)
         self._partial_calls = self._blocking.update(obs, since_count)
+        blocked_lanes = self._blocking.blocked
+        active_full, active_partial = self._active_full, self._active_partial
+        calls, pairs = self._calls, self._lane_pairs
         for i, r in enumerate(obs.lanes):
-            blocked = self._blocking.blocked[i]
-            self._active_full[i] = ((r.presence and not blocked) or up_gaps[i] < gap
-                                    or (queues[i] >= 1.0 and r.gap_s < gap and not blocked))
-            self._active_partial[i] = since_count[i] < gap
-            calling = self.map.calling_stages_of_lane[i]
+            blocked = blocked_lanes[i]
+            active_full[i] = ((r.presence and not blocked) or up_gaps[i] < gap
+                              or (queues[i] >= 1.0 and r.gap_s < gap and not blocked))
+            active_partial[i] = since_count[i] < gap
             if i in full:
-                self._calls.difference_update({(i, s) for s in calling})
+                if calls:
+                    calls.difference_update(pairs[i])
                 continue
             if i in green:
-                self._calls.discard((i, shown))
+                calls.discard((i, shown))
             detected = (r.upstream_count > 0 or r.stopline_count > 0 or r.presence
                         or queues[i] >= 1.0 or bool(r.advance_count)
                         or (r.camera_queue or 0.0) >= 1.0)
             if detected:
-                self._calls.update((i, s) for s in calling if s != shown)
+                calls.update(p for p in pairs[i] if p[1] != shown)
 
     def calls(self, now: float | None = None) -> list[bool]:
         """Per stage: whether it has a call (detected vehicle, recall, or max red)."""
         out = []
         max_red = self.params.max_red_s
+        partial_only = self.map.partial_only_stages
         for s in range(self.map.n_stages):
             if not self.map.lanes_of_stage[s]:
                 out.append(self.params.recall_undetected)
                 continue
             called = (s in self._partial_calls
-                      or any((i, s) in self._calls for i in self.map.lanes_of_stage[s]))
-            starved = (now is not None and max_red > 0 and not self.map.partial_only(s)
+                      or not self._calls.isdisjoint(self._stage_pairs[s]))
+            starved = (now is not None and max_red > 0 and not partial_only[s]
                        and self.history.red_s(s, now) >= max_red)
             out.append(called or starved)
         return out

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from scenarios.observation import JunctionInfo, LaneReading, Observation
@@ -116,6 +117,9 @@ def require_non_negative(**values: float) -> None:
             raise ParameterError(f"parameter {key!r} must be >= 0, got {value:g}")
 
 
+#: the lanes of no stage (a transition shows none)
+NO_LANES: frozenset[int] = frozenset()
+
 #: a stage serves a lane "fully" when this share of its movements is green in it
 FULL_SHARE = 0.999
 
@@ -173,6 +177,21 @@ class StageMap:
                    lane_ids=tuple(lane.lane for lane in info.lanes),
                    full_lanes_of_stage=tuple(tuple(x) for x in full),
                    share=tuple(share), calling_stages_of_lane=tuple(calling))
+
+    @cached_property
+    def full_sets(self) -> tuple[frozenset[int], ...]:
+        """Per stage, :meth:`full` as a set (derived once: controllers ask every tick)."""
+        return tuple(frozenset(self.full(s)) for s in range(self.n_stages))
+
+    @cached_property
+    def lane_sets(self) -> tuple[frozenset[int], ...]:
+        """Per stage, ``lanes_of_stage`` as a set."""
+        return tuple(frozenset(lanes) for lanes in self.lanes_of_stage)
+
+    @cached_property
+    def partial_only_stages(self) -> tuple[bool, ...]:
+        """Per stage, :meth:`partial_only`."""
+        return tuple(self.partial_only(s) for s in range(self.n_stages))
 
     def full(self, stage: int) -> tuple[int, ...]:
         """Lanes all of whose movements ``stage`` serves."""
@@ -302,13 +321,14 @@ class HeadBlocking:
         shown = obs.stage
         if shown is not None:
             self._called.discard(shown)
-        full = frozenset(self._map.full(shown)) if shown is not None else frozenset()
+        full = self._map.full_sets[shown] if shown is not None else NO_LANES
         calling = self._map.calling_stages_of_lane
+        blocked, blocked_s, call_s = self.blocked, self._blocked_s, self._call_s
+        in_stage = obs.time_in_stage_s
         for i, r in enumerate(obs.lanes):
-            standing = (min(obs.time_in_stage_s, since_count[i])
-                        if r.presence and i in full else 0.0)
-            self.blocked[i] = standing >= self._blocked_s
-            if 0 < self._call_s <= standing and calling:
+            standing = min(in_stage, since_count[i]) if r.presence and i in full else 0.0
+            blocked[i] = standing >= blocked_s
+            if 0 < call_s <= standing and calling:
                 self._called.update(s for s in self._map.stages_of_lane[i]
                                     if s not in calling[i])
         return frozenset(self._called)

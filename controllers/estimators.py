@@ -25,11 +25,13 @@ class GapTracker:
 
     def update(self, obs: Observation) -> list[float]:
         """Per lane: seconds since a vehicle last crossed the upstream loop."""
-        gaps = []
+        now, last = obs.time_s, self._last_up
+        gaps: list[float] = []
+        append = gaps.append
         for i, r in enumerate(obs.lanes):
             if r.upstream_count > 0:
-                self._last_up[i] = obs.time_s
-            gaps.append(0.0 if r.presence else obs.time_s - self._last_up[i])
+                last[i] = now
+            append(0.0 if r.presence else now - last[i])
         return gaps
 
 
@@ -45,11 +47,13 @@ class DischargeTracker:
 
     def update(self, obs: Observation) -> list[float]:
         """Per lane: seconds since the stop-line count last rose."""
-        out = []
+        now, last = obs.time_s, self._last
+        out: list[float] = []
+        append = out.append
         for i, r in enumerate(obs.lanes):
             if r.stopline_count > 0:
-                self._last[i] = obs.time_s
-            out.append(obs.time_s - self._last[i])
+                last[i] = now
+            append(now - last[i])
         return out
 
 
@@ -80,27 +84,40 @@ class _InOut:
         q = self.q
         last_in = self._last_in
         n = len(q)
+        negative = False
         for i in range(n):
-            q[i] += entered[i] - left[i]
-            if entered[i] > 0:
+            e = entered[i]
+            q[i] += e - left[i]
+            if e > 0:
                 last_in[i] = now
-        for i in range(n):
-            if q[i] >= 0:
-                continue
-            for j in sorted(self._siblings[i], key=lambda k: -q[k]):
+            if q[i] < 0:
+                negative = True
+        if negative:  # lane changes between the loops: take vehicles back from siblings
+            for i in range(n):
                 if q[i] >= 0:
-                    break
-                take = min(-q[i], max(q[j], 0.0))
-                q[i] += take
-                q[j] -= take
+                    continue
+                for j in sorted(self._siblings[i], key=lambda k: -q[k]):
+                    if q[i] >= 0:
+                        break
+                    take = min(-q[i], max(q[j], 0.0))
+                    q[i] += take
+                    q[j] -= take
         idle_reset, red_reset, cap = self._idle_reset_s, self._red_reset_s, self._cap
         for i in range(n):
+            v = q[i]
             if not presence[i]:
                 quiet = now - last_in[i]
-                if ((i in green and idle[i] >= idle_reset and quiet >= idle_reset)
-                        or (i not in green and quiet >= red_reset)):
-                    q[i] = 0.0
-            q[i] = min(max(q[i], 0.0), cap)
+                if i in green:
+                    if idle[i] >= idle_reset and quiet >= idle_reset:
+                        v = 0.0
+                elif quiet >= red_reset:
+                    v = 0.0
+            # min(max(v, 0.0), cap)
+            if v < 0.0:
+                v = 0.0
+            if cap < v:
+                v = cap
+            q[i] = v
         return list(q)
 
 

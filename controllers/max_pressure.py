@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from controllers.base import StageRequest
 from controllers.common import (
+    NO_LANES,
     GreenLimits,
     HeadBlocking,
     StageHistory,
@@ -154,7 +155,7 @@ class MaxPressureController:
     def pressures(self, obs: Observation) -> list[float]:
         """Pressure of every stage for this observation (updates the shared board)."""
         stage = obs.stage
-        green = frozenset(self.map.full(stage)) if stage is not None else frozenset()
+        green = self.map.full_sets[stage] if stage is not None else NO_LANES
         upstream = self._queues.update(obs, green)
         self._since_count = self._discharge.update(obs)
         partial_calls = self._blocking.update(obs, self._since_count)

@@ -86,38 +86,61 @@ class SignalledJunction:
             self._shown = stage
         self.guard.check(states)
 
-    def observe(self, session: SumoSession, time_s: float) -> Observation:
-        """Build the controller's observation (detectors only when it needs them)."""
+    def observe(self, session: SumoSession, time_s: float,
+                lanes: tuple[LaneReading, ...] | None = None) -> Observation:
+        """Build the controller's observation (detectors only when it needs them;
+        ``lanes``: its readings, read already with other junctions')."""
         seq = self.sequencer
-        lanes = (session.read_lanes(self.junction.detectors)
-                 if self.controller.needs_detectors else ())
+        if lanes is None:
+            lanes = (session.read_lanes(self.junction.detectors)
+                     if self.controller.needs_detectors else ())
         return observation(self.junction.layout.tls, time_s, seq.current_stage,
                            seq.target_stage, seq.time_in_stage_s, seq.allowed_stages(), lanes)
 
-    def control_step(self, session: SumoSession, time_s: float) -> None:
+    def control_step(self, session: SumoSession, time_s: float,
+                     lanes: tuple[LaneReading, ...] | None = None) -> None:
         """Decide if due, advance the sequencer one tick, check it, apply it to SUMO.
 
-        A traffic light SUMO runs itself is only watched (:meth:`watch_step`).
+        A traffic light SUMO runs itself is only watched (:meth:`watch_step`). ``lanes``:
+        the readings of a decision that is due, read with other junctions'
+        (:func:`read_due`).
         """
         if self.decoder is not None:
             self.watch_step(session)
             return
+        seq = self.sequencer
         if time_s + 1e-9 >= self.next_decision_s:
-            request = self.controller.decide(self.observe(session, time_s))
-            before = self.sequencer.target_stage
-            outcome = self.sequencer.request(request.stage)
+            request = self.controller.decide(self.observe(session, time_s, lanes))
+            before = seq.target_stage
+            outcome = seq.request(request.stage)
             if not outcome.accepted and request.stage != before:
                 self.deferred_requests += 1
                 log.debug("t=%.0f %s: %s", time_s, self.junction.layout.tls, outcome.reason)
             self.next_decision_s = time_s + self.controller.decision_interval_s
-        was = self.sequencer.current_stage
-        states = self.sequencer.step()
-        if self.sequencer.current_stage is not None and self.sequencer.current_stage != was:
+        was = seq.current_stage
+        states = seq.step()
+        now = seq.current_stage
+        if now is not None and now != was:
             self.stage_changes += 1
         self.guard.check(states)
-        if states is not self._encoded[0]:
+        if states is not self._encoded[0]:  # else SUMO shows them already
             self._encoded = (states, self.encoder.encode(states))
-        session.set_signal_state(self.junction.layout.tls, self._encoded[1])
+            session.set_signal_state(self.junction.layout.tls, self._encoded[1])
+
+
+#: with this many junctions reading detectors, the due ones are read in one pass
+BATCH_MIN_JUNCTIONS = 2
+
+
+def read_due(session: SumoSession, sensing: list[SignalledJunction], time_s: float
+             ) -> dict[int, tuple[LaneReading, ...]]:
+    """The readings of every junction whose decision is due at ``time_s``, read in one
+    pass (:meth:`SumoSession.read_lanes_many`), by ``id`` of the junction."""
+    due = [sj for sj in sensing if time_s + 1e-9 >= sj.next_decision_s]
+    if not due:
+        return {}
+    readings = session.read_lanes_many([sj.junction.detectors for sj in due])
+    return dict(zip(map(id, due), readings, strict=True))
 
 
 _new_object = object.__new__
@@ -235,11 +258,19 @@ def run_closed_loop(
     queues = QueueSeries(queue_sample_s) if queue_sample_s else None
     lanes = approach_lanes(scenario) if queues is not None else {}
     next_sample_s = queue_sample_s or 0.0
+    sensing = [sj for sj in junctions if sj.decoder is None and sj.controller.needs_detectors]
+    batched = len(sensing) >= BATCH_MIN_JUNCTIONS
     with session:
         t = session.time_s
         while t < session.end_s - 1e-9:
-            for sj in junctions:
-                sj.control_step(session, t - session.begin_s)
+            now = t - session.begin_s
+            if batched:
+                read = read_due(session, sensing, now)
+                for sj in junctions:
+                    sj.control_step(session, now, read.get(id(sj)))
+            else:
+                for sj in junctions:
+                    sj.control_step(session, now)
             session.step()
             t = session.time_s
             if on_step is not None:

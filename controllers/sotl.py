@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from controllers.base import StageRequest
 from controllers.common import (
+    NO_LANES,
     GreenLimits,
     HeadBlocking,
     StageHistory,
@@ -123,7 +124,7 @@ class SotlController:
         gaps = self._gaps.update(obs)
         since_count = self._discharge.update(obs)
         partial_calls = self._blocking.update(obs, since_count)
-        green = frozenset(self.map.full(stage)) if stage is not None else frozenset()
+        green = self.map.full_sets[stage] if stage is not None else NO_LANES
         queues = self._queues.update(obs, green, gaps)
         if stage is None:
             return StageRequest(hold(obs), "transition")

@@ -12,13 +12,14 @@ import logging
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from scenarios.demand_source import SessionSite
 from scenarios.derive import derive_junction
 from scenarios.detectors import write_detector_file
 from scenarios.junction import Junction, make_junction
-from scenarios.netfile import NetFile, active_programs
+from scenarios.netfile import NetFile, TlProgram, active_programs
 from scenarios.session import SessionFiles, SumoSession
 from scenarios.spec import DemandSpec, DetectorSpec, ScenarioSpec
 from signals.errors import ScenarioError
@@ -229,28 +230,37 @@ def external_spec(name: str, config: SumoConfig, net: NetFile, duration_s: float
                         netconvert_options=(), junctions=(), demand=demand)
 
 
+def _derived_junction(config: SumoConfig, net: NetFile, tls: str, program: TlProgram | None,
+                      mode: str) -> Junction:
+    """One traffic light's junction with the signal layout derived in ``mode``."""
+    try:
+        derived = derive_junction(net, tls, program=program, mode=mode, begin_s=config.begin_s)
+    except ValueError as exc:
+        message = str(exc)
+        if not message.startswith(f"traffic light {tls}"):
+            message = f"traffic light {tls}: {message}"
+        raise ScenarioError(f"{config.path}: {message}") from None
+    return replace(make_junction(derived.layout, net, DetectorSpec(), (derived.plan,)),
+                   intergreens=mode, lengthened_s=derived.lengthened_s)
+
+
+def _variant(config: SumoConfig, net: NetFile, tls: str, program: TlProgram | None,
+             rilsa: Junction, mode: str) -> Junction:
+    """The ``program`` variant of a ``rilsa`` junction, derived when first asked for."""
+    return replace(_derived_junction(config, net, tls, program, mode), variants=(rilsa,))
+
+
 def external_junctions(config: SumoConfig, net: NetFile) -> tuple[Junction, ...]:
-    """The junctions of a ``.sumocfg``'s network with derived signal layouts (each with its
-    ``rilsa`` and ``program`` variants); :func:`scenarios.scenario.load_external` makes
-    the Scenario."""
+    """The junctions of a ``.sumocfg``'s network with derived signal layouts (``rilsa``;
+    the ``program`` variant is derived when a controller first asks for it,
+    ``Junction.with_intergreens``); :func:`scenarios.scenario.load_external` makes the
+    Scenario."""
     if not net.tls_ids:
         raise ScenarioError(f"{config.path}: the network has no traffic lights")
     programs = active_programs(net, config.additional_files)
     junctions = []
     for tls in net.tls_ids:
-        variants = []
-        for mode in ("rilsa", "program"):
-            try:
-                derived = derive_junction(net, tls, program=programs.get(tls), mode=mode,
-                                          begin_s=config.begin_s)
-            except ValueError as exc:
-                message = str(exc)
-                if not message.startswith(f"traffic light {tls}"):
-                    message = f"traffic light {tls}: {message}"
-                raise ScenarioError(f"{config.path}: {message}") from None
-            variants.append(replace(
-                make_junction(derived.layout, net, DetectorSpec(), (derived.plan,)),
-                intergreens=mode, lengthened_s=derived.lengthened_s))
-        rilsa, program = variants
-        junctions.append(replace(rilsa, variants=(replace(program, variants=(rilsa,)),)))
+        rilsa = _derived_junction(config, net, tls, programs.get(tls), "rilsa")
+        junctions.append(replace(rilsa, derive_variant=partial(
+            _variant, config, net, tls, programs.get(tls), rilsa)))
     return tuple(junctions)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from scenarios.detectors import LaneDetectors, plan_detectors
 from scenarios.layout import JunctionLayout
@@ -26,6 +27,12 @@ class Junction:
     lengthened_s: float = 0.0
     #: the same junction in other intergreen modes (external scenarios)
     variants: tuple[Junction, ...] = ()
+    #: builds the junction in another intergreen mode when it is first asked for
+    #: (external scenarios: a run needs one mode, and deriving costs as much as loading)
+    derive_variant: Callable[[str], Junction] | None = field(default=None, compare=False,
+                                                             repr=False)
+    _derived: dict[str, Junction] = field(default_factory=dict, init=False, compare=False,
+                                          repr=False)
 
     def with_intergreens(self, mode: str) -> Junction:
         """This junction with the intergreens of ``mode`` (``rilsa`` or ``program``).
@@ -36,7 +43,12 @@ class Junction:
             raise ParameterError(f"parameter intergreens must be rilsa or program, got {mode!r}")
         if mode == self.intergreens:
             return self
-        return next((v for v in self.variants if v.intergreens == mode), self)
+        found = next((v for v in self.variants if v.intergreens == mode), None)
+        if found is not None or self.derive_variant is None:
+            return found or self
+        if mode not in self._derived:
+            self._derived[mode] = self.derive_variant(mode)
+        return self._derived[mode]
 
     @property
     def tls(self) -> str:

@@ -22,8 +22,12 @@ measured slower with libsumo (1.3x the CPU time of direct reads for actuated con
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 # induction-loop variables (``traci.constants``)
 _VEHICLE_NUMBER = 0x10  # LAST_STEP_VEHICLE_NUMBER
@@ -40,6 +44,18 @@ FULL_VARS = (_INTERVAL_NUMBER, _VEHICLE_NUMBER, _OCCUPANCY, _TIME_SINCE_DETECTIO
 LoopValue = tuple[int, int, float, bool, float]
 #: one lane's stop-line and upstream loop (:meth:`LoopBank.lane_values`)
 LanePairValue = tuple[int, float, bool, float, int, int, float]
+
+
+def direct_call(domain: Any, name: str) -> Callable[[str], Any]:
+    """``domain.name``, or for libsumo's induction-loop domain the C function behind that
+    static method (libsumo's Python method only passes its argument on: the same call
+    without one Python frame, a quarter of the cost of the cheapest query)."""
+    method = getattr(domain, name)
+    if (getattr(method, "__module__", None) != "libsumo.libsumo"
+            or getattr(method, "__qualname__", None) != f"inductionloop.{name}"):
+        return method  # TraCI, or a wrapped method
+    raw = getattr(sys.modules.get("libsumo._libsumo"), f"inductionloop_{name}", None)
+    return raw if callable(raw) else method
 
 
 @dataclass
@@ -61,6 +77,44 @@ class LoopState:
     seen_s: float = 0.0
     seen_since: float = -1.0
     seen_number: int = 0
+    index: int = -1  # position in the bank's arrays (:class:`LoopArrays`)
+
+
+class LoopArrays:
+    """Per tracked loop, in tracking order, the numbers a batched read needs as numpy
+    arrays: ``base - gone``, buses, the interval number of the last bus look, whether it
+    counts buses; and the batched read's own last look (time, seconds since the last
+    vehicle, interval number; see :meth:`LoopBank.lane_values` for their use).
+
+    :class:`LoopState` stays the record: the bank writes each array entry where it
+    changes the loop's field (tracking, interval start, a carried vehicle gone, a bus look).
+    """
+
+    def __init__(self) -> None:
+        self.offset = np.zeros(0, np.int64)
+        self.buses = np.zeros(0, np.int64)
+        self.last_interval = np.zeros(0, np.int64)
+        self.count_buses = np.zeros(0, bool)
+        self.seen_s = np.zeros(0)
+        self.seen_since = np.zeros(0)
+        self.seen_number = np.zeros(0, np.int64)
+
+    def grow(self, loops: list[LoopState]) -> None:
+        """Append newly tracked loops (their ``index`` is set to their position)."""
+        start = len(self.offset)
+        for k, loop in enumerate(loops):
+            loop.index = start + k
+        n = len(loops)
+        self.offset = np.concatenate([self.offset, [lp.base - lp.gone for lp in loops]]
+                                     ).astype(np.int64)
+        self.buses = np.concatenate([self.buses, [lp.buses for lp in loops]]).astype(np.int64)
+        self.last_interval = np.concatenate([self.last_interval,
+                                             [lp.last_interval for lp in loops]]).astype(np.int64)
+        self.count_buses = np.concatenate([self.count_buses,
+                                           [lp.count_buses for lp in loops]]).astype(bool)
+        self.seen_s = np.concatenate([self.seen_s, np.zeros(n)])
+        self.seen_since = np.concatenate([self.seen_since, np.full(n, -1.0)])
+        self.seen_number = np.concatenate([self.seen_number, np.zeros(n, np.int64)])
 
 
 class LoopBank:
@@ -85,6 +139,11 @@ class LoopBank:
         self._results: dict[str, dict[int, Any]] = {}
         self._results_time: float | None = None
         self._bus_class: dict[str, bool] = {}
+        self.arrays = LoopArrays()
+        #: interval number, occupancy, vehicles on the loop, seconds since detection
+        self._direct = tuple(direct_call(self._domain, name) for name in (
+            "getIntervalVehicleNumber", "getLastStepOccupancy", "getLastStepVehicleNumber",
+            "getTimeSinceDetection"))
         errors = getattr(sim, "TraCIException", None)
         self._errors: type[Exception] = errors if isinstance(errors, type) else Exception
 
@@ -97,6 +156,7 @@ class LoopBank:
         interval); ``buses`` also counts the buses that pass them; ``full`` also reports
         presence and gap."""
         closing = self._is_last_step(now_s)
+        new: list[LoopState] = []
         for loop_id in loop_ids:
             loop = self._loops.get(loop_id)
             if loop is not None and full and not loop.full:
@@ -115,6 +175,13 @@ class LoopBank:
                     loop.next_carried = {vid: entry for vid, _len, entry, leave, _type
                                          in self._domain.getVehicleData(loop_id) if leave < 0}
             loop.count_buses = loop.count_buses or buses
+            if loop.index >= 0:
+                self.arrays.count_buses[loop.index] = loop.count_buses
+            elif loop.index == -1:  # new: appended to the arrays below
+                loop.index = -2
+                new.append(loop)
+        if new:
+            self.arrays.grow(new)
 
     def after_step(self, now_s: float) -> None:
         """Account for the step that ended at ``now_s`` (call after every step)."""
@@ -176,15 +243,16 @@ class LoopBank:
           by exactly the time between the reads) and no new interval began: a vehicle
           entering after the previous read would be on the loop now or have left it.
         """
-        d = self._domain
-        interval, occupancy = d.getIntervalVehicleNumber, d.getLastStepOccupancy
-        on_loop, since = d.getLastStepVehicleNumber, d.getTimeSinceDetection
+        interval, occupancy, on_loop, since = self._direct
         count_buses = self._count_buses
         quiet_s = 2.0 * self._step
         out: list[LanePairValue] = []
         append = out.append
-        for stop_id, s, up_id, u in zip(stop_ids, stops, up_ids, ups, strict=True):
-            gap_s = float(since(stop_id))
+        # the cheapest query first, for every loop at once (no Python frame per call)
+        stop_gaps = list(map(since, stop_ids))
+        up_gaps = list(map(since, up_ids))
+        for stop_id, s, up_id, u, gap_s, up_gap in zip(stop_ids, stops, up_ids, ups, stop_gaps,
+                                                      up_gaps, strict=True):
             if gap_s >= quiet_s:
                 stop_occupancy, presence = 0.0, False
                 if (s.seen_since >= quiet_s
@@ -198,7 +266,6 @@ class LoopBank:
             s.seen_s, s.seen_since, s.seen_number = now_s, gap_s, n
             if s.count_buses and n != s.last_interval:
                 count_buses(stop_id, s, n)
-            up_gap = float(since(up_id))
             if up_gap >= quiet_s:
                 up_occupancy = 0.0
                 if (u.seen_since >= quiet_s
@@ -215,6 +282,55 @@ class LoopBank:
             append((s.base + n - s.gone, stop_occupancy, presence, gap_s, u.base + m - u.gone,
                     u.buses, up_occupancy))
         return out
+
+    def batch_values(self, stop_ids: list[str], stop_index: np.ndarray, up_ids: list[str],
+                     up_index: np.ndarray, now_s: float) -> tuple[np.ndarray, ...]:
+        """:meth:`lane_values` for many lanes at once (all junctions that decide in a step),
+        as arrays: stop-line running counts, occupancies 0..1, presence, seconds since the
+        last vehicle, upstream running counts, buses, upstream occupancies 0..1.
+
+        The same libsumo queries for the same loops as :meth:`lane_values` (a quiet loop
+        whose interval number is known is not asked for it), one ``map`` per query, and
+        the same arithmetic on numpy arrays; ``*_index`` are the loops' ``LoopState.index``
+        (unique within each of the two).
+        """
+        quiet_s = 2.0 * self._step
+        stop_n, stop_occupancy, presence, gaps = self._batch_side(stop_ids, stop_index, now_s,
+                                                                  quiet_s, True)
+        up_n, up_occupancy, _, _ = self._batch_side(up_ids, up_index, now_s, quiet_s, False)
+        a = self.arrays
+        return (a.offset[stop_index] + stop_n, stop_occupancy, presence, gaps,
+                a.offset[up_index] + up_n, a.buses[up_index], up_occupancy)
+
+    def _batch_side(self, ids: list[str], index: np.ndarray, now_s: float, quiet_s: float,
+                    presence: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Interval numbers, occupancies, presence (if asked) and gaps of one kind of loop."""
+        interval, occupancy, on_loop, since = self._direct
+        a = self.arrays
+        gaps = np.fromiter(map(since, ids), float, len(ids))
+        seen_since = a.seen_since[index]
+        quiet = gaps >= quiet_s
+        known = quiet & (seen_since >= quiet_s) & (
+            np.abs(gaps - seen_since - (now_s - a.seen_s[index])) < 1e-6)
+        numbers = a.seen_number[index]
+        ask = np.flatnonzero(~known).tolist()
+        if ask:
+            numbers[ask] = list(map(interval, [ids[k] for k in ask]))
+        busy = np.flatnonzero(~quiet).tolist()
+        occupancies = np.zeros(len(ids))
+        on = np.zeros(len(ids), bool)
+        if busy:
+            busy_ids = [ids[k] for k in busy]
+            occupancies[busy] = np.fromiter(map(occupancy, busy_ids), float, len(busy)) / 100.0
+            if presence:
+                on[busy] = np.fromiter(map(on_loop, busy_ids), np.int64, len(busy)) > 0
+        a.seen_s[index] = now_s
+        a.seen_since[index] = gaps
+        a.seen_number[index] = numbers
+        looks = np.flatnonzero(a.count_buses[index] & (numbers != a.last_interval[index]))
+        for k in looks.tolist():
+            self._count_buses(ids[k], self._loops[ids[k]], int(numbers[k]))
+        return numbers, occupancies, on, gaps
 
     def _subscribed_values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:
         results = self._fetch(now_s)
@@ -257,14 +373,18 @@ class LoopBank:
 
     def _start_interval(self) -> None:
         self._watch = []
+        arrays = self.arrays
         for loop_id, loop in self._loops.items():
             loop.base, loop.gone, loop.carried = loop.next_base or 0, 0, loop.next_carried
             loop.next_base, loop.next_carried = None, {}
             loop.bus_ids_seen = set()
             loop.last_interval = 0
             loop.seen_since = -1.0  # the interval number restarted
+            arrays.offset[loop.index] = loop.base
             if loop.carried:
                 self._watch.append(loop_id)
+        arrays.last_interval[:] = 0
+        arrays.seen_since[:] = -1.0
         self._closing = False
 
     def _follow_carried(self, now_s: float) -> None:
@@ -283,6 +403,7 @@ class LoopBank:
                 # vanished without a record, or left early (SUMO stamps the end of the step)
                 if leave is None or leave >= now_s - 1e-6:
                     loop.gone += 1
+                    self.arrays.offset[loop.index] -= 1
             if loop.carried:
                 still.append(loop_id)
         self._watch = still
@@ -301,4 +422,6 @@ class LoopBank:
                 loop.buses += self._sim.vehicle.getVehicleClass(vid) == "bus"
             except self._errors:  # already left the network
                 continue
+        self.arrays.last_interval[loop.index] = interval_number
+        self.arrays.buses[loop.index] = loop.buses
 

@@ -7,12 +7,15 @@ libsumo simulation per process: parallel runs need processes, not threads.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from scenarios.batchread import LaneBatch, LaneCounts, read_batch
 from scenarios.build import sumo_binary
 from scenarios.detectors import LOOP_PERIOD_S, LaneDetectors
 from scenarios.loopcount import LoopBank, LoopState
@@ -66,6 +69,7 @@ class _DetectorIds:
     for the plain loops profile the handles of the fused read (:meth:`LoopBank.lane_values`)."""
 
     detectors: tuple[LaneDetectors, ...]
+    lanes: tuple[str, ...]
     stoplines: tuple[str, ...]
     upstreams: tuple[str, ...]
     advances: tuple[str, ...]
@@ -78,7 +82,8 @@ class _DetectorIds:
     @classmethod
     def of(cls, detectors: tuple[LaneDetectors, ...]) -> _DetectorIds:
         """Collect the ids."""
-        return cls(detectors, tuple(d.stopline for d in detectors),
+        return cls(detectors, tuple(d.lane for d in detectors),
+                   tuple(d.stopline for d in detectors),
                    tuple(d.upstream for d in detectors),
                    tuple(d.advance for d in detectors if d.advance),
                    tuple(d.camera for d in detectors if d.camera))
@@ -130,6 +135,10 @@ class SumoSession:
                                                      repr=False)
     _area_time: float | None = field(default=None, init=False, repr=False)
     _camera: CameraModel | None = field(default=None, init=False, repr=False)
+    _lane_counts: LaneCounts = field(default_factory=LaneCounts, init=False, repr=False)
+    _batches: dict[tuple[int, ...], tuple[tuple[tuple[LaneDetectors, ...], ...],
+                                          LaneBatch | None]] = field(
+        default_factory=dict, init=False, repr=False)
 
     def command(self) -> list[str]:
         """The SUMO command line for this run."""
@@ -231,7 +240,7 @@ class SumoSession:
         ups = bank.values(ids.upstreams, now)
         advances = iter(bank.values(ids.advances, now)) if ids.advances else iter(())
         areas = self._area_values(ids.cameras) if ids.cameras else {}
-        readings = []
+        readings: list[LaneReading] = []
         for det, stop, up in zip(detectors, stops, ups, strict=True):
             c = self._counters.get(det.lane)
             if c is None:
@@ -265,11 +274,41 @@ class SumoSession:
             ))
         return tuple(readings)
 
+    def read_lanes_many(self, groups: Sequence[tuple[LaneDetectors, ...]]
+                        ) -> list[tuple[LaneReading, ...]]:
+        """:meth:`read_lanes` of each group (e.g. every junction deciding in this step).
+
+        With the plain loops profile all groups are read in one pass over numpy arrays
+        (:mod:`scenarios.batchread`; equal readings); other profiles group by group. A
+        lane is read this way or by :meth:`read_lanes`, not both, within one session.
+        """
+        key = tuple(map(id, groups))
+        batch = self._batches.get(key)
+        if batch is None or not all(map(operator.is_, batch[0], groups)):
+            batch = self._batches[key] = (tuple(groups), self._batch(groups))
+        if batch[1] is None:
+            return [self.read_lanes(g) for g in groups]
+        return read_batch(batch[1], self._loop_bank(), self._lane_counts, self.time_s)
+
+    def _batch(self, groups: Sequence[tuple[LaneDetectors, ...]]) -> LaneBatch | None:
+        """The batch of these groups, or None when a lane has more than the two loops."""
+        if self.subscribe_loops or any(d.advance is not None or d.camera is not None
+                                       for g in groups for d in g):
+            return None
+        lanes = [d.lane for g in groups for d in g]
+        if any(lane in self._counters for lane in lanes):
+            raise RuntimeError("lanes read one tuple at a time cannot be read in batches "
+                               "in the same session")
+        return LaneBatch.build(groups, self._loop_bank(), self._lane_counts, self.time_s)
+
     def _track(self, detectors: tuple[LaneDetectors, ...], bank: LoopBank, now: float
                ) -> _DetectorIds:
         """Start tracking a tuple of lanes' loops; the handles of the fused read when the
         lanes have only the two loops (and loops are read directly)."""
         ids = _DetectorIds.of(detectors)
+        if any(lane in self._lane_counts.index for lane in ids.lanes):
+            raise RuntimeError("lanes read in batches cannot be read one tuple at a time "
+                               "in the same session")
         bank.track(ids.stoplines, now)
         bank.track(ids.upstreams, now, buses=True, full=False)
         bank.track(ids.advances, now, full=False)
@@ -280,16 +319,34 @@ class SumoSession:
                        up_loops=bank.loops(ids.upstreams), counters=counters)
 
     def _plain_readings(self, ids: _DetectorIds, bank: LoopBank) -> tuple[LaneReading, ...]:
-        """:meth:`read_lanes` for lanes with only the two loops (the default profile)."""
+        """:meth:`read_lanes` for lanes with only the two loops (the default profile).
+
+        :meth:`_LoopCounters.advance` and :func:`_loop_reading` inlined (one call each per
+        lane and second otherwise); ``tests/scenarios/test_fast_readings.py`` checks it
+        against the general path."""
         values = bank.lane_values(ids.stoplines, ids.stop_loops, ids.upstreams, ids.up_loops,
                                   self.time_s)
-        readings = []
-        for det, c, (stop_total, occupancy, presence, gap_s, up_total, buses, up_occupancy) \
-                in zip(ids.detectors, ids.counters, values, strict=True):
-            stop_count, up_count, bus_count = c.advance(stop_total, up_total, buses)
-            readings.append(_loop_reading(det.lane, stop_count, up_count, occupancy, presence,
-                                          gap_s, float(max(0, c.up_total - c.stop_total)),
-                                          bus_count, up_occupancy))
+        readings: list[LaneReading] = []
+        append = readings.append
+        new, set_attribute, reading_type = _new_object, _set_attribute, LaneReading
+        for lane, c, (stop_total, occupancy, presence, gap_s, up_total, buses, up_occupancy) \
+                in zip(ids.lanes, ids.counters, values, strict=True):
+            stop_count = stop_total - c.stop_seen
+            up_count = up_total - c.up_seen
+            bus_count = buses - c.buses_seen
+            c.stop_seen, c.up_seen, c.buses_seen = stop_total, up_total, buses
+            c.stop_total += stop_count
+            c.up_total += up_count
+            queue = c.up_total - c.stop_total
+            reading = new(reading_type)
+            set_attribute(reading, "__dict__", {
+                "lane": lane, "stopline_count": stop_count, "upstream_count": up_count,
+                "occupancy": occupancy, "presence": presence, "gap_s": gap_s,
+                "queue": float(queue if queue > 0 else 0), "bus_count": bus_count,
+                "upstream_occupancy": up_occupancy, "advance_count": None,
+                "advance_occupancy": None, "camera_queue": None, "camera_approaching": None,
+                "camera_speed_mps": None})
+            append(reading)
         return tuple(readings)
 
     def loop_values(self, loop_ids: tuple[str, ...]) -> list[tuple[bool, int, float]]:
@@ -399,3 +456,5 @@ class SumoSession:
         finally:
             self._sim = None
             self._loops = None
+            self._batches.clear()
+            self._lane_counts = LaneCounts()

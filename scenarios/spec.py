@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from scenarios.sensing import SENSING_NAMES
 from signals import GroupKind
 from signals.errors import ScenarioError
 from signals.numbers import MAX_DURATION_S, MAX_FLOW_PER_H, check_number, check_share
+
+if TYPE_CHECKING:
+    import yaml
 
 _TOP_KEYS = {
     "name", "title", "location", "sources", "netconvert_options", "junctions", "demand",
@@ -388,6 +389,8 @@ def load_spec(path: str | Path) -> ScenarioSpec:
 
 
 def _load_spec(path: Path) -> ScenarioSpec:
+    import yaml  # here: external scenarios and most commands never read a scenario file
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

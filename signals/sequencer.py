@@ -96,6 +96,8 @@ class Sequencer:
         self._states: tuple[Colour, ...] = tuple(self._colours)
         # Earliest tick at which a max green could force a change (None: to be computed)
         self._force_tick: float | None = None
+        # allowed_stages(): (state key, first tick it may change, mask)
+        self._allowed: tuple[tuple[object, ...], float, tuple[bool, ...]] | None = None
         self._start_transition(frozenset(), initial_stage, 1)
         self._stage_start = 0
         self._event(f"switch-on: transition to '{self._stage_name(initial_stage)}'")
@@ -156,14 +158,28 @@ class Sequencer:
 
     def allowed_stages(self) -> tuple[bool, ...]:
         """Mask of stages a request could start at the next tick without deferral."""
-        n = len(self._stage_sets)
-        if self._plan is not None or self._current is None:
-            return tuple(s == self._target for s in range(n))
         nxt = self._tick + 1
-        return tuple(
-            s == self._current or self._min_green_blocker(self._current, s, nxt) is None
-            for s in range(n)
-        )
+        key = (self._plan is None, self._current, self._target, self._stage_start)
+        cached = self._allowed
+        if cached is not None and cached[0] == key and nxt < cached[1]:
+            return cached[2]
+        n = len(self._stage_sets)
+        # the mask holds until the first minimum green that blocks a stage runs out (green
+        # starts change only in transitions, which change the key)
+        until: float = math.inf
+        if self._plan is not None or self._current is None:
+            mask = tuple(s == self._target for s in range(n))
+        else:
+            allowed = []
+            for s in range(n):
+                blocker = (None if s == self._current
+                           else self._min_green_blocker(self._current, s, nxt))
+                allowed.append(blocker is None)
+                if blocker is not None:
+                    until = min(until, blocker[1])
+            mask = tuple(allowed)
+        self._allowed = (key, until, mask)
+        return mask
 
     # ------------------------------------------------------------------- requests
     def request(self, stage: int) -> RequestOutcome:

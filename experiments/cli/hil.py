@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import math
 import signal
@@ -133,6 +132,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not args.serial and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"ampel hil serve: warning: listening on {args.host}, not only loopback",
               file=sys.stderr)
+
+    import asyncio  # here: ``ampel run`` and the other commands do not need it
 
     async def main() -> None:
         stop = asyncio.Event()

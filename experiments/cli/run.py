@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 
 from experiments.cli.options import parse_param_options
 from hil.argtypes import (
@@ -51,9 +53,23 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _progress(args: argparse.Namespace) -> Iterator[Callable[[float], None] | None]:
+    """A progress bar's per-step callback (None with ``--quiet``: no bar, tqdm not loaded)."""
+    if args.quiet:
+        yield None
+        return
     from tqdm import tqdm
 
+    with tqdm(total=int(args.duration), unit="sim s", desc=f"{args.scenario}/{args.controller}",
+              file=sys.stderr, mininterval=0.5, delay=1.0) as bar:
+        def advance(t: float) -> None:
+            bar.update(min(int(t), bar.total) - bar.n)
+
+        yield advance
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     from controllers.registry import controller_factory
     from controllers.runner import build_controllers, run_closed_loop
     from experiments.results import code_revision
@@ -75,11 +91,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.duration = scenario.default_duration_s
     controllers = build_controllers(scenario, factory)
     out = writable_dir(args.out)
-    with tqdm(total=int(args.duration), unit="sim s", desc=f"{args.scenario}/{args.controller}",
-              disable=args.quiet, file=sys.stderr, mininterval=0.5, delay=1.0) as bar:
-        def advance(t: float) -> None:
-            bar.update(min(int(t), bar.total) - bar.n)
-
+    with _progress(args) as advance:
         result = run_closed_loop(scenario, controllers, seed=args.seed, duration_s=args.duration,
                                  out_dir=out, demand_scale=args.demand, gui=args.gui,
                                  on_step=advance)

@@ -62,3 +62,34 @@ def test_quiet_loops_skip_the_interval_query(tmp_path) -> None:
         finally:
             domain.getIntervalVehicleNumber = real
     assert reads > 10_000 and calls < 0.6 * reads
+
+
+@pytest.mark.slow
+def test_plain_readings_equal_the_general_path(tmp_path) -> None:
+    """The inlined read of the default profile (direct libsumo calls, counters and readings
+    built in one loop) gives readings equal to the general path's (subscriptions, one
+    ``LaneReading`` constructor per lane), field by field, queue and buses included."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_batched_reads import make_grid
+
+    from scenarios.scenario import load_scenario
+
+    scenario = load_scenario(str(make_grid(tmp_path / "grid")))
+    detectors = [j.detectors for j in scenario.junctions]
+    runs = []
+    for subscribe in (False, True):
+        session = scenario.session(seed=1, duration_s=200, out_dir=tmp_path / f"run{subscribe}")
+        session.subscribe_loops = subscribe
+        readings = []
+        with session:
+            while not session.finished():
+                session.step()
+                readings.extend(r for d in detectors for r in session.read_lanes(d))
+        runs.append(readings)
+    plain, general = runs
+    assert len(plain) == len(general) > 5_000
+    assert plain == general
+    assert sum(r.stopline_count for r in plain) > 50 and any(r.queue > 0 for r in plain)
