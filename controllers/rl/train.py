@@ -355,6 +355,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
     scenario = load_scenario(cfg.env.scenario)
+    if cfg.env.sensing is None:  # record the profile the policy is trained with
+        cfg = replace(cfg, env=replace(cfg.env, sensing=scenario.sensing.name))
     tls = cfg.junction or scenario.junctions[0].tls
     if tls == ALL:
         infos = [j.info for j in scenario.junctions]

@@ -14,13 +14,14 @@ from hil.argtypes import (
     positive_int,
     seed_list,
 )
+from scenarios.sensing import SENSING_NAMES
 
 _positive_int = positive_int
 
 
 #: options in the order they are recorded in policy.json (every one, explicit)
 _RECORDED = ("scenario", "junction", "algo", "steps", "envs", "seed", "out", "episode",
-             "decision_interval", "action_mode", "encoding", "reward", "sensor_noise",
+             "decision_interval", "action_mode", "encoding", "reward", "sensing", "sensor_noise",
              "sensor_dropout", "demand_jitter", "eval_seeds", "eval_every", "eval_episode",
              "checkpoint_every", "val_seeds", "test_seeds", "follow_bias", "critic_steps",
              "hold_extra", "wall_budget", "method", "rounds", "label_episodes", "horizon",
@@ -85,7 +86,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     episode_s=args.episode, action_mode=args.action_mode,
                     encoding=args.encoding, reward=args.reward,
                     sensor_noise=args.sensor_noise, sensor_dropout=args.sensor_dropout,
-                    demand_jitter=args.demand_jitter, hold_extra_s=args.hold_extra)
+                    demand_jitter=args.demand_jitter, hold_extra_s=args.hold_extra,
+                    sensing=args.sensing)
     plan = ResidualPlan(val_seeds=args.val_seeds, test_seeds=args.test_seeds,
                         follow_bias=args.follow_bias, critic_steps=args.critic_steps,
                         wall_budget_s=args.wall_budget * 60.0)
@@ -156,6 +158,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reward", choices=("backlog", "delay", "queue", "waiting", "pressure"),
                    default=None, help="training reward (default: backlog with residual, "
                                       "else delay)")
+    p.add_argument("--sensing", choices=SENSING_NAMES, default="loops",
+                   help="sensing profile of training, validation and labelling runs: loops "
+                        "(stop-line + upstream loop), advance (+ a loop 120 m upstream), "
+                        "camera (+ a 100 m video zone); recorded in policy.json, and the rl "
+                        "controller refuses a run without the inputs the policy was trained "
+                        "with (default: loops)")
     p.add_argument("--sensor-noise", type=bounded_float(0.0, 1.0), default=0.0,
                    help="multiplicative detector noise, e.g. 0.1 (default: 0)")
     p.add_argument("--sensor-dropout", type=bounded_float(0.0, 1.0), default=0.0,
