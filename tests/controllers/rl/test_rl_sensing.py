@@ -1,0 +1,96 @@
+"""Sensing profiles of learned control: ``ampel train --sensing``, the profile recorded in
+``policy.json``, and the ``rl`` controller refusing a run without the policy's inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from controllers.rl.config import EnvConfig
+from controllers.rl.features import ENVELOPE_FEATURES
+from controllers.rl.policy import SENSING_FIELDS, OnnxPolicy, hidden_fields, hide
+from scenarios.observation import LaneReading, Observation
+from signals.errors import ConfigError, PolicyError
+
+CAMERA_COLUMNS = [ENVELOPE_FEATURES.index(f) for f in
+                  ("camera_queue", "camera_approaching", "camera_slow")]
+
+
+def fake_policy(encoding: str = "envelope", sensing: str | None = None) -> OnnxPolicy:
+    observation = {"encoding": encoding, **({"sensing": sensing} if sensing else {})}
+    return OnnxPolicy(path=Path("p/policy.onnx"), spec={"observation": observation},
+                      session=None)
+
+
+def test_env_config_rejects_an_unknown_profile() -> None:
+    with pytest.raises(ConfigError, match="sensing profile"):
+        EnvConfig(sensing="radar")
+
+
+def test_camera_policy_is_refused_without_cameras() -> None:
+    with pytest.raises(PolicyError, match="trained with camera sensing") as err:
+        hidden_fields(fake_policy(sensing="camera"), "loops")
+    assert "\n" not in str(err.value)
+    with pytest.raises(PolicyError, match="trained with advance sensing"):
+        hidden_fields(fake_policy(sensing="advance"), "camera")
+    assert hidden_fields(fake_policy(sensing="camera"), "camera") == ()
+
+
+def test_loops_policy_does_not_see_extra_sensors() -> None:
+    old = fake_policy()  # policy.json without observation.sensing: trained with loops
+    assert old.sensing == "loops"
+    assert hidden_fields(old, "camera") == SENSING_FIELDS["camera"]
+    assert hidden_fields(old, "advance") == SENSING_FIELDS["advance"]
+    assert hidden_fields(fake_policy("stage", "camera"), "loops") == ()  # loops-only encoding
+    lane = LaneReading("a_0", 1, 2, 0.5, True, 0.0, 0.0, camera_queue=4.0,
+                       camera_approaching=2.0, camera_speed_mps=3.0, advance_count=1)
+    obs = Observation("j", 10.0, 0, None, 5.0, (True,), (lane,))
+    seen = hide(obs, SENSING_FIELDS["camera"]).lanes[0]
+    assert (seen.camera_queue, seen.camera_approaching, seen.camera_speed_mps) == \
+        (None, None, None)
+    assert seen.advance_count == 1 and seen.stopline_count == 1 and seen.occupancy == 0.5
+
+
+@pytest.fixture(scope="module")
+def camera_policy(tmp_path_factory: pytest.TempPathFactory, ampel_cache) -> Path:
+    """A tiny ``ampel train --method rollout --sensing camera`` run."""
+    from experiments.cli import main
+
+    out = tmp_path_factory.mktemp("rollout-camera")
+    code = main(["train", "--scenario", "westentor", "--method", "rollout", "--rounds", "1",
+                 "--label-episodes", "1", "--episode", "240", "--eval-episode", "120",
+                 "--horizon", "20", "--sample-share", "0.5", "--margin", "0",
+                 "--val-seeds", "11", "--test-seeds", "500", "--seed", "2",
+                 "--sensing", "camera", "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+@pytest.mark.slow
+def test_camera_training_end_to_end(camera_policy: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Labels carry camera features, policy.json records the profile, the policy runs with
+    cameras and is refused (exit 2, one line) on a run with loops only."""
+    from experiments.cli import main
+
+    spec = json.loads((camera_policy / "policy.json").read_text())
+    assert spec["observation"]["sensing"] == "camera"
+    assert spec["env_config"]["sensing"] == "camera"
+    assert "--sensing camera" in spec["training"]["command"]
+    obs = np.load(camera_policy / "labels.npz")["obs"]
+    assert obs[..., CAMERA_COLUMNS].max() > 0  # the camera was seen while labelling
+    policy = f"policy={camera_policy / 'policy.onnx'}"
+    run = tmp_path / "camera"
+    assert main(["run", "--scenario", "westentor", "--controller", "rl", "--param", policy,
+                 "--sensing", "camera", "--duration", "120", "--seed", "3", "--out", str(run),
+                 "--quiet"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["safety_violations"] == 0 and summary["vehicles_arrived"] > 0
+    capsys.readouterr()
+    assert main(["run", "--scenario", "westentor", "--controller", "rl", "--param", policy,
+                 "--duration", "60", "--out", str(tmp_path / "loops"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "trained with camera sensing" in err and len(err.splitlines()) == 1
