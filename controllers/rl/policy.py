@@ -28,6 +28,7 @@ from controllers.rl.fallback import FallbackMonitor, FallbackParams
 from controllers.rl.features import ENVELOPE_FEATURES, EnvelopeEncoder
 from controllers.rl.residual import ResidualEnvelope
 from scenarios.observation import JunctionInfo, Observation
+from scenarios.sensing import SensingProfile
 from signals.errors import PolicyError
 
 if TYPE_CHECKING:
@@ -253,17 +254,35 @@ class ResidualRLController:
 def residual_controller(policy: OnnxPolicy, junction: Junction, actuated: ActuatedController,
                         limits: GreenLimits, params: dict,
                         allow_other_layout: bool = False,
-                        sensing: str | None = None) -> ResidualRLController:
+                        sensing: SensingProfile | None = None) -> ResidualRLController:
     """Build the residual ``rl`` controller for a junction around ``actuated`` (with the
     sequencer's green ``limits``) for a run with the sensing profile ``sensing`` (see
     :func:`hidden_fields`); ``fallback: false`` disables the fallback, ``fallback_hold_s``
-    sets how long it holds."""
+    sets how long it holds.
+
+    When the policy sees a camera, its queue between the loops is the camera's count of
+    halting vehicles in view, so the fallback's plausibility bound on it is what the view
+    holds (:func:`camera_queue_bound`) instead of the 12 the 35 m between the loops support.
+    """
     on = str(params.get("fallback", "true")).lower() in ("1", "true", "yes")
     try:
         hold = float(params.get("fallback_hold_s", 120.0))
     except (TypeError, ValueError):
         raise PolicyError(f"rl parameter 'fallback_hold_s': not a number: "
                           f"{params.get('fallback_hold_s')!r}") from None
-    return ResidualRLController(policy, junction.info, actuated, limits,
-                                FallbackParams(enabled=on, hold_s=hold), allow_other_layout,
-                                sensing)
+    fallback = FallbackParams(enabled=on, hold_s=hold)
+    if sensing is not None and sensing.camera and policy.sensing == "camera":
+        fallback = replace(fallback, queue_between_veh=max(
+            fallback.queue_between_veh, camera_queue_bound(sensing.camera_range_m)))
+    return ResidualRLController(policy, junction.info, actuated, limits, fallback,
+                                allow_other_layout, sensing.name if sensing else None)
+
+
+#: the shortest space a standing vehicle takes in a queue (a car 5 m + 2.5 m gap is 7.5 m;
+#: small cars and motorcycles less)
+MIN_QUEUE_SPACING_M = 5.0
+
+
+def camera_queue_bound(camera_range_m: float) -> float:
+    """The most halting vehicles a lane's camera view of ``camera_range_m`` can hold."""
+    return camera_range_m / MIN_QUEUE_SPACING_M

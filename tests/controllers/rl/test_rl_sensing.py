@@ -94,3 +94,22 @@ def test_camera_training_end_to_end(camera_policy: Path, tmp_path: Path,
                  "--duration", "60", "--out", str(tmp_path / "loops"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert "trained with camera sensing" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_fallback_bound_follows_the_camera_view(camera_policy: Path, westentor) -> None:
+    """A camera policy's queue is the camera's count in view: the fallback's plausibility
+    bound is what the view holds; a loops policy keeps the loops' bound and sees no camera."""
+    from controllers.builders import build_rl
+    from controllers.rl.fallback import FallbackParams
+    from controllers.rl.policy import camera_queue_bound
+
+    cam = westentor.with_sensing("camera")
+    j = cam.junctions[0]
+    ctrl = build_rl(j, cam, {"policy": str(camera_policy / "policy.onnx")})
+    assert ctrl.hidden == ()
+    bound = camera_queue_bound(cam.sensing.camera_range_m)
+    assert ctrl.monitor.params.queue_between_veh == bound > FallbackParams().queue_between_veh
+    shipped = build_rl(j, cam, {})  # the shipped policy was trained with loops
+    assert shipped.hidden == SENSING_FIELDS["camera"]
+    assert shipped.monitor.params.queue_between_veh == FallbackParams().queue_between_veh
