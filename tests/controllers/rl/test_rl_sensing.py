@@ -62,7 +62,7 @@ def camera_policy(tmp_path_factory: pytest.TempPathFactory, ampel_cache) -> Path
     out = tmp_path_factory.mktemp("rollout-camera")
     code = main(["train", "--scenario", "westentor", "--method", "rollout", "--rounds", "1",
                  "--label-episodes", "1", "--episode", "240", "--eval-episode", "120",
-                 "--horizon", "20", "--sample-share", "0.5", "--margin", "0",
+                 "--horizon", "20", "--sample-share", "0.5", "--margin", "0,10",
                  "--val-seeds", "11", "--test-seeds", "500", "--seed", "2",
                  "--sensing", "camera", "--out", str(out), "--quiet"])
     assert code == 0
@@ -79,7 +79,11 @@ def test_camera_training_end_to_end(camera_policy: Path, tmp_path: Path,
     spec = json.loads((camera_policy / "policy.json").read_text())
     assert spec["observation"]["sensing"] == "camera"
     assert spec["env_config"]["sensing"] == "camera"
-    assert "--sensing camera" in spec["training"]["command"]
+    t = spec["training"]
+    assert "--sensing camera" in t["command"] and "--margin 0,10" in t["command"]
+    assert [v["name"] for v in t["validation"]] == \
+        ["warm start (actuated)", "round 1, margin 0", "round 1, margin 10"]
+    assert t["method"]["margins_veh_s"] == [0.0, 10.0]
     obs = np.load(camera_policy / "labels.npz")["obs"]
     assert obs[..., CAMERA_COLUMNS].max() > 0  # the camera was seen while labelling
     policy = f"policy={camera_policy / 'policy.onnx'}"
@@ -113,3 +117,23 @@ def test_fallback_bound_follows_the_camera_view(camera_policy: Path, westentor) 
     shipped = build_rl(j, cam, {})  # the shipped policy was trained with loops
     assert shipped.hidden == SENSING_FIELDS["camera"]
     assert shipped.monitor.params.queue_between_veh == FallbackParams().queue_between_veh
+
+
+def test_margin_copy_lowers_only_the_deviations(westentor) -> None:
+    """A margin candidate is the same fit with hold/end scores lowered by margin/100."""
+    import torch
+
+    from controllers.rl.train_rollout import new_model, policy_logits, with_margin
+
+    cfg = EnvConfig(reward="backlog", episode_s=300, action_mode="residual",
+                    encoding="envelope", decision_interval_s=1, sensing="camera")
+    model = new_model(cfg, None, 0.0, seed=3)
+    with torch.no_grad():
+        model.policy.action_net.out.weight.normal_(0.0, 1.0)
+    copy = with_margin(model, 5.0, 25.0, cfg, None, seed=4)
+    x = torch.as_tensor(np.random.default_rng(0).uniform(
+        0, 1, (8, *model.observation_space.shape)).astype(np.float32))
+    with torch.no_grad():
+        diff = (policy_logits(copy.policy, x) - policy_logits(model.policy, x)).numpy()
+    np.testing.assert_allclose(diff[:, 0], 0.0, atol=1e-6)
+    np.testing.assert_allclose(diff[:, 1:], -0.2, atol=1e-5)
