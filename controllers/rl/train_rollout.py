@@ -282,6 +282,7 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
         info = {"round": k, "points": len(got), "labels": got.label_counts(),
                 "episodes": len(set(got.seeds)), "fit": fit}
         rounds.append(info)
+        model.save(out / f"fit-round-{k}.zip")  # the fit, whichever candidate is selected
         first = len(history)
         for m in margins:
             cand = model if m == margins[0] else with_margin(model, margins[0], m, cfg.env,

@@ -84,6 +84,7 @@ def test_camera_training_end_to_end(camera_policy: Path, tmp_path: Path,
     assert [v["name"] for v in t["validation"]] == \
         ["warm start (actuated)", "round 1, margin 0", "round 1, margin 10"]
     assert t["method"]["margins_veh_s"] == [0.0, 10.0]
+    assert (camera_policy / "fit-round-1.zip").is_file()
     obs = np.load(camera_policy / "labels.npz")["obs"]
     assert obs[..., CAMERA_COLUMNS].max() > 0  # the camera was seen while labelling
     policy = f"policy={camera_policy / 'policy.onnx'}"
