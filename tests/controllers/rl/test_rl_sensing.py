@@ -138,3 +138,22 @@ def test_margin_copy_lowers_only_the_deviations(westentor) -> None:
         diff = (policy_logits(copy.policy, x) - policy_logits(model.policy, x)).numpy()
     np.testing.assert_allclose(diff[:, 0], 0.0, atol=1e-6)
     np.testing.assert_allclose(diff[:, 1:], -0.2, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_experiment_with_a_camera_policy(camera_policy: Path, tmp_path: Path) -> None:
+    """The sweep's preflight builds the controller under the sweep's sensing profiles: a
+    camera policy passes a camera sweep and is refused (exit 2) in a loops sweep."""
+    from experiments.cli import main
+
+    def sweep(sensing: str) -> int:
+        cfg = tmp_path / f"{sensing}.yaml"
+        cfg.write_text(f"name: cam-{sensing}\nscenarios: [westentor]\ncontrollers:\n"
+                       f"  - {{name: rl, policy: {camera_policy / 'policy.onnx'}}}\n"
+                       f"seeds: [1]\nsensing: [{sensing}]\nduration_s: 60\n")
+        return main(["experiment", str(cfg), "--workers", "1", "--quiet",
+                     "--out", str(tmp_path / sensing)])
+
+    assert sweep("camera") == 0
+    assert (tmp_path / "camera" / "results.csv").read_text().count("\n") == 2
+    assert sweep("loops") == 2
