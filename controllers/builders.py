@@ -205,7 +205,8 @@ def build_rl(junction: Junction, scenario: Scenario, params: dict[str, Any],
 
         plan = {"plan": params["plan"]} if "plan" in params else {}
         return residual_controller(policy, junction, build_actuated(junction, scenario, plan),
-                                   green_limits(junction), params, allow)
+                                   green_limits(junction), params, allow,
+                                   sensing=scenario.sensing)
     return RLController(policy, junction.info, allow_other_layout=allow)
 
 

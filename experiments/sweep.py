@@ -33,7 +33,8 @@ class SweepOutcome:
 
 
 def preflight(config: ExperimentConfig, skip_broken: bool = False) -> ExperimentConfig:
-    """Build every scenario (network cache) and every controller once before the sweep.
+    """Build every scenario (network cache) and every controller once before the sweep,
+    under each of the sweep's sensing profiles.
 
     A controller that cannot be built for a scenario is an error naming it, or, with
     ``skip_broken`` (the demo), is left out with a logged warning.
@@ -41,9 +42,13 @@ def preflight(config: ExperimentConfig, skip_broken: bool = False) -> Experiment
     from controllers.registry import controller_factory
     from controllers.runner import build_controllers
     from scenarios.scenario import load_scenario
+    from scenarios.sensing import parse_sensing
 
     keep = []
-    scenarios = [load_scenario(s) for s in config.scenarios]
+    # every scenario under every sensing profile the sweep runs (a controller may need a
+    # profile's detectors: an rl policy trained with cameras)
+    scenarios = [sc if name == sc.sensing.name else sc.with_sensing(parse_sensing(name))
+                 for sc in map(load_scenario, config.scenarios) for name in config.sensing]
     for entry in config.controllers:
         if entry.name in REBUILT_REFERENCES:  # SUMO's own, run by the worker
             keep.append(entry)

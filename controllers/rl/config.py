@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from controllers.rl.encoding import ACTION_MODES, ENCODINGS, SensorNoise
 from controllers.rl.rewards import check_reward
+from scenarios.sensing import SENSING_NAMES
 from signals.errors import ConfigError
 from signals.numbers import check_number
 
@@ -52,6 +53,8 @@ class EnvConfig:
             empty: a fresh training seed from ``[TRAIN_SEED_MIN, TRAIN_SEED_MAX)`` per episode.
         episode_metrics: at the end of an episode, parse SUMO's tripinfo into
             ``info["episode_metrics"]`` (mean delay etc., unfinished trips included).
+        sensing: sensing profile of the simulated junctions (``loops``, ``advance`` or
+            ``camera``, :mod:`scenarios.sensing`); None keeps the scenario's own profile.
     """
 
     scenario: str = "westentor"
@@ -67,8 +70,12 @@ class EnvConfig:
     demand_seeds: tuple[int, ...] = ()
     episode_metrics: bool = True
     hold_extra_s: float = 10.0
+    sensing: str | None = None
 
     def __post_init__(self) -> None:
+        if self.sensing is not None and self.sensing not in SENSING_NAMES:
+            raise ConfigError(f"unknown sensing profile {self.sensing!r} "
+                              f"(known: {', '.join(SENSING_NAMES)})")
         if not float(self.decision_interval_s).is_integer() or self.decision_interval_s < 1:
             raise ConfigError("decision interval must be a whole number of seconds >= 1, got "
                               f"{self.decision_interval_s}")

@@ -67,6 +67,7 @@ class JunctionEnv(gym.Env):
         self.scenario = resolve_scenario(scenario)
         tls = junction or self.scenario.junctions[0].tls
         self.sim = Simulation(self.scenario, self.config, (tls,))
+        self.scenario = self.sim.scenario  # with the configured sensing profile
         self.agent_id = tls
         self.info = self.sim.junction(tls).info
         self.observation_space = spaces.Box(0.0, OBS_HIGH, self.sim.observation_shape(tls),

@@ -21,6 +21,13 @@ from scenarios.observation import JunctionInfo
 
 log = logging.getLogger(__name__)
 
+#: what each sensing profile's detectors are, for ``policy.json``
+SENSING_SOURCES = {
+    "loops": "detectors (stop-line and upstream loops)",
+    "advance": "detectors (stop-line, upstream and advance loops)",
+    "camera": "detectors (stop-line and upstream loops, 100 m video zone)",
+}
+
 
 def export_policy(model: Any, algo: str, env_config: EnvConfig, junctions: list[JunctionInfo],
                   out_dir: Path, training: dict, extra: dict | None = None
@@ -49,6 +56,7 @@ def export_policy(model: Any, algo: str, env_config: EnvConfig, junctions: list[
         os.replace(tmp, onnx_path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+    sensing = env_config.sensing or "loops"
     features = {"stage": STAGE_FEATURES, "lane": LANE_FEATURES,
                 "envelope": ENVELOPE_FEATURES}[env_config.encoding]
     spec = {
@@ -63,7 +71,8 @@ def export_policy(model: Any, algo: str, env_config: EnvConfig, junctions: list[
             "low": 0.0,
             "high": 5.0,
             "dtype": "float32",
-            "source": "detectors (stop-line and upstream loops) and the sequencer",
+            "source": SENSING_SOURCES.get(sensing, sensing) + " and the sequencer",
+            "sensing": sensing,
         },
         "action": {"mode": env_config.action_mode, "n": int(model.action_space.n),
                    "rule": "argmax of the scores"},

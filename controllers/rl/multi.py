@@ -44,6 +44,7 @@ class JunctionsParallelEnv(ParallelEnv):
         self.scenario = resolve_scenario(scenario)
         ids = tuple(junctions) if junctions else tuple(j.tls for j in self.scenario.junctions)
         self.sim = Simulation(self.scenario, self.config, ids)
+        self.scenario = self.sim.scenario  # with the configured sensing profile
         self.possible_agents = list(ids)
         self.agents: list[str] = []
         self.render_mode = None

@@ -7,7 +7,8 @@ detector observations with the same encoder as training, and takes the argmax.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from controllers.rl.fallback import FallbackMonitor, FallbackParams
 from controllers.rl.features import ENVELOPE_FEATURES, EnvelopeEncoder
 from controllers.rl.residual import ResidualEnvelope
 from scenarios.observation import JunctionInfo, Observation
+from scenarios.sensing import SensingProfile
 from signals.errors import PolicyError
 
 if TYPE_CHECKING:
@@ -41,6 +43,44 @@ OUTPUT_NAME = "scores"
 SHIPPED_POLICY = Path(__file__).resolve().parent / "policies" / "westentor" / "policy.onnx"
 
 _LAYOUT_KEYS = ("stages", "groups", "lanes_per_stage")
+#: the detector fields each sensing profile adds to the two loops (None under the others)
+SENSING_FIELDS = {"loops": (),
+                  "advance": ("advance_count", "advance_occupancy"),
+                  "camera": ("camera_queue", "camera_approaching", "camera_speed_mps")}
+
+log = logging.getLogger(__name__)
+
+
+def hidden_fields(policy: OnnxPolicy, run_sensing: str) -> tuple[str, ...]:
+    """The detector fields of a run with ``run_sensing`` that the policy must not see.
+
+    A policy sees the inputs of the sensing profile it was trained with (``policy.json``,
+    ``observation.sensing``; ``loops`` when absent). A run with more sensors than that
+    (``camera`` or ``advance`` for a ``loops`` policy) hides the extra fields from the
+    policy (its inner actuated control still uses them); a run that lacks the policy's
+    sensors raises a one-line :class:`PolicyError`. Only the ``envelope`` encoding reads
+    these fields; the other encodings use the loops alone and accept any profile.
+    """
+    if policy.encoding != "envelope":
+        return ()
+    trained = policy.sensing
+    if trained == run_sensing:
+        return ()
+    if trained == "loops" and run_sensing in SENSING_FIELDS:
+        log.info("policy %s was trained with loops: the %s inputs are hidden from it",
+                 policy.path, run_sensing)
+        return SENSING_FIELDS[run_sensing]
+    raise PolicyError(f"policy {policy.path} was trained with {trained} sensing and needs its "
+                      f"inputs; this run has {run_sensing} sensing (run it with --sensing "
+                      f"{trained}, or train a policy with --sensing {run_sensing})")
+
+
+def hide(obs: Observation, fields: tuple[str, ...]) -> Observation:
+    """The observation with ``fields`` of every lane reading set to None (not sensed)."""
+    if not fields:
+        return obs
+    blank: dict[str, Any] = dict.fromkeys(fields)
+    return replace(obs, lanes=tuple(replace(r, **blank) for r in obs.lanes))
 
 
 @dataclass
@@ -91,6 +131,11 @@ class OnnxPolicy:
     def action_mode(self) -> str:
         """``next-stage`` or ``keep-switch``."""
         return self.spec["action"]["mode"]
+
+    @property
+    def sensing(self) -> str:
+        """Sensing profile the policy was trained with (``loops`` for older policies)."""
+        return str(self.spec["observation"].get("sensing") or "loops")
 
     def scores(self, obs: np.ndarray) -> np.ndarray:
         """Scores for a batch of encoded observations (argmax = action)."""
@@ -167,8 +212,10 @@ class ResidualRLController:
 
     def __init__(self, policy: OnnxPolicy, info: JunctionInfo, actuated: ActuatedController,
                  cap_limits: Any = None, fallback: FallbackParams | None = None,
-                 allow_other_layout: bool = False) -> None:
+                 allow_other_layout: bool = False, sensing: str | None = None) -> None:
         policy.check_layout(info, allow_other_layout)
+        #: detector fields hidden from the policy (sensors it was not trained with)
+        self.hidden = hidden_fields(policy, sensing or policy.sensing)
         if policy.spec["decision_interval_s"] != 1:
             raise PolicyError(f"policy {policy.path}: residual policies decide every second")
         self.policy = policy
@@ -183,8 +230,9 @@ class ResidualRLController:
     def decide(self, obs: Observation) -> StageRequest:
         """Actuated's request, or the policy's correction at a decision point."""
         decision = self.envelope.offer(obs)
-        x = self.features.encode(obs, self.envelope.actuated)
-        if self.monitor.check(obs, self.features, self.envelope.actuated):
+        seen = hide(obs, self.hidden)
+        x = self.features.encode(seen, self.envelope.actuated)
+        if self.monitor.check(seen, self.features, self.envelope.actuated):
             self.last_reason = f"fallback: {self.monitor.reason}"
             return StageRequest(decision.base.stage, self.last_reason)
         if not decision.point:
@@ -205,15 +253,36 @@ class ResidualRLController:
 
 def residual_controller(policy: OnnxPolicy, junction: Junction, actuated: ActuatedController,
                         limits: GreenLimits, params: dict,
-                        allow_other_layout: bool = False) -> ResidualRLController:
+                        allow_other_layout: bool = False,
+                        sensing: SensingProfile | None = None) -> ResidualRLController:
     """Build the residual ``rl`` controller for a junction around ``actuated`` (with the
-    sequencer's green ``limits``); ``fallback: false`` disables the fallback,
-    ``fallback_hold_s`` sets how long it holds."""
+    sequencer's green ``limits``) for a run with the sensing profile ``sensing`` (see
+    :func:`hidden_fields`); ``fallback: false`` disables the fallback, ``fallback_hold_s``
+    sets how long it holds.
+
+    When the policy sees a camera, its queue between the loops is the camera's count of
+    halting vehicles in view, so the fallback's plausibility bound on it is what the view
+    holds (:func:`camera_queue_bound`) instead of the 12 the 35 m between the loops support.
+    """
     on = str(params.get("fallback", "true")).lower() in ("1", "true", "yes")
     try:
         hold = float(params.get("fallback_hold_s", 120.0))
     except (TypeError, ValueError):
         raise PolicyError(f"rl parameter 'fallback_hold_s': not a number: "
                           f"{params.get('fallback_hold_s')!r}") from None
-    return ResidualRLController(policy, junction.info, actuated, limits,
-                                FallbackParams(enabled=on, hold_s=hold), allow_other_layout)
+    fallback = FallbackParams(enabled=on, hold_s=hold)
+    if sensing is not None and sensing.camera and policy.sensing == "camera":
+        fallback = replace(fallback, queue_between_veh=max(
+            fallback.queue_between_veh, camera_queue_bound(sensing.camera_range_m)))
+    return ResidualRLController(policy, junction.info, actuated, limits, fallback,
+                                allow_other_layout, sensing.name if sensing else None)
+
+
+#: the shortest space a standing vehicle takes in a queue (a car 5 m + 2.5 m gap is 7.5 m;
+#: small cars and motorcycles less)
+MIN_QUEUE_SPACING_M = 5.0
+
+
+def camera_queue_bound(camera_range_m: float) -> float:
+    """The most halting vehicles a lane's camera view of ``camera_range_m`` can hold."""
+    return camera_range_m / MIN_QUEUE_SPACING_M

@@ -97,6 +97,13 @@ class StepReport:
     reason: str
 
 
+def apply_sensing(scenario: Scenario, sensing: str | None) -> Scenario:
+    """The scenario with the sensing profile ``sensing`` (None or its own: unchanged)."""
+    if sensing is None or sensing == scenario.sensing.name:
+        return scenario
+    return scenario.with_sensing(sensing)
+
+
 @dataclass
 class Simulation:
     """Runs episodes of a scenario with some junctions under agents, the rest fixed-time."""
@@ -116,6 +123,7 @@ class Simulation:
     stop_at_s: float | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.scenario = apply_sensing(self.scenario, self.config.sensing)
         known = {j.tls: j for j in self.scenario.junctions}
         for aid in self.agent_ids:
             if aid not in known:

@@ -333,6 +333,7 @@ def _train_rollout(cfg: TrainConfig, plan: RolloutPlan, infos: list) -> TrainRes
                 "the MaskablePPO actor, DAgger rounds), residual on actuated",
         "method": {"rounds": plan.rounds, "episodes_per_round": plan.episodes,
                    "horizon_s": r.horizon_s, "margin_veh_s": r.margin_veh_s,
+                   "margins_veh_s": list(plan.margin_list),
                    "sample_share": r.sample_share, "demand_range": list(plan.demand_range),
                    "epochs": plan.epochs, "learning_rate": plan.learning_rate,
                    "fit": plan.loss, "max_seed_loss": plan.max_seed_loss,
@@ -355,6 +356,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
     scenario = load_scenario(cfg.env.scenario)
+    if cfg.env.sensing is None:  # record the profile the policy is trained with
+        cfg = replace(cfg, env=replace(cfg.env, sensing=scenario.sensing.name))
     tls = cfg.junction or scenario.junctions[0].tls
     if tls == ALL:
         infos = [j.info for j in scenario.junctions]

@@ -62,6 +62,9 @@ class RolloutPlan:
         max_seed_loss: a fit is a candidate only if on every validation seed its total
             delay is at most ``1 + max_seed_loss`` times actuated's (the per-seed target).
         wall_budget_s: no further labelling episode starts past this wall time.
+        margins: ``advantage`` fit: the margins (vehicle-seconds) tried on every round's
+            fit, each a validation candidate (:func:`shift_margin`; the fit itself is the
+            same); empty: the one margin of ``rollout``.
     """
 
     rounds: int = 2
@@ -76,10 +79,22 @@ class RolloutPlan:
     loss: str = "advantage"
     max_seed_loss: float = 0.15
     wall_budget_s: float = float("inf")
+    margins: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown fit loss {self.loss!r} (known: {', '.join(LOSSES)})")
+        for m in self.margins:
+            check_number(m, "margin", low=0.0, high=1e6)
+        if len(self.margins) > 1 and self.loss != "advantage":
+            raise ConfigError("several margins need the advantage fit (the label fit has its "
+                              "margin in the labels)")
+        object.__setattr__(self, "margins", tuple(float(m) for m in self.margins))
+
+    @property
+    def margin_list(self) -> tuple[float, ...]:
+        """The margins tried on every fit (at least the rollout's own)."""
+        return self.margins or (self.rollout.margin_veh_s,)
         check_number(self.rounds, "rounds", low=1, high=100)
         check_number(self.episodes, "episodes", low=1, high=10_000)
         check_number(self.epochs, "epochs", low=1, high=10_000)
@@ -153,13 +168,32 @@ def fit_actor(policy: Any, labels: LabelSet, epochs: int, learning_rate: float,
             total += float(value.detach()) * len(idx)
         loss_value = total / n
     if loss == "advantage" and margin_veh_s > 0:
-        with torch.no_grad():
-            policy.action_net.out.bias[1:] -= margin_veh_s / cost_scale_veh_s
+        shift_margin(policy, margin_veh_s, cost_scale_veh_s)
     policy.eval()
     with torch.no_grad():
         pred = policy_logits(policy, obs).masked_fill(~masks, -1e9).argmax(dim=1)
     return {"loss": loss_value, "accuracy": float((pred == target).float().mean()),
             "deviations": float((pred != 0).float().mean()), "points": n}
+
+
+def shift_margin(policy: Any, margin_veh_s: float, cost_scale_veh_s: float = 100.0) -> None:
+    """Lower the ``hold`` and ``end`` scores of an ``advantage`` fit by ``margin_veh_s``
+    (negative: raise them), so the argmax deviates from follow only where the expected
+    saving exceeds the margin."""
+    import torch
+
+    with torch.no_grad():
+        policy.action_net.out.bias[1:] -= margin_veh_s / cost_scale_veh_s
+
+
+def with_margin(model: Any, fitted_margin: float, margin: float, env_config: Any,
+                junction: str | None, seed: int) -> Any:
+    """A copy of ``model`` (fitted with ``fitted_margin``) with ``margin`` instead."""
+    copy = new_model(env_config, junction, 0.0, seed)
+    copy.policy.load_state_dict(model.policy.state_dict())
+    shift_margin(copy.policy, margin - fitted_margin)
+    copy.policy.eval()
+    return copy
 
 
 def worst_seed_ratio(result: dict, baseline: dict) -> float:
@@ -242,13 +276,22 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
         labels.extend(got)
         save_labels(labels, out / "labels.npz")
         model = new_model(cfg.env, cfg.junction, plan.follow_bias, cfg.seed + k)
+        margins = plan.margin_list
         fit = fit_actor(model.policy, labels, plan.epochs, plan.learning_rate, cfg.seed + k,
-                        loss=plan.loss, margin_veh_s=plan.rollout.margin_veh_s)
+                        loss=plan.loss, margin_veh_s=margins[0])
         info = {"round": k, "points": len(got), "labels": got.label_counts(),
                 "episodes": len(set(got.seeds)), "fit": fit}
         rounds.append(info)
-        validate(model, f"round {k}", info)
-        base = NumpyActor.from_policy(model.policy)
+        model.save(out / f"fit-round-{k}.zip")  # the fit, whichever candidate is selected
+        first = len(history)
+        for m in margins:
+            cand = model if m == margins[0] else with_margin(model, margins[0], m, cfg.env,
+                                                             cfg.junction, cfg.seed + k)
+            name = f"round {k}" if len(margins) == 1 else f"round {k}, margin {m:g}"
+            validate(cand, name, {**info, "margin_veh_s": m})
+        # the next round's base: this round's best margin (within the per-seed bound)
+        best = select([history[0], *history[first:]], plan.max_seed_loss)
+        base = NumpyActor.from_policy(models[first + max(best, 1) - 1].policy)
     best_i = select(history, plan.max_seed_loss)
     train_wall = time.perf_counter() - started
     selected = models[best_i]

@@ -14,13 +14,22 @@ from hil.argtypes import (
     positive_int,
     seed_list,
 )
+from scenarios.sensing import SENSING_NAMES
 
 _positive_int = positive_int
 
 
+def _margins(text: str) -> tuple[float, ...]:
+    """One or more margins (vehicle-seconds >= 0), comma-separated."""
+    parts = [p for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected margins like 10 or 0,10,20, got {text!r}")
+    return tuple(non_negative_float(p.strip()) for p in parts)
+
+
 #: options in the order they are recorded in policy.json (every one, explicit)
 _RECORDED = ("scenario", "junction", "algo", "steps", "envs", "seed", "out", "episode",
-             "decision_interval", "action_mode", "encoding", "reward", "sensor_noise",
+             "decision_interval", "action_mode", "encoding", "reward", "sensing", "sensor_noise",
              "sensor_dropout", "demand_jitter", "eval_seeds", "eval_every", "eval_episode",
              "checkpoint_every", "val_seeds", "test_seeds", "follow_bias", "critic_steps",
              "hold_extra", "wall_budget", "method", "rounds", "label_episodes", "horizon",
@@ -51,6 +60,8 @@ def _canonical_argv(args: argparse.Namespace) -> list[str]:
             continue
         if name in ("eval_seeds", "val_seeds", "test_seeds"):
             value = ",".join(str(s) for s in value)
+        elif name == "margin":
+            value = ",".join(f"{m:g}" for m in value)
         out += [f"--{name.replace('_', '-')}", f"{value:g}" if isinstance(value, float)
                 else str(value)]
     return out + (["--resume"] if args.resume else [])
@@ -85,7 +96,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     episode_s=args.episode, action_mode=args.action_mode,
                     encoding=args.encoding, reward=args.reward,
                     sensor_noise=args.sensor_noise, sensor_dropout=args.sensor_dropout,
-                    demand_jitter=args.demand_jitter, hold_extra_s=args.hold_extra)
+                    demand_jitter=args.demand_jitter, hold_extra_s=args.hold_extra,
+                    sensing=args.sensing)
     plan = ResidualPlan(val_seeds=args.val_seeds, test_seeds=args.test_seeds,
                         follow_bias=args.follow_bias, critic_steps=args.critic_steps,
                         wall_budget_s=args.wall_budget * 60.0)
@@ -99,8 +111,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if residual and args.method == "rollout":
         rollout = RolloutPlan(
             rounds=args.rounds, episodes=args.label_episodes,
-            rollout=RolloutConfig(horizon_s=args.horizon, margin_veh_s=args.margin,
-                                  sample_share=args.sample_share),
+            rollout=RolloutConfig(horizon_s=args.horizon, margin_veh_s=args.margin[0],
+                                  sample_share=args.sample_share), margins=args.margin,
             val_seeds=args.val_seeds, test_seeds=args.test_seeds,
             follow_bias=args.follow_bias, loss=args.fit, max_seed_loss=args.max_seed_loss,
             wall_budget_s=args.wall_budget * 60.0)
@@ -156,6 +168,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reward", choices=("backlog", "delay", "queue", "waiting", "pressure"),
                    default=None, help="training reward (default: backlog with residual, "
                                       "else delay)")
+    p.add_argument("--sensing", choices=SENSING_NAMES, default="loops",
+                   help="sensing profile of training, validation and labelling runs: loops "
+                        "(stop-line + upstream loop), advance (+ a loop 120 m upstream), "
+                        "camera (+ a 100 m video zone); recorded in policy.json, and the rl "
+                        "controller refuses a run without the inputs the policy was trained "
+                        "with (default: loops)")
     p.add_argument("--sensor-noise", type=bounded_float(0.0, 1.0), default=0.0,
                    help="multiplicative detector noise, e.g. 0.1 (default: 0)")
     p.add_argument("--sensor-dropout", type=bounded_float(0.0, 1.0), default=0.0,
@@ -200,9 +218,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "demand x0.8-1.2 (default: 6)")
     p.add_argument("--horizon", type=positive_float, default=120.0,
                    help="rollout: simulated seconds per branch (default: 120)")
-    p.add_argument("--margin", type=non_negative_float, default=5.0,
+    p.add_argument("--margin", type=_margins, default=(5.0,),
                    help="rollout: vehicle-seconds a deviation must save over 'follow' to "
-                        "become the label (default: 5)")
+                        "be chosen (advantage fit) or become the label (label fit); a comma "
+                        "list, e.g. 0,10,20, makes each margin a validation candidate of "
+                        "every round's one fit (default: 5)")
     p.add_argument("--sample-share", type=bounded_float(0.0, 1.0), default=0.25,
                    help="rollout: share of decision points that are labelled (default: 0.25)")
     p.add_argument("--fit", choices=("advantage", "label"), default="advantage",

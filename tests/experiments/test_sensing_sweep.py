@@ -75,3 +75,12 @@ def test_an_experiment_runs_a_noisy_camera(tmp_path) -> None:
     assert all(r.status == "ok" and r.safety_violations == 0 for r in records.values())
     # half the camera readings missing changes what max-pressure sees, so its decisions
     assert records[noisy].stage_changes != records["camera"].stage_changes
+
+
+@pytest.mark.slow
+def test_preflight_builds_controllers_under_profiles_with_options(ampel_cache) -> None:
+    from experiments.sweep import preflight
+
+    config = parse_config({**BASE, "controllers": ["actuated", "max-pressure"],
+                           "sensing": ["loops", "camera:noise=0.1,dropout=0.05"]})
+    assert [c.name for c in preflight(config).controllers] == ["actuated", "max-pressure"]

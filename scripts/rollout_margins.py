@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""Try other margins on a finished ``ampel train --method rollout`` run (one round).
+
+Refits the run's round-1 fit from ``DIR/labels.npz`` (same seed, epochs and learning rate
+as the run; the fit's loss, accuracy and deviation share are printed next to the run's, so
+a mismatch shows), then validates each margin (the same fit with the hold/end scores
+shifted, :func:`controllers.rl.train_rollout.with_margin`) on the run's validation seeds,
+and optionally exports one margin's policy. ``ampel train ... --margin M1,M2,...`` does the
+same inside the run; this script serves runs made with one margin.
+
+    python scripts/rollout_margins.py DIR --margins 20,30,50,75
+    python scripts/rollout_margins.py DIR --export 75 --out DIR2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("rollout_margins")
+
+
+def refit(run: Path, spec: dict) -> tuple[Any, Any, float]:
+    """The run's round-1 fit (model, env config, the margin it was fitted with)."""
+    import numpy as np
+
+    from controllers.rl.config import EnvConfig
+    from controllers.rl.rollout_labels import LabelSet
+    from controllers.rl.train_rollout import fit_actor, new_model
+
+    env = dict(spec["env_config"])
+    env["demand_seeds"] = tuple(env["demand_seeds"])
+    cfg = EnvConfig(**env)
+    method = spec["training"]["method"]
+    fitted = float(method["margins_veh_s"][0] if "margins_veh_s" in method
+                   else method["margin_veh_s"])
+    z = np.load(run / "labels.npz")
+    labels = LabelSet(obs=list(z["obs"]), masks=list(z["masks"]), costs=list(z["costs"]),
+                      labels=[int(x) for x in z["labels"]], seeds=[int(x) for x in z["seeds"]])
+    seed = int(spec["training"]["seed"]) + 1  # round 1, as train_rollout seeds it
+    model = new_model(cfg, None, 2.5, seed)
+    fit = fit_actor(model.policy, labels, int(method["epochs"]), float(method["learning_rate"]),
+                    seed, loss=method["fit"], margin_veh_s=fitted)
+    print(f"refit: {fit}\nrun's fit: {spec['training']['rounds'][0]['fit']}", flush=True)
+    return model, cfg, fitted
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Validate margins or export one; returns the exit code."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run", type=Path, help="folder of an ampel train --method rollout run")
+    p.add_argument("--margins", default="", help="margins to validate, e.g. 20,30,50")
+    p.add_argument("--export", type=float, default=None, help="export this margin's policy")
+    p.add_argument("--out", type=Path, default=None, help="folder of the exported policy")
+    args = p.parse_args(argv)
+    import torch
+
+    from controllers.rl.export import export_policy
+    from controllers.rl.train_residual import SELECT_METRIC, evaluate_masked
+    from controllers.rl.train_rollout import with_margin, worst_seed_ratio
+    from scenarios.scenario import load_scenario
+
+    torch.set_num_threads(1)
+    spec = json.loads((args.run / "policy.json").read_text())
+    warm = json.loads((args.run / "evaluations.json").read_text())[0]
+    model, cfg, fitted = refit(args.run, spec)
+    if args.export is not None:
+        if args.out is None:
+            p.error("--export needs --out")
+        cand = with_margin(model, fitted, args.export, cfg, None, 0)
+        training = {**spec["training"], "margin_chosen_on_validation": args.export,
+                    "exported_by": "scripts/rollout_margins.py (the run's fit, with_margin)"}
+        scenario = load_scenario(cfg.scenario)
+        export_policy(cand, "ppo", cfg, [scenario.junctions[0].info], args.out, training,
+                      {"seeds": spec["seeds"], "envelope": spec["envelope"]})
+        print(f"exported {args.out / 'policy.onnx'}")
+        return 0
+    seeds = tuple(spec["seeds"]["validation"])
+    results = []
+    for m in [float(x) for x in args.margins.split(",") if x.strip()]:
+        res = evaluate_masked(with_margin(model, fitted, m, cfg, None, 0), cfg, seeds,
+                              float(cfg.episode_s), None)
+        res.update(margin=m, worst_seed_ratio=worst_seed_ratio(res, warm))
+        results.append(res)
+        base = warm[SELECT_METRIC]
+        print(f"margin {m:g}: {res[SELECT_METRIC]:.2f} s against actuated {base:.2f} s "
+              f"({100 * (res[SELECT_METRIC] / base - 1):+.1f} %), worst seed "
+              f"x{res['worst_seed_ratio']:.3f}, deviations {100 * res['deviation_share']:.1f} %",
+              flush=True)
+        (args.run / "margins.json").write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    sys.exit(main())
