@@ -186,6 +186,23 @@ def test_shipped_policy_fits_westentor(westentor) -> None:
     assert "ampel train" in policy.spec["training"]["command"]
 
 
+CAMERA_POLICY = SHIPPED_POLICY.parent.parent / "westentor-camera" / "policy.onnx"
+
+
+def test_shipped_camera_policy_runs_with_cameras_and_is_refused_without(
+        westentor, tmp_path: Path, capsys) -> None:
+    policy = OnnxPolicy.load(CAMERA_POLICY)
+    assert policy.spec["observation"]["sensing"] == "camera"
+    assert policy.spec["seeds"]["test"] == list(range(500, 520))
+    base = ["run", "--scenario", "westentor", "--controller", "rl", "--param",
+            f"policy={CAMERA_POLICY}", "--duration", "300", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "loops")]) == 2
+    assert "camera" in capsys.readouterr().err
+    assert main([*base, "--sensing", "camera", "--out", str(tmp_path / "camera")]) == 0
+    summary = json.loads((tmp_path / "camera" / "summary.json").read_text())
+    assert summary["safety_violations"] == 0 and summary["vehicles_arrived"] > 0
+
+
 def test_one_shared_policy_trains_on_all_corridor_junctions(tmp_path: Path) -> None:
     from scenarios.registry import registered
 
