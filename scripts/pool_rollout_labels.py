@@ -27,31 +27,38 @@ def pool(runs: list[Path], out: Path) -> int:
     """Write the pooled folder; returns the number of pooled points."""
     import numpy as np
 
+    from controllers.rl.train_rollout import read_rollout_run
+    from scenarios.files import write_json_atomic
+    from signals.errors import ConfigError
+
+    if (out / "labels.npz").exists():
+        raise ConfigError(f"{out} already holds pooled labels; choose another --out")
+    runs_read = [read_rollout_run(r) for r in runs]
+    specs = [spec for spec, _ in runs_read]
     parts = [np.load(r / "labels.npz") for r in runs]
     shapes = {p["obs"].shape[1:] for p in parts}
     if len(shapes) != 1:
-        raise SystemExit(f"runs have different observation shapes: {sorted(shapes)}")
-    specs = [json.loads((r / "policy.json").read_text()) for r in runs]
+        raise ConfigError(f"runs have different observation shapes: {sorted(shapes)}")
     layouts = {json.dumps([s["observation"], s["env_config"].get("sensing")], sort_keys=True)
                for s in specs}
     if len(layouts) != 1:
-        raise SystemExit("runs differ in observation or sensing; their labels do not pool")
+        raise ConfigError("runs differ in observation or sensing; their labels do not pool")
     seeds = [set(p["seeds"].tolist()) for p in parts]
     if any(seeds[i] & seeds[j] for i in range(len(seeds)) for j in range(i)):
-        raise SystemExit("runs share a training seed; pool runs labelled on distinct hours")
+        raise ConfigError("runs share a training seed; pool runs labelled on distinct hours")
     out.mkdir(parents=True, exist_ok=True)
     pooled = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
-    np.savez_compressed(out / "labels.npz", **pooled)
     spec = specs[0]
     spec["training"] = {**spec["training"], "label_points": int(len(pooled["labels"])),
                         "pooled_from": [str(r) for r in runs],
                         "pooled_hours": int(len(set(pooled["seeds"].tolist())))}
-    (out / "policy.json").write_text(json.dumps(spec, indent=1))
-    (out / "evaluations.json").write_text((runs[0] / "evaluations.json").read_text())
+    write_json_atomic(spec, out / "policy.json")
+    write_json_atomic(runs_read[0][1], out / "evaluations.json")
+    np.savez_compressed(out / "labels.npz", **pooled)  # last: it marks a complete folder
     return int(len(pooled["labels"]))
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     """Pool the runs' labels; returns the exit code."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", type=Path, nargs="+", help="folders of rollout runs")
@@ -60,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     n = pool(args.runs, args.out)
     print(f"pooled {n} points from {len(args.runs)} runs into {args.out / 'labels.npz'}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The script; a user's mistake is one line and exit 2."""
+    from experiments.cli.options import script_main
+
+    return script_main("pool_rollout_labels", _main, argv)
 
 
 if __name__ == "__main__":

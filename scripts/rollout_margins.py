@@ -49,7 +49,20 @@ def refit(run: Path, spec: dict) -> tuple[Any, Any, float]:
     return model, cfg, fitted
 
 
-def main(argv: list[str] | None = None) -> int:
+def _margins(text: str) -> list[float]:
+    """``20,30,50`` as numbers (>= 0); anything else is a ConfigError."""
+    from signals.errors import ConfigError
+
+    try:
+        margins = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--margins: expected numbers like 20,30,50, got {text!r}") from None
+    if any(not m >= 0 for m in margins):
+        raise ConfigError(f"--margins: margins must be >= 0, got {text!r}")
+    return margins
+
+
+def _main(argv: list[str] | None = None) -> int:
     """Validate margins or export one; returns the exit code."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path, help="folder of an ampel train --method rollout run")
@@ -57,20 +70,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", type=float, default=None, help="export this margin's policy")
     p.add_argument("--out", type=Path, default=None, help="folder of the exported policy")
     args = p.parse_args(argv)
+    if args.export is not None and args.out is None:
+        p.error("--export needs --out")
+    margins = _margins(args.margins)
     import torch
 
     from controllers.rl.export import export_policy
     from controllers.rl.train_residual import SELECT_METRIC, evaluate_masked
-    from controllers.rl.train_rollout import with_margin, worst_seed_ratio
+    from controllers.rl.train_rollout import read_rollout_run, with_margin, worst_seed_ratio
+    from scenarios.files import write_json_atomic
     from scenarios.scenario import load_scenario
+    from signals.errors import ConfigError
 
     torch.set_num_threads(1)
-    spec = json.loads((args.run / "policy.json").read_text())
-    warm = json.loads((args.run / "evaluations.json").read_text())[0]
+    spec, evaluations = read_rollout_run(args.run)
+    warm = evaluations[0]
+    if args.export is not None and (args.out / "policy.onnx").exists():
+        raise ConfigError(f"{args.out} already holds a policy; choose another --out")
     model, cfg, fitted = refit(args.run, spec)
     if args.export is not None:
-        if args.out is None:
-            p.error("--export needs --out")
         cand = with_margin(model, fitted, args.export, cfg, None, 0)
         training = {**spec["training"], "margin_chosen_on_validation": args.export,
                     "exported_by": "scripts/rollout_margins.py (the run's fit, with_margin)"}
@@ -80,19 +98,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"exported {args.out / 'policy.onnx'}")
         return 0
     seeds = tuple(spec["seeds"]["validation"])
-    results = []
-    for m in [float(x) for x in args.margins.split(",") if x.strip()]:
+    stored = args.run / "margins.json"
+    results = json.loads(stored.read_text()) if stored.is_file() else []
+    for m in margins:
         res = evaluate_masked(with_margin(model, fitted, m, cfg, None, 0), cfg, seeds,
                               float(cfg.episode_s), None)
         res.update(margin=m, worst_seed_ratio=worst_seed_ratio(res, warm))
-        results.append(res)
+        results = [r for r in results if r.get("margin") != m] + [res]  # earlier calls kept
         base = warm[SELECT_METRIC]
         print(f"margin {m:g}: {res[SELECT_METRIC]:.2f} s against actuated {base:.2f} s "
               f"({100 * (res[SELECT_METRIC] / base - 1):+.1f} %), worst seed "
               f"x{res['worst_seed_ratio']:.3f}, deviations {100 * res['deviation_share']:.1f} %",
               flush=True)
-        (args.run / "margins.json").write_text(json.dumps(results, indent=1))
+        write_json_atomic(results, stored)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The script; a user's mistake is one line and exit 2."""
+    from experiments.cli.options import script_main
+
+    return script_main("rollout_margins", _main, argv)
 
 
 if __name__ == "__main__":

@@ -284,6 +284,17 @@ def _export_residual(cfg: TrainConfig, infos: list, rec: dict, training: dict,
                        wall_s=rec["wall_s"], final_eval=rec["test"])
 
 
+def _run_record(cfg: TrainConfig) -> dict[str, Any]:
+    """The head of a one-run training record: command, revision, seed."""
+    return {"command": cfg.command, "commands": [cfg.command],
+            "code_revision": cfg.code_revision, "seed": cfg.seed}
+
+
+def _brief(evaluation: dict) -> dict:
+    """A validation result without its per-seed rows."""
+    return {k: v for k, v in evaluation.items() if k != "per_seed"}
+
+
 def _train_residual(cfg: TrainConfig, infos: list, progress: bool) -> TrainResult:
     """The residual mode's run (MaskablePPO, warm start, validation selection, test)."""
     if cfg.algo != "ppo" or cfg.resume or cfg.junction == ALL:
@@ -291,13 +302,8 @@ def _train_residual(cfg: TrainConfig, infos: list, progress: bool) -> TrainResul
                           "and without --resume")
     rec = train_residual(cfg, cfg.residual, progress)
     plan = cfg.residual
-
-    def brief(r: dict) -> dict:
-        return {k: v for k, v in r.items() if k != "per_seed"}
-
     training = {
-        "command": cfg.command, "commands": [cfg.command],
-        "code_revision": cfg.code_revision, "seed": cfg.seed,
+        **_run_record(cfg),
         "algo": "MaskablePPO (sb3-contrib), residual on actuated",
         "steps": rec["steps"], "envs": cfg.envs,
         "wall_s": round(rec["wall_s"], 1), "train_wall_s": round(rec["train_wall_s"], 1),
@@ -307,7 +313,7 @@ def _train_residual(cfg: TrainConfig, infos: list, progress: bool) -> TrainResul
                        {"demand": "x0.8-1.3", "from_step": int(plan.curriculum_at
                                                                * cfg.steps)}],
         "hyper": rec["hyper"],
-        "validation": [brief(r) for r in rec["history"]],
+        "validation": [_brief(r) for r in rec["history"]],
         "selected_checkpoint": rec["selected"]["checkpoint"],
         "selected_steps": rec["selected"]["steps"],
         "final_eval": rec["test"],
@@ -322,13 +328,8 @@ def _train_rollout(cfg: TrainConfig, plan: RolloutPlan, infos: list) -> TrainRes
                           "(--algo ppo, no --resume)")
     rec = train_rollout(cfg, plan)
     r = plan.rollout
-
-    def brief(v: dict) -> dict:
-        return {k: x for k, x in v.items() if k != "per_seed"}
-
     training = {
-        "command": cfg.command, "commands": [cfg.command],
-        "code_revision": cfg.code_revision, "seed": cfg.seed,
+        **_run_record(cfg),
         "algo": "rollout policy improvement (counterfactual labels, behaviour cloning of "
                 "the MaskablePPO actor, DAgger rounds), residual on actuated",
         "method": {"rounds": plan.rounds, "episodes_per_round": plan.episodes,
@@ -343,7 +344,7 @@ def _train_rollout(cfg: TrainConfig, plan: RolloutPlan, infos: list) -> TrainRes
         "steps": rec["points"], "label_points": rec["points"],
         "wall_s": round(rec["wall_s"], 1), "train_wall_s": round(rec["train_wall_s"], 1),
         "rounds": rec["rounds"],
-        "validation": [brief(v) for v in rec["history"]],
+        "validation": [_brief(v) for v in rec["history"]],
         "selected": rec["selected"]["name"],
         "final_eval": rec["test"],
     }

@@ -17,9 +17,11 @@ Order of a run (one process, one SUMO simulation at a time, one torch thread):
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -231,6 +233,25 @@ def new_model(env_config: Any, junction: str | None, follow_bias: float, seed: i
     env = JunctionEnv(env_config.scenario, junction=junction, config=env_config)
     return MaskablePPO(ResidualPolicy, env, seed=seed, device="cpu", verbose=0,
                        policy_kwargs={"follow_bias": follow_bias}, n_steps=64, batch_size=64)
+
+
+def read_rollout_run(run: Path) -> tuple[dict, list[dict]]:
+    """A finished rollout run's ``policy.json`` and ``evaluations.json`` (the scripts that
+    refit or pool its labels); a folder that is not one is a :class:`ConfigError`."""
+    files = [run / name for name in ("policy.json", "evaluations.json", "labels.npz")]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise ConfigError(f"{run} is not a finished 'ampel train --method rollout' run "
+                          f"(missing {', '.join(missing)})")
+    try:
+        spec = json.loads(files[0].read_text())
+        evaluations = json.loads(files[1].read_text())
+    except ValueError as exc:
+        raise ConfigError(f"{run}: unreadable rollout run ({exc})") from None
+    if not evaluations or "method" not in spec.get("training", {}):
+        raise ConfigError(f"{run}: policy.json is not from 'ampel train --method rollout' "
+                          "or the run has no validation yet")
+    return spec, evaluations
 
 
 def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:

@@ -107,3 +107,45 @@ def test_compare_controllers_names_an_unknown_metric(tmp_path: Path, capsys) -> 
     err = capsys.readouterr().err
     assert code == 2 and "--metric 'mean_happiness' is not a metric" in err, err
     assert "mean_delay_s" in err and not (tmp_path / "c.json").exists()
+
+
+def _fake_rollout_run(folder: Path, seeds: list[int]) -> Path:
+    """A rollout run folder as ``ampel train --method rollout`` leaves it (tiny labels)."""
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    n = len(seeds)
+    np.savez_compressed(folder / "labels.npz", obs=np.zeros((n, 2, 3)),
+                        masks=np.ones((n, 3), bool), costs=np.zeros((n, 3)),
+                        labels=np.zeros(n, int), seeds=np.array(seeds))
+    (folder / "policy.json").write_text(json.dumps(
+        {"observation": {"encoding": "envelope"}, "env_config": {"sensing": "camera"},
+         "training": {"method": {"rounds": 1}}}))
+    (folder / "evaluations.json").write_text(json.dumps([{"name": "warm start"}]))
+    return folder
+
+
+def test_rollout_scripts_refuse_bad_input_in_one_line(tmp_path: Path, capsys) -> None:
+    pool, margins = script("pool_rollout_labels"), script("rollout_margins")
+    a = _fake_rollout_run(tmp_path / "a", [1001, 1002])
+    b = _fake_rollout_run(tmp_path / "b", [1003])
+    cases = [
+        (pool, [str(a), str(tmp_path / "nothing"), "--out", str(tmp_path / "p")],
+         "not a finished"),
+        (pool, [str(a), str(a), "--out", str(tmp_path / "p")], "share a training seed"),
+        (margins, [str(tmp_path / "nothing"), "--margins", "20"], "not a finished"),
+        (margins, [str(a), "--margins", "20,lots"], "expected numbers"),
+    ]
+    for module, argv, needle in cases:
+        assert module.main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "p").exists()
+    # a pooled folder is written once and never overwritten
+    assert pool.main([str(a), str(b), "--out", str(tmp_path / "p")]) == 0
+    pooled = json.loads((tmp_path / "p" / "policy.json").read_text())["training"]
+    assert (pooled["label_points"], pooled["pooled_hours"]) == (3, 3)
+    before = (tmp_path / "p" / "labels.npz").read_bytes()
+    assert pool.main([str(b), str(a), "--out", str(tmp_path / "p")]) == 2
+    assert "already holds" in capsys.readouterr().err
+    assert (tmp_path / "p" / "labels.npz").read_bytes() == before
