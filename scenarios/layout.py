@@ -45,7 +45,9 @@ class JunctionLayout:
     """Signal model of one traffic light plus its mapping onto SUMO link indices.
 
     ``links`` and ``link_group`` have one entry per state index; an index that controls no
-    connection holds :func:`unconnected_link` and :data:`NO_GROUP`.
+    connection holds :func:`unconnected_link` and :data:`NO_GROUP`. ``connections`` has,
+    per state index, every connection it drives (SUMO lets one index drive several, e.g.
+    the through movements of two lanes); ``links`` holds the first of them.
     """
 
     tls: str
@@ -54,6 +56,14 @@ class JunctionLayout:
     links: tuple[ControlledLink, ...]
     response: np.ndarray
     turning: frozenset[str]
+    connections: tuple[tuple[ControlledLink, ...], ...] = ()
+
+    def _lane_links(self) -> list[tuple[int, ControlledLink]]:
+        """(state index, connection) of every connected connection, in index order."""
+        if not self.connections:
+            return [(i, lk) for i, lk in enumerate(self.links) if lk.is_connected]
+        return [(i, lk) for i, cons in enumerate(self.connections) for lk in cons
+                if lk.is_connected]
 
     @property
     def group_names(self) -> tuple[str, ...]:
@@ -63,25 +73,28 @@ class JunctionLayout:
     def groups_of_lane(self, lane_id: str) -> tuple[str, ...]:
         """Signal groups whose links start on the given lane."""
         names = {self.model.groups[self.link_group[i]].name
-                 for i, lk in enumerate(self.links) if lk.from_lane == lane_id}
+                 for i, lk in self._lane_links()
+                 if lk.from_lane == lane_id and self.link_group[i] != NO_GROUP}
         return tuple(sorted(names))
 
     def link_groups_of_lane(self, lane_id: str) -> tuple[str, ...]:
         """The signal group of every link starting on the lane (one entry per link)."""
         return tuple(self.model.groups[self.link_group[i]].name
-                     for i, lk in enumerate(self.links) if lk.from_lane == lane_id)
+                     for i, lk in self._lane_links()
+                     if lk.from_lane == lane_id and self.link_group[i] != NO_GROUP)
 
     def incoming_lanes(self) -> tuple[str, ...]:
         """Signal-controlled approach lanes (no crossings), in link order, unique."""
         seen: dict[str, None] = {}
-        for lk in self.links:
-            if lk.is_connected and not lk.is_crossing:
+        for _, lk in self._lane_links():
+            if not lk.is_crossing:
                 seen.setdefault(lk.from_lane, None)
         return tuple(seen)
 
     def outgoing_lanes(self, lane_id: str) -> tuple[str, ...]:
         """Lanes that traffic from ``lane_id`` enters after the junction."""
-        return tuple(sorted({lk.to_lane for lk in self.links if lk.from_lane == lane_id}))
+        return tuple(sorted({lk.to_lane for _, lk in self._lane_links()
+                             if lk.from_lane == lane_id}))
 
 
 class StateEncoder:
@@ -200,6 +213,7 @@ def assemble_layout(
     params = params or IntergreenParameters()
     floors = min_intergreen_s or {}
     paths = PathCache()
+    connections = connections_by_index(net, tls, links)
     for a, b in combinations(range(len(names)), 2):
         pair = frozenset((names[a], names[b]))
         foe_pairs = [(i, j) for i in members[a] for j in members[b] if foes[i, j]]
@@ -210,12 +224,15 @@ def assemble_layout(
             worst = floors.get(names[c], 0.0)
             for i, j in foe_pairs:
                 lc, le = (i, j) if c == a else (j, i)
-                worst = max(worst, intergreen_s(
-                    groups[c].kind, net.lane_path(links[lc]),
-                    turns[c] or links[lc].direction in "lrLR",
-                    groups[c].amber_s,
-                    groups[e].kind, net.lane_path(links[le]),
-                    turns[e] or links[le].direction in "lrLR", params, paths))
+                # every connection of the clearing index against every one of the entering
+                for clearing in connections[lc]:
+                    for entering in connections[le]:
+                        worst = max(worst, intergreen_s(
+                            groups[c].kind, net.lane_path(clearing),
+                            turns[c] or clearing.direction in "lrLR",
+                            groups[c].amber_s,
+                            groups[e].kind, net.lane_path(entering),
+                            turns[e] or entering.direction in "lrLR", params, paths))
             intergreens[(names[c], names[e])] = worst
     try:
         model = SignalModel(groups=groups, conflicts=frozenset(conflicts),
@@ -224,7 +241,24 @@ def assemble_layout(
         raise ScenarioError(f"junction {tls}: {exc}") from None
     turning = frozenset(names[i] for i, t in enumerate(turns) if t)
     return JunctionLayout(tls=tls, model=model, link_group=tuple(link_group), links=links,
-                          response=response, turning=turning)
+                          response=response, turning=turning, connections=connections)
+
+
+def connections_by_index(net: NetFile, tls: str, links: tuple[ControlledLink, ...]
+                         ) -> tuple[tuple[ControlledLink, ...], ...]:
+    """Per state index of ``links``: every connection of the network it drives (at least
+    the link itself; none for an index that controls no connection)."""
+    by_index: dict[int, list[ControlledLink]] = {}
+    for lk in net.links.get(tls, []):
+        by_index.setdefault(lk.index, []).append(lk)
+    out = []
+    for i, lk in enumerate(links):
+        if not lk.is_connected:
+            out.append(())
+            continue
+        same = by_index.get(i, [])
+        out.append(tuple(same) if lk in same else (lk,))
+    return tuple(out)
 
 
 #: SUMO link directions of a turning movement (left, right, partly, turnaround)
