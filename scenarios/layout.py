@@ -251,7 +251,7 @@ def connections_by_index(net: NetFile, tls: str, links: tuple[ControlledLink, ..
     by_index: dict[int, list[ControlledLink]] = {}
     for lk in net.links.get(tls, []):
         by_index.setdefault(lk.index, []).append(lk)
-    out = []
+    out: list[tuple[ControlledLink, ...]] = []
     for i, lk in enumerate(links):
         if not lk.is_connected:
             out.append(())
