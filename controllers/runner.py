@@ -54,6 +54,13 @@ class SignalledJunction:
     #: the sequencer's last states and their SUMO string (it returns the same tuple object
     #: while nothing changes, so an unchanged tick is not encoded again)
     _encoded: tuple[tuple[Colour, ...] | None, str] = field(default=(None, ""), repr=False)
+    #: the controller's ``held_until`` (a plan that reads only the time, e.g. fixed time)
+    _held_until: Callable[[float], float] | None = field(default=None, repr=False)
+    #: resting (see :meth:`control_step`): steps left, before which time, steps rested
+    _rest: int | float = field(default=0, repr=False)
+    _rest_until_s: float = field(default=0.0, repr=False)
+    _rest_stage: int = field(default=-1, repr=False)
+    _rested: int = field(default=0, repr=False)
 
     @classmethod
     def create(cls, junction: Junction, controller: Controller,
@@ -70,9 +77,11 @@ class SignalledJunction:
             decoder = StateDecoder(junction.layout.link_group, len(model.groups))
         stage_of = {frozenset(model.index_of(g) for g in st.green): k
                     for k, st in enumerate(model.stages)}
+        held = getattr(controller, "held_until", None)
         return cls(junction=junction, controller=controller, sequencer=Sequencer(model),
                    guard=SafetyGuard(model, strict=strict, log_violations=decoder is None),
-                   encoder=StateEncoder(junction.layout), decoder=decoder, _stage_of=stage_of)
+                   encoder=StateEncoder(junction.layout), decoder=decoder, _stage_of=stage_of,
+                   _held_until=held if callable(held) else None)
 
     def watch_step(self, session: SumoSession) -> None:
         """A traffic light SUMO runs: map its state to groups, let the guard check it."""
@@ -104,11 +113,27 @@ class SignalledJunction:
         A traffic light SUMO runs itself is only watched (:meth:`watch_step`). ``lanes``:
         the readings of a decision that is due, read with other junctions'
         (:func:`read_due`).
+
+        A controller with ``held_until(time_s)`` (its decisions read only the time and
+        repeat the same request before that time, e.g. fixed time) lets the junction
+        *rest* while the sequencer shows that stage and can change nothing
+        (:meth:`Sequencer.rest_ticks`): those steps skip the decision (a repeated request
+        of the shown stage changes nothing), the sequencer's tick and the guard's check of
+        unchanged states; the sequencer and guard are brought level (:meth:`catch_up`)
+        at the next step that does the work, with the same outcome.
         """
+        if self._rest and time_s < self._rest_until_s:
+            self._rest -= 1
+            self._rested += 1
+            if time_s + 1e-9 >= self.next_decision_s:
+                self.next_decision_s = time_s + self.controller.decision_interval_s
+            return
         if self.decoder is not None:
             self.watch_step(session)
             return
         seq = self.sequencer
+        if self._rested:
+            self.catch_up()
         if time_s + 1e-9 >= self.next_decision_s:
             request = self.controller.decide(self.observe(session, time_s, lanes))
             before = seq.target_stage
@@ -117,6 +142,9 @@ class SignalledJunction:
                 self.deferred_requests += 1
                 log.debug("t=%.0f %s: %s", time_s, self.junction.layout.tls, outcome.reason)
             self.next_decision_s = time_s + self.controller.decision_interval_s
+            if self._held_until is not None:
+                self._rest_until_s = self._held_until(time_s)
+                self._rest_stage = request.stage
         was = seq.current_stage
         states = seq.step()
         now = seq.current_stage
@@ -126,6 +154,16 @@ class SignalledJunction:
         if states is not self._encoded[0]:  # else SUMO shows them already
             self._encoded = (states, self.encoder.encode(states))
             session.set_signal_state(self.junction.layout.tls, self._encoded[1])
+        if self._held_until is not None:  # rest while the plan holds the stage shown
+            self._rest = (seq.rest_ticks() if self._rest_until_s > time_s
+                          and now == self._rest_stage else 0)
+
+    def catch_up(self) -> None:
+        """Advance the sequencer and guard over the steps rested (see :meth:`control_step`)."""
+        if self._rested:
+            self.guard.hold(self._rested)
+            self.sequencer.rest(self._rested)
+            self._rested = 0
 
 
 #: with this many junctions reading detectors, the due ones are read in one pass
@@ -278,6 +316,8 @@ def run_closed_loop(
             if queues is not None and t - session.begin_s + 1e-9 >= next_sample_s:
                 _sample_queues(session, lanes, queues, t - session.begin_s)
                 next_sample_s += queues.interval_s
+    for sj in junctions:
+        sj.catch_up()
     metrics = summarise(session.files.tripinfo, session.files.statistics, types)
     extra = [c.run_metrics() for c in controllers if hasattr(c, "run_metrics")]
     for key in sorted({k for e in extra for k in e}):  # e.g. the rl fallback share
