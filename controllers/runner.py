@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controllers.base import Controller
+from controllers.actuated_batch import ActuatedBatch, JunctionState
+from controllers.base import Controller, StageRequest
 from controllers.sumo_native import VIOLATION_SOURCE, StateDecoder, is_reference, write_programs
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
@@ -107,12 +108,14 @@ class SignalledJunction:
                            seq.target_stage, seq.time_in_stage_s, seq.allowed_stages(), lanes)
 
     def control_step(self, session: SumoSession, time_s: float,
-                     lanes: tuple[LaneReading, ...] | None = None) -> None:
+                     lanes: tuple[LaneReading, ...] | None = None,
+                     decided: StageRequest | None = None) -> None:
         """Decide if due, advance the sequencer one tick, check it, apply it to SUMO.
 
         A traffic light SUMO runs itself is only watched (:meth:`watch_step`). ``lanes``:
         the readings of a decision that is due, read with other junctions'
-        (:func:`read_due`).
+        (:func:`read_due`); ``decided``: the controller's decision when due, made with
+        other junctions' (:func:`decide_batch`).
 
         A controller with ``held_until(time_s)`` (its decisions read only the time and
         repeat the same request before that time, e.g. fixed time) lets the junction
@@ -135,7 +138,8 @@ class SignalledJunction:
         if self._rested:
             self.catch_up()
         if time_s + 1e-9 >= self.next_decision_s:
-            request = self.controller.decide(self.observe(session, time_s, lanes))
+            request = (decided if decided is not None
+                       else self.controller.decide(self.observe(session, time_s, lanes)))
             before = seq.target_stage
             outcome = seq.request(request.stage)
             if not outcome.accepted and request.stage != before:
@@ -179,6 +183,31 @@ def read_due(session: SumoSession, sensing: list[SignalledJunction], time_s: flo
         return {}
     readings = session.read_lanes_many([sj.junction.detectors for sj in due])
     return dict(zip(map(id, due), readings, strict=True))
+
+
+def batch_for(session: SumoSession, sensing: list[SignalledJunction]) -> ActuatedBatch | None:
+    """One :class:`ActuatedBatch` deciding for all these junctions, when it covers their
+    controllers and detectors (else None: each decides for itself)."""
+    controllers = [sj.controller for sj in sensing]
+    if (len(sensing) < BATCH_MIN_JUNCTIONS
+            or not ActuatedBatch.supports(controllers, session.step_length_s)
+            or not session.can_read_arrays([sj.junction.detectors for sj in sensing])):
+        return None
+    return ActuatedBatch(controllers)  # type: ignore[arg-type]  # checked by supports
+
+
+def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: ActuatedBatch,
+                 time_s: float) -> dict[int, StageRequest]:
+    """Every sensing junction's decision at ``time_s`` (all are due: the batch decides
+    every step), by ``id`` of the junction."""
+    states = []
+    for sj in sensing:
+        if time_s + 1e-9 < sj.next_decision_s:
+            raise RuntimeError(f"{sj.junction.tls}: no decision due at t={time_s:g}")
+        seq = sj.sequencer
+        states.append(JunctionState(seq.current_stage, seq.target_stage, seq.time_in_stage_s))
+    lanes = session.read_lane_arrays([sj.junction.detectors for sj in sensing])
+    return dict(zip(map(id, sensing), batch.decide(time_s, states, lanes), strict=True))
 
 
 _new_object = object.__new__
@@ -299,10 +328,15 @@ def run_closed_loop(
     sensing = [sj for sj in junctions if sj.decoder is None and sj.controller.needs_detectors]
     batched = len(sensing) >= BATCH_MIN_JUNCTIONS
     with session:
+        batch = batch_for(session, sensing)
         t = session.time_s
         while t < session.end_s - 1e-9:
             now = t - session.begin_s
-            if batched:
+            if batch is not None:
+                decided = decide_batch(session, sensing, batch, now)
+                for sj in junctions:
+                    sj.control_step(session, now, decided=decided.get(id(sj)))
+            elif batched:
                 read = read_due(session, sensing, now)
                 for sj in junctions:
                     sj.control_step(session, now, read.get(id(sj)))
