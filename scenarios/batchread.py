@@ -68,8 +68,9 @@ class LaneBatch:
 
     @classmethod
     def build(cls, groups: Sequence[tuple[LaneDetectors, ...]], bank: LoopBank,
-              counts: LaneCounts, now_s: float) -> LaneBatch:
-        """Track the groups' loops (stop-line loops in full, upstream loops with buses)."""
+              counts: LaneCounts, now_s: float, buses: bool = True) -> LaneBatch:
+        """Track the groups' loops (stop-line loops in full, upstream loops with buses
+        unless ``buses`` is False)."""
         flat = [d for g in groups for d in g]
         lanes = tuple(d.lane for d in flat)
         if len(set(lanes)) != len(lanes):
@@ -77,7 +78,7 @@ class LaneBatch:
         stop_ids = [d.stopline for d in flat]
         up_ids = [d.upstream for d in flat]
         bank.track(tuple(stop_ids), now_s)
-        bank.track(tuple(up_ids), now_s, buses=True, full=False)
+        bank.track(tuple(up_ids), now_s, buses=buses, full=False)
         loops = bank.loops(tuple(stop_ids)), bank.loops(tuple(up_ids))
         bounds, start = [], 0
         for g in groups:
@@ -108,12 +109,12 @@ class LaneArrays:
     upstream_occupancy: np.ndarray
 
 
-def read_arrays(batch: LaneBatch, bank: LoopBank, counts: LaneCounts, now_s: float
-                ) -> LaneArrays:
+def read_arrays(batch: LaneBatch, bank: LoopBank, counts: LaneCounts, now_s: float,
+                occupancy: bool = True) -> LaneArrays:
     """The batch's lanes' readings since the previous read as arrays (the same arithmetic
-    as the session's one-tuple read)."""
-    stop_total, occupancy, presence, gaps, up_total, buses, up_occupancy = bank.batch_values(
-        batch.stop_ids, batch.stop_index, batch.up_ids, batch.up_index, now_s)
+    as the session's one-tuple read; without ``occupancy`` the occupancies are zeros)."""
+    stop_total, occupancy_, presence, gaps, up_total, buses, up_occupancy = bank.batch_values(
+        batch.stop_ids, batch.stop_index, batch.up_ids, batch.up_index, now_s, occupancy)
     li = batch.lane_index
     stop_count = stop_total - counts.stop_seen[li]
     up_count = up_total - counts.up_seen[li]
@@ -124,7 +125,7 @@ def read_arrays(batch: LaneBatch, bank: LoopBank, counts: LaneCounts, now_s: flo
     counts.stop_total[li] += stop_count
     counts.up_total[li] += up_count
     queue = np.maximum(counts.up_total[li] - counts.stop_total[li], 0).astype(float)
-    return LaneArrays(stop_count, up_count, occupancy, presence, gaps, queue, bus_count,
+    return LaneArrays(stop_count, up_count, occupancy_, presence, gaps, queue, bus_count,
                       up_occupancy)
 
 

@@ -184,6 +184,11 @@ class Sequencer:
     # ------------------------------------------------------------------- requests
     def request(self, stage: int) -> RequestOutcome:
         """Ask for ``stage``; the outcome says whether it starts now or why it waits."""
+        if type(stage) is int and stage == self._current and self._plan is None:
+            # the stage shown (a valid index): the common case, decided without the checks
+            self._pending = None
+            self._forced_reason = ""
+            return _ACCEPTED
         stage = self._model._check_stage(stage)
         if self._plan is not None:
             if stage == self._target:
