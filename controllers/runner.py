@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controllers.actuated_batch import ActuatedBatch, JunctionState
+from controllers.actuated_batch import ActuatedBatch
 from controllers.base import Controller, StageRequest
+from controllers.batch import JunctionState
+from controllers.sotl_batch import SotlBatch
 from controllers.sumo_native import VIOLATION_SOURCE, StateDecoder, is_reference, write_programs
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
@@ -185,19 +187,27 @@ def read_due(session: SumoSession, sensing: list[SignalledJunction], time_s: flo
     return dict(zip(map(id, due), readings, strict=True))
 
 
-def batch_for(session: SumoSession, sensing: list[SignalledJunction]) -> ActuatedBatch | None:
-    """One :class:`ActuatedBatch` deciding for all these junctions, when it covers their
-    controllers and detectors (else None: each decides for itself)."""
+#: batches that decide for many junctions at once (:mod:`controllers.batch`); each reads
+#: neither occupancies nor bus counts
+BATCHES: tuple[type[ActuatedBatch] | type[SotlBatch], ...] = (ActuatedBatch, SotlBatch)
+
+
+def batch_for(session: SumoSession, sensing: list[SignalledJunction]
+              ) -> ActuatedBatch | SotlBatch | None:
+    """One batch deciding for all these junctions, when one covers their controllers and
+    detectors (else None: each decides for itself)."""
     controllers = [sj.controller for sj in sensing]
     if (len(sensing) < BATCH_MIN_JUNCTIONS
-            or not ActuatedBatch.supports(controllers, session.step_length_s)
             or not session.can_read_arrays([sj.junction.detectors for sj in sensing])):
         return None
-    return ActuatedBatch(controllers)  # type: ignore[arg-type]  # checked by supports
+    for kind in BATCHES:
+        if kind.supports(controllers, session.step_length_s):
+            return kind(controllers)  # type: ignore[arg-type]  # checked by supports
+    return None
 
 
-def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: ActuatedBatch,
-                 time_s: float) -> dict[int, StageRequest]:
+def decide_batch(session: SumoSession, sensing: list[SignalledJunction],
+                 batch: ActuatedBatch | SotlBatch, time_s: float) -> dict[int, StageRequest]:
     """Every sensing junction's decision at ``time_s`` (all are due: the batch decides
     every step), by ``id`` of the junction."""
     states = []
@@ -207,7 +217,7 @@ def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: 
         seq = sj.sequencer
         states.append(JunctionState(seq.current_stage, seq.target_stage, seq.time_in_stage_s))
     lanes = session.read_lane_arrays([sj.junction.detectors for sj in sensing],
-                                     occupancy=False, buses=False)  # actuated uses neither
+                                     occupancy=False, buses=False)
     return dict(zip(map(id, sensing), batch.decide(time_s, states, lanes), strict=True))
 
 

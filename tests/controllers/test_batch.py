@@ -1,5 +1,5 @@
-"""``ActuatedBatch`` (issue 15) makes the decisions of one ``ActuatedController`` per
-junction, from arrays over all lanes instead of ``LaneReading`` objects."""
+"""``ActuatedBatch`` and ``SotlBatch`` (issue 15) make the decisions of one controller
+per junction, from arrays over all lanes instead of ``LaneReading`` objects."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 
 from controllers.actuated import ActuatedController, ActuatedParams
-from controllers.actuated_batch import ActuatedBatch, JunctionState
+from controllers.actuated_batch import ActuatedBatch
+from controllers.batch import JunctionState, LaneBatch
 from controllers.builders import actuated_limits
+from controllers.sotl import SotlController, SotlParams
+from controllers.sotl_batch import SotlBatch
 from scenarios.batchread import LaneArrays
 from scenarios.observation import LaneReading, Observation
 from signals import Sequencer
@@ -55,20 +58,15 @@ def _arrays(readings: list[LaneReading]) -> LaneArrays:
                       col("upstream_occupancy", float))
 
 
-@pytest.mark.parametrize("params", [
-    ActuatedParams(),
-    ActuatedParams(max_gap_s=2.0, max_red_s=30.0, recall_undetected=False, blocked_s=3.0),
-    ActuatedParams(max_green_factor=0.0, max_green_s=20.0),
-])
-def test_batch_decides_as_each_controller(junctions, params) -> None:
+def _drive(junctions, make, batch_of, ticks: int, check=None) -> set[str]:
+    """Random readings into one controller per junction and into the batch; equal
+    requests every tick (and ``check(batch, singles)``); the reasons seen."""
     rng = random.Random(7)
-    singles = [ActuatedController(j.info, params, actuated_limits(j, params, {}))
-               for j in junctions]
-    batch = ActuatedBatch([ActuatedController(j.info, params, actuated_limits(j, params, {}))
-                           for j in junctions])
+    singles = [make(j) for j in junctions]
+    batch = batch_of([make(j) for j in junctions])
     sequencers = [Sequencer(j.layout.model) for j in junctions]
     reasons = set()
-    for tick in range(900):
+    for tick in range(ticks):
         busy = 0.5 if (tick // 120) % 2 else 0.05  # rush and quiet spells
         states, readings, expected = [], [], []
         for j, c, seq in zip(junctions, singles, sequencers, strict=True):
@@ -82,17 +80,51 @@ def test_batch_decides_as_each_controller(junctions, params) -> None:
         got = batch.decide(float(tick), states, _arrays(readings))
         assert got == expected, tick
         # the estimators' state, lane by lane
-        assert batch._q.tolist() == [q for c in singles for q in c._queues._io.q], tick
-        assert batch.active_full.tolist() == [a for c in singles for a in c._active_full]
-        assert batch.active_partial.tolist() == [a for c in singles
-                                                 for a in c._active_partial]
-        assert batch.blocked.tolist() == [b for c in singles for b in c._blocking.blocked]
-        assert batch.call_pairs() == [c._calls for c in singles], tick
+        assert batch.lanes.q.tolist() == [q for c in singles for q in c._queues._io.q], tick
+        if check is not None:
+            check(batch, singles)
         reasons.update(r.reason for r in got)
         for seq, request in zip(sequencers, expected, strict=True):
             seq.request(request.stage)
             seq.step()
+    return reasons
+
+
+def _actuated_state(batch: ActuatedBatch, singles: list[ActuatedController]) -> None:
+    assert batch.active_full.tolist() == [a for c in singles for a in c._active_full]
+    assert batch.active_partial.tolist() == [a for c in singles for a in c._active_partial]
+    assert batch.blocked.tolist() == [b for c in singles for b in c._blocking.blocked]
+    assert batch.call_pairs() == [c._calls for c in singles]
+
+
+@pytest.mark.parametrize("params", [
+    ActuatedParams(),
+    ActuatedParams(max_gap_s=2.0, max_red_s=30.0, recall_undetected=False, blocked_s=3.0),
+    ActuatedParams(max_green_factor=0.0, max_green_s=20.0),
+])
+def test_actuated_batch_decides_as_each_controller(junctions, params) -> None:
+    reasons = _drive(junctions,
+                     lambda j: ActuatedController(j.info, params, actuated_limits(j, params, {})),
+                     ActuatedBatch, 900, _actuated_state)
     assert {"gap-out", "extend", "min green", "transition"} <= reasons, reasons
+
+
+def _sotl_state(batch: SotlBatch, singles: list[SotlController]) -> None:
+    assert batch._kappa == [c._kappa for c in singles]
+    assert batch._waiting == [c._waiting for c in singles]
+
+
+@pytest.mark.parametrize("params", [
+    SotlParams(),
+    SotlParams(theta=150.0, mu=3, max_red_s=40.0, approach_gap_s=3.0),
+    SotlParams(max_green_factor=0.0, max_green_s=25.0, theta=60.0),
+])
+def test_sotl_batch_decides_as_each_controller(junctions, params) -> None:
+    reasons = _drive(junctions,
+                     lambda j: SotlController(j.info, params, actuated_limits(j, params, {})),
+                     SotlBatch, 900, _sotl_state)
+    assert {"counting", "min green", "transition"} <= reasons, reasons
+    assert reasons & {"threshold", "green empty", "max green"}, reasons
 
 
 def test_batch_refuses_what_it_does_not_cover(junctions) -> None:
@@ -103,5 +135,11 @@ def test_batch_refuses_what_it_does_not_cover(junctions) -> None:
         min_gap_s=1.5))], 1.0)
     assert not ActuatedBatch.supports([ActuatedController(info, ActuatedParams(
         decision_interval_s=2.0))], 1.0)
+    assert not SotlBatch.supports([SotlController(info, SotlParams(arrow_call_s=5.0))], 1.0)
+    assert not SotlBatch.supports([ActuatedController(info)], 1.0)
     with pytest.raises(ValueError, match="ActuatedBatch"):
         ActuatedBatch([])
+    with pytest.raises(ValueError, match="SotlBatch"):
+        SotlBatch([])
+    with pytest.raises(ValueError, match="at least one junction"):
+        LaneBatch([], [])
