@@ -13,6 +13,7 @@ from typing import Any
 from controllers.actuated_batch import ActuatedBatch
 from controllers.base import Controller, StageRequest
 from controllers.batch import JunctionState
+from controllers.max_pressure_batch import MaxPressureBatch
 from controllers.sotl_batch import SotlBatch
 from controllers.sumo_native import VIOLATION_SOURCE, StateDecoder, is_reference, write_programs
 from scenarios.layout import StateEncoder
@@ -189,11 +190,11 @@ def read_due(session: SumoSession, sensing: list[SignalledJunction], time_s: flo
 
 #: batches that decide for many junctions at once (:mod:`controllers.batch`); each reads
 #: neither occupancies nor bus counts
-BATCHES: tuple[type[ActuatedBatch] | type[SotlBatch], ...] = (ActuatedBatch, SotlBatch)
+Batch = ActuatedBatch | SotlBatch | MaxPressureBatch
+BATCHES: tuple[type[Batch], ...] = (ActuatedBatch, SotlBatch, MaxPressureBatch)
 
 
-def batch_for(session: SumoSession, sensing: list[SignalledJunction]
-              ) -> ActuatedBatch | SotlBatch | None:
+def batch_for(session: SumoSession, sensing: list[SignalledJunction]) -> Batch | None:
     """One batch deciding for all these junctions, when one covers their controllers and
     detectors (else None: each decides for itself)."""
     controllers = [sj.controller for sj in sensing]
@@ -206,14 +207,17 @@ def batch_for(session: SumoSession, sensing: list[SignalledJunction]
     return None
 
 
-def decide_batch(session: SumoSession, sensing: list[SignalledJunction],
-                 batch: ActuatedBatch | SotlBatch, time_s: float) -> dict[int, StageRequest]:
-    """Every sensing junction's decision at ``time_s`` (all are due: the batch decides
-    every step), by ``id`` of the junction."""
+def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: Batch,
+                 time_s: float) -> dict[int, StageRequest]:
+    """Every sensing junction's decision at ``time_s`` when they are due (all at once:
+    one batch decides at one interval), by ``id`` of the junction; else none."""
+    due = [time_s + 1e-9 >= sj.next_decision_s for sj in sensing]
+    if not any(due):
+        return {}
+    if not all(due):
+        raise RuntimeError(f"t={time_s:g}: the junctions of one batch are not due together")
     states = []
     for sj in sensing:
-        if time_s + 1e-9 < sj.next_decision_s:
-            raise RuntimeError(f"{sj.junction.tls}: no decision due at t={time_s:g}")
         seq = sj.sequencer
         states.append(JunctionState(seq.current_stage, seq.target_stage, seq.time_in_stage_s))
     lanes = session.read_lane_arrays([sj.junction.detectors for sj in sensing],

@@ -14,6 +14,8 @@ from controllers.actuated import ActuatedController, ActuatedParams
 from controllers.actuated_batch import ActuatedBatch
 from controllers.batch import JunctionState, LaneBatch
 from controllers.builders import actuated_limits
+from controllers.max_pressure import MaxPressureController, MaxPressureParams, QueueBoard
+from controllers.max_pressure_batch import MaxPressureBatch
 from controllers.sotl import SotlController, SotlParams
 from controllers.sotl_batch import SotlBatch
 from scenarios.batchread import LaneArrays
@@ -58,15 +60,19 @@ def _arrays(readings: list[LaneReading]) -> LaneArrays:
                       col("upstream_occupancy", float))
 
 
-def _drive(junctions, make, batch_of, ticks: int, check=None) -> set[str]:
+def _drive(junctions, make, batch_of, ticks: int, check=None, every: int = 1) -> set[str]:
     """Random readings into one controller per junction and into the batch; equal
-    requests every tick (and ``check(batch, singles)``); the reasons seen."""
+    requests at every ``every``-th tick (and ``check(batch, singles)``); the reasons."""
     rng = random.Random(7)
-    singles = [make(j) for j in junctions]
-    batch = batch_of([make(j) for j in junctions])
+    singles = make(junctions)
+    batch = batch_of(make(junctions))
     sequencers = [Sequencer(j.layout.model) for j in junctions]
     reasons = set()
     for tick in range(ticks):
+        if tick % every:
+            for seq in sequencers:
+                seq.step()
+            continue
         busy = 0.5 if (tick // 120) % 2 else 0.05  # rush and quiet spells
         states, readings, expected = [], [], []
         for j, c, seq in zip(junctions, singles, sequencers, strict=True):
@@ -80,7 +86,8 @@ def _drive(junctions, make, batch_of, ticks: int, check=None) -> set[str]:
         got = batch.decide(float(tick), states, _arrays(readings))
         assert got == expected, tick
         # the estimators' state, lane by lane
-        assert batch.lanes.q.tolist() == [q for c in singles for q in c._queues._io.q], tick
+        trackers = [getattr(c._queues, "_between", c._queues) for c in singles]
+        assert batch.lanes.q.tolist() == [q for t in trackers for q in t._io.q], tick
         if check is not None:
             check(batch, singles)
         reasons.update(r.reason for r in got)
@@ -103,9 +110,9 @@ def _actuated_state(batch: ActuatedBatch, singles: list[ActuatedController]) -> 
     ActuatedParams(max_green_factor=0.0, max_green_s=20.0),
 ])
 def test_actuated_batch_decides_as_each_controller(junctions, params) -> None:
-    reasons = _drive(junctions,
-                     lambda j: ActuatedController(j.info, params, actuated_limits(j, params, {})),
-                     ActuatedBatch, 900, _actuated_state)
+    reasons = _drive(junctions, lambda js: [
+        ActuatedController(j.info, params, actuated_limits(j, params, {})) for j in js],
+        ActuatedBatch, 900, _actuated_state)
     assert {"gap-out", "extend", "min green", "transition"} <= reasons, reasons
 
 
@@ -120,11 +127,34 @@ def _sotl_state(batch: SotlBatch, singles: list[SotlController]) -> None:
     SotlParams(max_green_factor=0.0, max_green_s=25.0, theta=60.0),
 ])
 def test_sotl_batch_decides_as_each_controller(junctions, params) -> None:
-    reasons = _drive(junctions,
-                     lambda j: SotlController(j.info, params, actuated_limits(j, params, {})),
-                     SotlBatch, 900, _sotl_state)
+    reasons = _drive(junctions, lambda js: [
+        SotlController(j.info, params, actuated_limits(j, params, {})) for j in js],
+        SotlBatch, 900, _sotl_state)
     assert {"counting", "min green", "transition"} <= reasons, reasons
     assert reasons & {"threshold", "green empty", "max green"}, reasons
+
+
+def _max_pressure_state(batch: MaxPressureBatch, singles: list[MaxPressureController]) -> None:
+    assert batch.down.tolist() == [d for c in singles for d in c._down]
+    assert batch.upstream.tolist() == [e for c in singles for e in c._queues._est]
+
+
+@pytest.mark.parametrize(("params", "every"), [
+    (MaxPressureParams(), 2),
+    (MaxPressureParams(decision_interval_s=1.0, hysteresis=0.0, max_red_s=60.0, age_s=0.0), 1),
+    (MaxPressureParams(max_green_factor=0.0, max_green_s=20.0, discharge_gap_s=0.0,
+                       blocked_s=2.0), 3),
+])
+def test_max_pressure_batch_decides_as_each_controller(junctions, params, every) -> None:
+    def make(js):
+        board = QueueBoard()
+        return [MaxPressureController(j.info, params, board, actuated_limits(j, params, {}))
+                for j in js]
+
+    reasons = _drive(junctions, make, MaxPressureBatch, 900, _max_pressure_state, every)
+    assert {"min green", "transition", "highest pressure"} <= reasons, reasons
+    assert any(r.startswith("pressure ") for r in reasons), reasons
+    assert reasons & {"max red", "max green", "queue discharging"}, reasons
 
 
 def test_batch_refuses_what_it_does_not_cover(junctions) -> None:
@@ -141,5 +171,11 @@ def test_batch_refuses_what_it_does_not_cover(junctions) -> None:
         ActuatedBatch([])
     with pytest.raises(ValueError, match="SotlBatch"):
         SotlBatch([])
+    one, two = QueueBoard(), QueueBoard()
+    assert not MaxPressureBatch.supports([MaxPressureController(info, board=one),
+                                          MaxPressureController(info, board=two)], 1.0)
+    assert not MaxPressureBatch.supports([MaxPressureController(info, MaxPressureParams(
+        arrow_call_s=4.0), board=one)], 1.0)
+    assert MaxPressureBatch.supports([MaxPressureController(info, board=one)], 1.0)
     with pytest.raises(ValueError, match="at least one junction"):
         LaneBatch([], [])
