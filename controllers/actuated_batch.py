@@ -18,7 +18,7 @@ import numpy as np
 
 from controllers.actuated import ActuatedController
 from controllers.base import StageRequest
-from controllers.batch import JunctionState, LaneBatch, hold
+from controllers.batch import BatchLanes, JunctionState, hold
 from scenarios.batchread import LaneArrays
 
 
@@ -43,7 +43,7 @@ class ActuatedBatch:
             raise ValueError("ActuatedBatch needs actuated controllers without arrow calls "
                              "or volume-density gaps")
         self.controllers = tuple(controllers)
-        self.lanes = lanes = LaneBatch([c.map for c in controllers],
+        self.lanes = lanes = BatchLanes([c.map for c in controllers],
                                        [c._queues for c in controllers])
         maps = lanes.maps
         sizes = np.diff(lanes.bounds)

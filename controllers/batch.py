@@ -11,7 +11,7 @@ order); ``tests/controllers/test_batch.py`` compares them on random readings. Th
 simulation runner uses a batch when one covers its controllers
 (:func:`batch_for`); HIL and the environments keep the per-junction controllers.
 
-:class:`LaneBatch` holds what every batch shares: the lanes' layout, the gap
+:class:`BatchLanes` holds what every batch shares: the lanes' layout, the gap
 (:class:`~controllers.estimators.GapTracker`), discharge
 (:class:`~controllers.estimators.DischargeTracker`) and queue
 (:class:`~controllers.estimators.QueueTracker`) estimators and the stage history
@@ -40,7 +40,7 @@ class JunctionState(NamedTuple):
     time_in_stage_s: float
 
 
-class LaneBatch:
+class BatchLanes:
     """The lanes of several junctions (junction after junction, each in its controller's
     lane order) and the estimators every rule-based controller keeps per lane.
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from controllers.base import StageRequest
-from controllers.batch import JunctionState, LaneBatch, hold
+from controllers.batch import BatchLanes, JunctionState, hold
 from controllers.max_pressure import SPILLBACK_VEH, MaxPressureController
 from scenarios.batchread import LaneArrays
 
@@ -49,7 +49,7 @@ class MaxPressureBatch:
             raise ValueError("MaxPressureBatch needs max-pressure controllers with one board "
                              "and one decision interval, without arrow calls")
         self.controllers = tuple(controllers)
-        self.lanes = lanes = LaneBatch([c.map for c in controllers],
+        self.lanes = lanes = BatchLanes([c.map for c in controllers],
                                        [c._queues._between for c in controllers])
         maps = lanes.maps
         n_lanes = lanes.bounds[-1]

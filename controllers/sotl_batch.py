@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from controllers.base import StageRequest
-from controllers.batch import JunctionState, LaneBatch, hold
+from controllers.batch import BatchLanes, JunctionState, hold
 from controllers.sotl import SotlController
 from scenarios.batchread import LaneArrays
 
@@ -41,7 +41,7 @@ class SotlBatch:
         if not self.supports(controllers, math.inf):
             raise ValueError("SotlBatch needs SOTL controllers without arrow calls")
         self.controllers = tuple(controllers)
-        self.lanes = lanes = LaneBatch([c.map for c in controllers],
+        self.lanes = lanes = BatchLanes([c.map for c in controllers],
                                        [c._queues for c in controllers])
         maps = lanes.maps
         # per (junction, stage): the lanes whose demand it waits for, in the controller's

@@ -12,7 +12,7 @@ import pytest
 
 from controllers.actuated import ActuatedController, ActuatedParams
 from controllers.actuated_batch import ActuatedBatch
-from controllers.batch import JunctionState, LaneBatch
+from controllers.batch import BatchLanes, JunctionState
 from controllers.builders import actuated_limits
 from controllers.max_pressure import MaxPressureController, MaxPressureParams, QueueBoard
 from controllers.max_pressure_batch import MaxPressureBatch
@@ -178,4 +178,4 @@ def test_batch_refuses_what_it_does_not_cover(junctions) -> None:
         arrow_call_s=4.0), board=one)], 1.0)
     assert MaxPressureBatch.supports([MaxPressureController(info, board=one)], 1.0)
     with pytest.raises(ValueError, match="at least one junction"):
-        LaneBatch([], [])
+        BatchLanes([], [])
