@@ -8,13 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from controllers.actuated_batch import ActuatedBatch
 from controllers.base import Controller, StageRequest
 from controllers.batch import JunctionState
-from controllers.max_pressure_batch import MaxPressureBatch
-from controllers.sotl_batch import SotlBatch
 from controllers.sumo_native import VIOLATION_SOURCE, StateDecoder, is_reference, write_programs
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
@@ -23,6 +20,13 @@ from scenarios.scenario import Junction, Scenario
 from scenarios.session import SumoSession
 from scenarios.vclass import TypeClasses, session_type_classes
 from signals import Colour, SafetyGuard, Sequencer
+
+if TYPE_CHECKING:
+    from controllers.actuated_batch import ActuatedBatch
+    from controllers.max_pressure_batch import MaxPressureBatch
+    from controllers.sotl_batch import SotlBatch
+
+    Batch = ActuatedBatch | SotlBatch | MaxPressureBatch
 
 log = logging.getLogger(__name__)
 
@@ -188,20 +192,20 @@ def read_due(session: SumoSession, sensing: list[SignalledJunction], time_s: flo
     return dict(zip(map(id, due), readings, strict=True))
 
 
-#: batches that decide for many junctions at once (:mod:`controllers.batch`); each reads
-#: neither occupancies nor bus counts
-Batch = ActuatedBatch | SotlBatch | MaxPressureBatch
-BATCHES: tuple[type[Batch], ...] = (ActuatedBatch, SotlBatch, MaxPressureBatch)
-
-
 def batch_for(session: SumoSession, sensing: list[SignalledJunction]) -> Batch | None:
     """One batch deciding for all these junctions, when one covers their controllers and
-    detectors (else None: each decides for itself)."""
+    detectors (else None: each decides for itself). The batches
+    (:mod:`controllers.batch`) read neither occupancies nor bus counts."""
     controllers = [sj.controller for sj in sensing]
     if (len(sensing) < BATCH_MIN_JUNCTIONS
             or not session.can_read_arrays([sj.junction.detectors for sj in sensing])):
         return None
-    for kind in BATCHES:
+    from controllers.actuated_batch import ActuatedBatch  # only for runs that use them
+    from controllers.max_pressure_batch import MaxPressureBatch
+    from controllers.sotl_batch import SotlBatch
+
+    kinds: tuple[type[Batch], ...] = (ActuatedBatch, SotlBatch, MaxPressureBatch)
+    for kind in kinds:
         if kind.supports(controllers, session.step_length_s):
             return kind(controllers)  # type: ignore[arg-type]  # checked by supports
     return None
