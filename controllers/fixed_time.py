@@ -108,6 +108,25 @@ class FixedTimeController:
                 return self.plan.order[(k + 1) % n]
         return self.plan.order[0]
 
+    def held_until(self, time_s: float) -> float:
+        """A time before which :meth:`stage_at` stays ``stage_at(time_s)`` (the next
+        boundary of the plan less 1 µs; ``time_s`` itself when unsure).
+
+        :meth:`decide` reads nothing but the time, so a runner may skip the decisions
+        before this time (they would repeat the same request).
+        """
+        plan = self.plan
+        t = (time_s - plan.offset_s) % plan.cycle_s
+        n = len(plan.order)
+        for k in range(n):
+            end_green = self._starts[k] + plan.greens[k]
+            if t < end_green:
+                return time_s + (end_green - t) - 1e-6
+            if t < end_green + plan.interstages[k]:  # the next stage's, to its green's end
+                nxt = (self._starts[k + 1] if k + 1 < n else plan.cycle_s + self._starts[0])
+                return time_s + (nxt + plan.greens[(k + 1) % n] - t) - 1e-6
+        return time_s
+
     def decide(self, obs: Observation) -> StageRequest:
         """Request the stage of the plan at this cycle time."""
         return StageRequest(self.stage_at(obs.time_s), "plan")

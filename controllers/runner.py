@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from controllers.base import Controller
+from controllers.base import Controller, StageRequest
+from controllers.batch import JunctionState
 from controllers.sumo_native import VIOLATION_SOURCE, StateDecoder, is_reference, write_programs
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
@@ -19,6 +20,13 @@ from scenarios.scenario import Junction, Scenario
 from scenarios.session import SumoSession
 from scenarios.vclass import TypeClasses, session_type_classes
 from signals import Colour, SafetyGuard, Sequencer
+
+if TYPE_CHECKING:
+    from controllers.actuated_batch import ActuatedBatch
+    from controllers.max_pressure_batch import MaxPressureBatch
+    from controllers.sotl_batch import SotlBatch
+
+    Batch = ActuatedBatch | SotlBatch | MaxPressureBatch
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,13 @@ class SignalledJunction:
     #: the sequencer's last states and their SUMO string (it returns the same tuple object
     #: while nothing changes, so an unchanged tick is not encoded again)
     _encoded: tuple[tuple[Colour, ...] | None, str] = field(default=(None, ""), repr=False)
+    #: the controller's ``held_until`` (a plan that reads only the time, e.g. fixed time)
+    _held_until: Callable[[float], float] | None = field(default=None, repr=False)
+    #: resting (see :meth:`control_step`): steps left, before which time, steps rested
+    _rest: int | float = field(default=0, repr=False)
+    _rest_until_s: float = field(default=0.0, repr=False)
+    _rest_stage: int = field(default=-1, repr=False)
+    _rested: int = field(default=0, repr=False)
 
     @classmethod
     def create(cls, junction: Junction, controller: Controller,
@@ -70,9 +85,11 @@ class SignalledJunction:
             decoder = StateDecoder(junction.layout.link_group, len(model.groups))
         stage_of = {frozenset(model.index_of(g) for g in st.green): k
                     for k, st in enumerate(model.stages)}
+        held = getattr(controller, "held_until", None)
         return cls(junction=junction, controller=controller, sequencer=Sequencer(model),
                    guard=SafetyGuard(model, strict=strict, log_violations=decoder is None),
-                   encoder=StateEncoder(junction.layout), decoder=decoder, _stage_of=stage_of)
+                   encoder=StateEncoder(junction.layout), decoder=decoder, _stage_of=stage_of,
+                   _held_until=held if callable(held) else None)
 
     def watch_step(self, session: SumoSession) -> None:
         """A traffic light SUMO runs: map its state to groups, let the guard check it."""
@@ -98,25 +115,47 @@ class SignalledJunction:
                            seq.target_stage, seq.time_in_stage_s, seq.allowed_stages(), lanes)
 
     def control_step(self, session: SumoSession, time_s: float,
-                     lanes: tuple[LaneReading, ...] | None = None) -> None:
+                     lanes: tuple[LaneReading, ...] | None = None,
+                     decided: StageRequest | None = None) -> None:
         """Decide if due, advance the sequencer one tick, check it, apply it to SUMO.
 
         A traffic light SUMO runs itself is only watched (:meth:`watch_step`). ``lanes``:
         the readings of a decision that is due, read with other junctions'
-        (:func:`read_due`).
+        (:func:`read_due`); ``decided``: the controller's decision when due, made with
+        other junctions' (:func:`decide_batch`).
+
+        A controller with ``held_until(time_s)`` (its decisions read only the time and
+        repeat the same request before that time, e.g. fixed time) lets the junction
+        *rest* while the sequencer shows that stage and can change nothing
+        (:meth:`Sequencer.rest_ticks`): those steps skip the decision (a repeated request
+        of the shown stage changes nothing), the sequencer's tick and the guard's check of
+        unchanged states; the sequencer and guard are brought level (:meth:`catch_up`)
+        at the next step that does the work, with the same outcome.
         """
+        if self._rest and time_s < self._rest_until_s:
+            self._rest -= 1
+            self._rested += 1
+            if time_s + 1e-9 >= self.next_decision_s:
+                self.next_decision_s = time_s + self.controller.decision_interval_s
+            return
         if self.decoder is not None:
             self.watch_step(session)
             return
         seq = self.sequencer
+        if self._rested:
+            self.catch_up()
         if time_s + 1e-9 >= self.next_decision_s:
-            request = self.controller.decide(self.observe(session, time_s, lanes))
+            request = (decided if decided is not None
+                       else self.controller.decide(self.observe(session, time_s, lanes)))
             before = seq.target_stage
             outcome = seq.request(request.stage)
             if not outcome.accepted and request.stage != before:
                 self.deferred_requests += 1
                 log.debug("t=%.0f %s: %s", time_s, self.junction.layout.tls, outcome.reason)
             self.next_decision_s = time_s + self.controller.decision_interval_s
+            if self._held_until is not None:
+                self._rest_until_s = self._held_until(time_s)
+                self._rest_stage = request.stage
         was = seq.current_stage
         states = seq.step()
         now = seq.current_stage
@@ -126,6 +165,16 @@ class SignalledJunction:
         if states is not self._encoded[0]:  # else SUMO shows them already
             self._encoded = (states, self.encoder.encode(states))
             session.set_signal_state(self.junction.layout.tls, self._encoded[1])
+        if self._held_until is not None:  # rest while the plan holds the stage shown
+            self._rest = (seq.rest_ticks() if self._rest_until_s > time_s
+                          and now == self._rest_stage else 0)
+
+    def catch_up(self) -> None:
+        """Advance the sequencer and guard over the steps rested (see :meth:`control_step`)."""
+        if self._rested:
+            self.guard.hold(self._rested)
+            self.sequencer.rest(self._rested)
+            self._rested = 0
 
 
 #: with this many junctions reading detectors, the due ones are read in one pass
@@ -141,6 +190,43 @@ def read_due(session: SumoSession, sensing: list[SignalledJunction], time_s: flo
         return {}
     readings = session.read_lanes_many([sj.junction.detectors for sj in due])
     return dict(zip(map(id, due), readings, strict=True))
+
+
+def batch_for(session: SumoSession, sensing: list[SignalledJunction]) -> Batch | None:
+    """One batch deciding for all these junctions, when one covers their controllers and
+    detectors (else None: each decides for itself). The batches
+    (:mod:`controllers.batch`) read neither occupancies nor bus counts."""
+    controllers = [sj.controller for sj in sensing]
+    if (len(sensing) < BATCH_MIN_JUNCTIONS
+            or not session.can_read_arrays([sj.junction.detectors for sj in sensing])):
+        return None
+    from controllers.actuated_batch import ActuatedBatch  # only for runs that use them
+    from controllers.max_pressure_batch import MaxPressureBatch
+    from controllers.sotl_batch import SotlBatch
+
+    kinds: tuple[type[Batch], ...] = (ActuatedBatch, SotlBatch, MaxPressureBatch)
+    for kind in kinds:
+        if kind.supports(controllers, session.step_length_s):
+            return kind(controllers)  # type: ignore[arg-type]  # checked by supports
+    return None
+
+
+def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: Batch,
+                 time_s: float) -> dict[int, StageRequest]:
+    """Every sensing junction's decision at ``time_s`` when they are due (all at once:
+    one batch decides at one interval), by ``id`` of the junction; else none."""
+    due = [time_s + 1e-9 >= sj.next_decision_s for sj in sensing]
+    if not any(due):
+        return {}
+    if not all(due):
+        raise RuntimeError(f"t={time_s:g}: the junctions of one batch are not due together")
+    states = []
+    for sj in sensing:
+        seq = sj.sequencer
+        states.append(JunctionState(seq.current_stage, seq.target_stage, seq.time_in_stage_s))
+    lanes = session.read_lane_arrays([sj.junction.detectors for sj in sensing],
+                                     occupancy=False, buses=False)
+    return dict(zip(map(id, sensing), batch.decide(time_s, states, lanes), strict=True))
 
 
 _new_object = object.__new__
@@ -261,10 +347,15 @@ def run_closed_loop(
     sensing = [sj for sj in junctions if sj.decoder is None and sj.controller.needs_detectors]
     batched = len(sensing) >= BATCH_MIN_JUNCTIONS
     with session:
+        batch = batch_for(session, sensing)
         t = session.time_s
         while t < session.end_s - 1e-9:
             now = t - session.begin_s
-            if batched:
+            if batch is not None:
+                decided = decide_batch(session, sensing, batch, now)
+                for sj in junctions:
+                    sj.control_step(session, now, decided=decided.get(id(sj)))
+            elif batched:
                 read = read_due(session, sensing, now)
                 for sj in junctions:
                     sj.control_step(session, now, read.get(id(sj)))
@@ -278,6 +369,8 @@ def run_closed_loop(
             if queues is not None and t - session.begin_s + 1e-9 >= next_sample_s:
                 _sample_queues(session, lanes, queues, t - session.begin_s)
                 next_sample_s += queues.interval_s
+    for sj in junctions:
+        sj.catch_up()
     metrics = summarise(session.files.tripinfo, session.files.statistics, types)
     extra = [c.run_metrics() for c in controllers if hasattr(c, "run_metrics")]
     for key in sorted({k for e in extra for k in e}):  # e.g. the rl fallback share

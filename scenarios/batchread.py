@@ -68,8 +68,9 @@ class LaneBatch:
 
     @classmethod
     def build(cls, groups: Sequence[tuple[LaneDetectors, ...]], bank: LoopBank,
-              counts: LaneCounts, now_s: float) -> LaneBatch:
-        """Track the groups' loops (stop-line loops in full, upstream loops with buses)."""
+              counts: LaneCounts, now_s: float, buses: bool = True) -> LaneBatch:
+        """Track the groups' loops (stop-line loops in full, upstream loops with buses
+        unless ``buses`` is False)."""
         flat = [d for g in groups for d in g]
         lanes = tuple(d.lane for d in flat)
         if len(set(lanes)) != len(lanes):
@@ -77,7 +78,7 @@ class LaneBatch:
         stop_ids = [d.stopline for d in flat]
         up_ids = [d.upstream for d in flat]
         bank.track(tuple(stop_ids), now_s)
-        bank.track(tuple(up_ids), now_s, buses=True, full=False)
+        bank.track(tuple(up_ids), now_s, buses=buses, full=False)
         loops = bank.loops(tuple(stop_ids)), bank.loops(tuple(up_ids))
         bounds, start = [], 0
         for g in groups:
@@ -93,12 +94,27 @@ _new_object = object.__new__
 _set_attribute = object.__setattr__
 
 
-def read_batch(batch: LaneBatch, bank: LoopBank, counts: LaneCounts, now_s: float
-               ) -> list[tuple[LaneReading, ...]]:
-    """Per group of the batch, its lanes' readings since the previous read (the same
-    arithmetic as the session's one-tuple read, on arrays)."""
-    stop_total, occupancy, presence, gaps, up_total, buses, up_occupancy = bank.batch_values(
-        batch.stop_ids, batch.stop_index, batch.up_ids, batch.up_index, now_s)
+@dataclass(frozen=True)
+class LaneArrays:
+    """The fields of the plain loops profile's ``LaneReading`` s of a batch's lanes (in
+    the batch's order), one array per field."""
+
+    stopline_count: np.ndarray
+    upstream_count: np.ndarray
+    occupancy: np.ndarray
+    presence: np.ndarray
+    gap_s: np.ndarray
+    queue: np.ndarray
+    bus_count: np.ndarray
+    upstream_occupancy: np.ndarray
+
+
+def read_arrays(batch: LaneBatch, bank: LoopBank, counts: LaneCounts, now_s: float,
+                occupancy: bool = True) -> LaneArrays:
+    """The batch's lanes' readings since the previous read as arrays (the same arithmetic
+    as the session's one-tuple read; without ``occupancy`` the occupancies are zeros)."""
+    stop_total, occupancy_, presence, gaps, up_total, buses, up_occupancy = bank.batch_values(
+        batch.stop_ids, batch.stop_index, batch.up_ids, batch.up_index, now_s, occupancy)
     li = batch.lane_index
     stop_count = stop_total - counts.stop_seen[li]
     up_count = up_total - counts.up_seen[li]
@@ -109,13 +125,22 @@ def read_batch(batch: LaneBatch, bank: LoopBank, counts: LaneCounts, now_s: floa
     counts.stop_total[li] += stop_count
     counts.up_total[li] += up_count
     queue = np.maximum(counts.up_total[li] - counts.stop_total[li], 0).astype(float)
+    return LaneArrays(stop_count, up_count, occupancy_, presence, gaps, queue, bus_count,
+                      up_occupancy)
+
+
+def read_batch(batch: LaneBatch, bank: LoopBank, counts: LaneCounts, now_s: float
+               ) -> list[tuple[LaneReading, ...]]:
+    """Per group of the batch, its lanes' readings since the previous read (the same
+    arithmetic as the session's one-tuple read, on arrays)."""
+    a = read_arrays(batch, bank, counts, now_s)
     readings: list[LaneReading] = []
     append = readings.append
     new, set_attribute, reading_type = _new_object, _set_attribute, LaneReading
     for lane, sc, uc, occ, pres, gap, q, bc, uocc in zip(
-            batch.lanes, stop_count.tolist(), up_count.tolist(), occupancy.tolist(),
-            presence.tolist(), gaps.tolist(), queue.tolist(), bus_count.tolist(),
-            up_occupancy.tolist(), strict=True):
+            batch.lanes, a.stopline_count.tolist(), a.upstream_count.tolist(),
+            a.occupancy.tolist(), a.presence.tolist(), a.gap_s.tolist(), a.queue.tolist(),
+            a.bus_count.tolist(), a.upstream_occupancy.tolist(), strict=True):
         reading = new(reading_type)
         set_attribute(reading, "__dict__", {
             "lane": lane, "stopline_count": sc, "upstream_count": uc, "occupancy": occ,

@@ -284,7 +284,8 @@ class LoopBank:
         return out
 
     def batch_values(self, stop_ids: list[str], stop_index: np.ndarray, up_ids: list[str],
-                     up_index: np.ndarray, now_s: float) -> tuple[np.ndarray, ...]:
+                     up_index: np.ndarray, now_s: float, occupancy: bool = True
+                     ) -> tuple[np.ndarray, ...]:
         """:meth:`lane_values` for many lanes at once (all junctions that decide in a step),
         as arrays: stop-line running counts, occupancies 0..1, presence, seconds since the
         last vehicle, upstream running counts, buses, upstream occupancies 0..1.
@@ -292,19 +293,23 @@ class LoopBank:
         The same libsumo queries for the same loops as :meth:`lane_values` (a quiet loop
         whose interval number is known is not asked for it), one ``map`` per query, and
         the same arithmetic on numpy arrays; ``*_index`` are the loops' ``LoopState.index``
-        (unique within each of the two).
+        (unique within each of the two). Without ``occupancy`` the occupancies are not
+        read (zeros).
         """
         quiet_s = 2.0 * self._step
         stop_n, stop_occupancy, presence, gaps = self._batch_side(stop_ids, stop_index, now_s,
-                                                                  quiet_s, True)
-        up_n, up_occupancy, _, _ = self._batch_side(up_ids, up_index, now_s, quiet_s, False)
+                                                                  quiet_s, True, occupancy)
+        up_n, up_occupancy, _, _ = self._batch_side(up_ids, up_index, now_s, quiet_s, False,
+                                                    occupancy)
         a = self.arrays
         return (a.offset[stop_index] + stop_n, stop_occupancy, presence, gaps,
                 a.offset[up_index] + up_n, a.buses[up_index], up_occupancy)
 
     def _batch_side(self, ids: list[str], index: np.ndarray, now_s: float, quiet_s: float,
-                    presence: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Interval numbers, occupancies, presence (if asked) and gaps of one kind of loop."""
+                    presence: bool, occupancy_too: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Interval numbers, occupancies (if asked), presence (if asked) and gaps of one kind
+        of loop."""
         interval, occupancy, on_loop, since = self._direct
         a = self.arrays
         gaps = np.fromiter(map(since, ids), float, len(ids))
@@ -319,9 +324,11 @@ class LoopBank:
         busy = np.flatnonzero(~quiet).tolist()
         occupancies = np.zeros(len(ids))
         on = np.zeros(len(ids), bool)
-        if busy:
+        if busy and (presence or occupancy_too):
             busy_ids = [ids[k] for k in busy]
-            occupancies[busy] = np.fromiter(map(occupancy, busy_ids), float, len(busy)) / 100.0
+            if occupancy_too:
+                occupancies[busy] = np.fromiter(map(occupancy, busy_ids), float,
+                                                len(busy)) / 100.0
             if presence:
                 on[busy] = np.fromiter(map(on_loop, busy_ids), np.int64, len(busy)) > 0
         a.seen_s[index] = now_s

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scenarios.batchread import LaneBatch, LaneCounts, read_batch
+from scenarios.batchread import LaneArrays, LaneBatch, LaneCounts, read_arrays, read_batch
 from scenarios.build import sumo_binary
 from scenarios.detectors import LOOP_PERIOD_S, LaneDetectors
 from scenarios.loopcount import LoopBank, LoopState
@@ -290,7 +290,32 @@ class SumoSession:
             return [self.read_lanes(g) for g in groups]
         return read_batch(batch[1], self._loop_bank(), self._lane_counts, self.time_s)
 
-    def _batch(self, groups: Sequence[tuple[LaneDetectors, ...]]) -> LaneBatch | None:
+    def can_read_arrays(self, groups: Sequence[tuple[LaneDetectors, ...]]) -> bool:
+        """Whether :meth:`read_lane_arrays` can read these groups (plain loops only)."""
+        return not self.subscribe_loops and all(d.advance is None and d.camera is None
+                                                for g in groups for d in g)
+
+    def read_lane_arrays(self, groups: Sequence[tuple[LaneDetectors, ...]],
+                         occupancy: bool = True, buses: bool = True) -> LaneArrays:
+        """:meth:`read_lanes_many` of these groups as arrays over their lanes, group after
+        group (the same values; plain loops only, see :meth:`can_read_arrays`).
+
+        Only what a caller uses is asked of SUMO: without ``occupancy`` the occupancies,
+        without ``buses`` the bus counts are zeros (``buses`` must be the same in every
+        read of these groups: it decides how their loops are tracked).
+        """
+        key = tuple(map(id, groups))
+        batch = self._batches.get(key)
+        if batch is None or not all(map(operator.is_, batch[0], groups)):
+            batch = self._batches[key] = (tuple(groups), self._batch(groups, buses))
+        if batch[1] is None:
+            raise ValueError("these lanes have detectors beyond the two loops: read them "
+                             "with read_lanes_many")
+        return read_arrays(batch[1], self._loop_bank(), self._lane_counts, self.time_s,
+                           occupancy)
+
+    def _batch(self, groups: Sequence[tuple[LaneDetectors, ...]], buses: bool = True
+               ) -> LaneBatch | None:
         """The batch of these groups, or None when a lane has more than the two loops."""
         if self.subscribe_loops or any(d.advance is not None or d.camera is not None
                                        for g in groups for d in g):
@@ -299,7 +324,8 @@ class SumoSession:
         if any(lane in self._counters for lane in lanes):
             raise RuntimeError("lanes read one tuple at a time cannot be read in batches "
                                "in the same session")
-        return LaneBatch.build(groups, self._loop_bank(), self._lane_counts, self.time_s)
+        return LaneBatch.build(groups, self._loop_bank(), self._lane_counts, self.time_s,
+                               buses)
 
     def _track(self, detectors: tuple[LaneDetectors, ...], bank: LoopBank, now: float
                ) -> _DetectorIds:

@@ -134,6 +134,16 @@ class SafetyGuard:
         """Time of the latest checked state (-dt before the first)."""
         return self._tick * self._dt
 
+    def hold(self, ticks: int) -> None:
+        """The states last checked stayed as they were for ``ticks`` more ticks: the same
+        as calling :meth:`check` with them ``ticks`` times (an unchanged state has no
+        transition to check and its overlaps were reported when they began)."""
+        if self._colours is None:
+            raise ValueError("no state checked yet: nothing to hold")
+        if ticks < 0:
+            raise ValueError(f"ticks must be >= 0, got {ticks}")
+        self._tick += ticks
+
     def check_state_string(self, state: str) -> list[Violation]:
         """Check a SUMO state string ('G'/'g', 'y', 'u', 'r')."""
         return self.check(parse_state_string(state))

@@ -184,6 +184,11 @@ class Sequencer:
     # ------------------------------------------------------------------- requests
     def request(self, stage: int) -> RequestOutcome:
         """Ask for ``stage``; the outcome says whether it starts now or why it waits."""
+        if type(stage) is int and stage == self._current and self._plan is None:
+            # the stage shown (a valid index): the common case, decided without the checks
+            self._pending = None
+            self._forced_reason = ""
+            return _ACCEPTED
         stage = self._model._check_stage(stage)
         if self._plan is not None:
             if stage == self._target:
@@ -208,6 +213,35 @@ class Sequencer:
         return self._deferred(
             f"deferred: minimum green of {self._names[group]} runs until t={release * self._dt:g}"
         )
+
+    # ------------------------------------------------------------------- rest
+    def rest_ticks(self) -> int | float:
+        """How many further ticks would change nothing while every request repeats the
+        shown stage: no transition runs or waits and no maximum green falls due (0 during
+        a transition or with a request waiting; ``math.inf`` when none can fall due).
+
+        A caller that knows its requests for that long may :meth:`rest` instead of
+        calling :meth:`request` and :meth:`step` tick by tick (equal outcome).
+        """
+        if (self._plan is not None or self._pending is not None or self._current is None
+                or self._forced_reason):
+            return 0
+        if len(self._stage_sets) < 2:
+            return math.inf
+        if self._force_tick is None:
+            self._force_tick = self._first_force_tick(self._current)
+        # step() at tick k changes nothing while k < force tick
+        return max(0, self._force_tick - self._tick - 1)
+
+    def rest(self, ticks: int) -> tuple[Colour, ...]:
+        """Advance ``ticks`` ticks in which nothing changes (at most :meth:`rest_ticks`),
+        as ``ticks`` calls of ``request(current stage)`` and :meth:`step` would; return the
+        colours (the same tuple :meth:`step` returned)."""
+        if ticks < 0 or ticks > self.rest_ticks():
+            raise ValueError(f"cannot rest {ticks} ticks: the sequencer may change within "
+                             f"{self.rest_ticks()}")
+        self._tick += ticks
+        return self._states
 
     # ----------------------------------------------------------------------- step
     def step(self) -> tuple[Colour, ...]:
@@ -264,10 +298,7 @@ class Sequencer:
         if self._pending is not None or self._current is None or len(self._stage_sets) < 2:
             return
         if self._force_tick is None:
-            self._force_tick = min(
-                (max(start, self._entered) + self._max_green[g]
-                 for g in self._max_candidates[self._current]
-                 if (start := self._green_start[g]) is not None), default=math.inf)
+            self._force_tick = self._first_force_tick(self._current)
         if tick < self._force_tick:
             return
         for g in self._max_candidates[self._current]:
@@ -280,6 +311,13 @@ class Sequencer:
                     f"'{self._stage_name(self._pending)}'"
                 )
                 return
+
+    def _first_force_tick(self, current: int) -> float:
+        """Earliest tick at which a max green of stage ``current`` (shown) could force a
+        change."""
+        return min((max(start, self._entered) + self._max_green[g]
+                    for g in self._max_candidates[current]
+                    if (start := self._green_start[g]) is not None), default=math.inf)
 
     def _maybe_start(self, tick: int) -> None:
         pending = self._pending

@@ -59,3 +59,21 @@ def test_realised_greens_equal_the_plan(model) -> None:
     for stage, ticks in steady:
         assert ticks == pytest.approx(greens[stage], abs=1), (stage, ticks)
     assert guard.violation_count == 0
+
+
+@pytest.mark.parametrize("offset", [0.0, 17.5])
+def test_held_until_is_a_time_the_plan_keeps_its_stage(model, offset) -> None:
+    plan = FixedTimePlan.build(model, {**GREENS, "S3_west_east": 20.5}, offset_s=offset)
+    ctl = FixedTimeController(plan)
+    ahead = []
+    for k in range(int(plan.cycle_s * 8)):
+        t = k * 0.25
+        until = ctl.held_until(t)
+        ahead.append(until - t)
+        stage = ctl.stage_at(t)
+        probe = t
+        while probe < until:
+            assert ctl.stage_at(probe) == stage, (t, probe, until)
+            probe += 0.05
+        assert ctl.stage_at(until + 2e-6) != stage or len(plan.order) == 1
+    assert max(ahead) > 20.0  # a green is held for most of its length

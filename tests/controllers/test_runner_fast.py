@@ -20,3 +20,49 @@ def test_observation_equals_constructor() -> None:
     assert set(vars(fast)) == {f.name for f in dataclasses.fields(Observation)}
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.stage = 1  # type: ignore[misc]
+
+
+class _Session:
+    """What ``SignalledJunction.control_step`` of a fixed-time junction asks of SUMO."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def set_signal_state(self, tls: str, state: str) -> None:
+        self.shown.append(state)
+
+
+@pytest.mark.parametrize("interval, offset, ticks", [(1.0, 0.0, 400), (2.0, 13.0, 397)])
+def test_resting_fixed_time_equals_every_tick(westentor, interval, offset, ticks) -> None:
+    """A junction whose plan holds its stage rests (no decision, sequencer tick or check of
+    unchanged states) with the same states, counts and sequencer as doing every tick."""
+    from controllers.fixed_time import FixedTimeController, FixedTimePlan
+    from controllers.runner import SignalledJunction
+
+    junction = westentor.junctions[0]
+    greens = {"S1_north_south": 34, "S2_north_south_left": 10, "S3_west_east": 20,
+              "S4_west_east_left": 8}
+    runs = []
+    for rest in (False, True):
+        plan = FixedTimePlan.build(junction.layout.model, greens, offset_s=offset)
+        ctl = FixedTimeController(plan, decision_interval_s=interval)
+        decisions = []
+        decide = ctl.decide
+        ctl.decide = (lambda obs, decide=decide, seen=decisions:  # type: ignore[method-assign]
+                      seen.append(obs.time_s) or decide(obs))
+        sj = SignalledJunction.create(junction, ctl)
+        if not rest:
+            sj._held_until = None
+        session = _Session()
+        states = []
+        for t in range(ticks):
+            sj.control_step(session, float(t))  # type: ignore[arg-type]
+            states.append(session.shown[-1] if session.shown else "")
+        sj.catch_up()
+        runs.append((states, sj.deferred_requests, sj.stage_changes, sj.next_decision_s,
+                     sj.sequencer.time_s, sj.sequencer.time_in_stage_s, sj.sequencer.states,
+                     sj.guard.time_s, sj.guard.violation_count, len(decisions)))
+    every, rested = runs
+    assert rested[:-1] == every[:-1]
+    assert every[2] >= 8  # two cycles and more
+    assert rested[-1] < every[-1] / 2  # most decisions were skipped

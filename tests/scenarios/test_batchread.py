@@ -78,3 +78,47 @@ def test_one_reader_per_lane(tmp_path: Path) -> None:
         session.read_lanes(groups[2])
         with pytest.raises(RuntimeError, match="one tuple at a time"):
             session.read_lanes_many(groups[2:4])
+
+
+_ARRAY_FIELDS = ("stopline_count", "upstream_count", "occupancy", "presence", "gap_s", "queue",
+                 "bus_count", "upstream_occupancy")
+
+
+@pytest.mark.parametrize("net", ["grid", "hauptbahnhof"])
+def test_lane_arrays_equal_the_readings(tmp_path: Path, net: str) -> None:
+    """``read_lane_arrays`` holds the readings' values lane by lane; what it is told not to
+    read (occupancies, buses) is zero and leaves the rest unchanged."""
+    from scenarios.scenario import load_scenario
+
+    if net == "grid":
+        scenario = load_scenario(str(make_grid(tmp_path / "grid")))
+        groups = [j.detectors for j in scenario.junctions]
+    else:
+        scenario = load_scenario(net)
+        lanes = scenario.junctions[0].detectors
+        groups = [lanes[:len(lanes) // 2], lanes[len(lanes) // 2:]]
+    runs: dict[str, list[list]] = {}
+    for how in ("readings", "arrays", "lean"):
+        rows: list[list] = []
+        with scenario.session(seed=1, duration_s=300 if net == "grid" else 900,
+                              out_dir=tmp_path / how) as session:
+            while not session.finished():
+                session.step()
+                if how == "readings":
+                    got = [r for rs in session.read_lanes_many(groups) for r in rs]
+                    rows.append([[getattr(r, f) for r in got] for f in _ARRAY_FIELDS])
+                else:
+                    a = session.read_lane_arrays(groups, occupancy=how == "arrays",
+                                                 buses=how == "arrays")
+                    rows.append([getattr(a, f).tolist() for f in _ARRAY_FIELDS])
+        runs[how] = rows
+    assert runs["arrays"] == runs["readings"]
+    lean_zero = {"occupancy", "upstream_occupancy", "bus_count"}
+    for full, lean in zip(runs["readings"], runs["lean"], strict=True):
+        for name, values, lean_values in zip(_ARRAY_FIELDS, full, lean, strict=True):
+            assert lean_values == ([0] * len(values) if name in lean_zero else values), name
+    flat = [sum(row[_ARRAY_FIELDS.index(name)]) for row in runs["readings"]
+            for name in ("occupancy", "stopline_count")]
+    assert sum(flat) > 50
+    if net != "grid":
+        assert sum(sum(row[_ARRAY_FIELDS.index("bus_count")]) for row in runs["readings"]) > 0

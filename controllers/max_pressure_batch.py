@@ -1,0 +1,188 @@
+"""Max-pressure control of many junctions at once (see :mod:`controllers.batch`).
+
+:class:`MaxPressureBatch` makes the decisions of one :class:`MaxPressureController` per
+junction sharing one :class:`~controllers.max_pressure.QueueBoard`: the demand estimate
+(:class:`~controllers.estimators.DemandEstimator`), the downstream queues, the lane and
+stage pressures and the discharge test are numpy operations over all lanes; per junction
+only the scalar choice remains. The board is read as the junctions read it one after
+another: an outgoing lane of a junction that decided earlier in the same step has its
+new queue, of one that decides later its previous one. It reads neither occupancies nor
+bus counts.
+
+Covered: the plain loops profile, ``arrow_call_s`` 0 (no partial-only calls), one board
+shared by all the junctions and nobody else, the same decision interval everywhere;
+:meth:`supports` says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from controllers.base import StageRequest
+from controllers.batch import BatchLanes, JunctionState, hold
+from controllers.max_pressure import SPILLBACK_VEH, MaxPressureController
+from scenarios.batchread import LaneArrays
+
+
+class MaxPressureBatch:
+    """:class:`MaxPressureController` s of several junctions, deciding together.
+
+    ``controllers`` are fresh (never asked to decide) and share one board; their lanes are
+    taken in order, junction after junction, as :meth:`decide` expects its arrays.
+    """
+
+    @staticmethod
+    def supports(controllers: Sequence[object], step_s: float) -> bool:
+        """Whether these controllers can decide as a batch: all max-pressure with one
+        board and one decision interval, without partial-only calls."""
+        mp = [c for c in controllers if type(c) is MaxPressureController]
+        if not mp or len(mp) != len(controllers):
+            return False
+        return all(c.params.arrow_call_s == 0 and c.board is mp[0].board
+                   and c.decision_interval_s == mp[0].decision_interval_s for c in mp)
+
+    def __init__(self, controllers: Sequence[MaxPressureController]) -> None:
+        if not self.supports(controllers, math.inf):
+            raise ValueError("MaxPressureBatch needs max-pressure controllers with one board "
+                             "and one decision interval, without arrow calls")
+        self.controllers = tuple(controllers)
+        self.lanes = lanes = BatchLanes([c.map for c in controllers],
+                                       [c._queues._between for c in controllers])
+        maps = lanes.maps
+        n_lanes = lanes.bounds[-1]
+        sizes = np.diff(lanes.bounds)
+        index = {lane: k for k, lane in enumerate(lane for m in maps for lane in m.lane_ids)}
+        # downstream: per lane its outgoing lanes (in order) that some junction publishes
+        out_lane, out_of, out_count = [], [], []
+        for k, lane in enumerate(lane for c in controllers for lane in c.info.lanes):
+            outs = lane.outgoing or ("",)
+            out_count.append(len(outs))
+            for o in outs:
+                if o and o in index:
+                    out_lane.append(k)
+                    out_of.append(index[o])
+        self._out_lane = np.array(out_lane, np.int64)
+        self._out_of = np.array(out_of, np.int64)
+        self._out_later = lanes.jol[self._out_of] > lanes.jol[self._out_lane]
+        self._out_count = np.array(out_count, float)
+        self._board = np.zeros(n_lanes)  # the previous decision's published queues
+        self._board_s = np.full(n_lanes, -math.inf)
+        self._max_age = controllers[0].board.max_age_s
+        # stage pressure: a stage's lanes weighted by their share (0 for partial-only)
+        self._stage_lane, self._stage_cell = lanes.pairs(
+            [[m.lanes_of_stage[s] for s in range(m.n_stages)] for m in maps])
+        self._share = np.array([
+            (m.share[s] if m.share else {}).get(i, 1.0)
+            for m in maps for s in range(m.n_stages) for i in m.lanes_of_stage[s]], float)
+        self._full_lane, self._full_cell = lanes.pairs([[m.full(s) for s in range(m.n_stages)]
+                                                        for m in maps])
+        self._part_lane, self._part_cell = lanes.pairs(
+            [[[i for i in m.lanes_of_stage[s] if i not in m.full_sets[s]]
+              for s in range(m.n_stages)] for m in maps])
+        est = [c._queues for c in controllers]
+        self._rate = np.zeros(n_lanes)
+        self._est = np.zeros(n_lanes)
+        self._last_t: float | None = None
+        self._window = est[0]._window
+        self._est_idle = np.repeat([e._idle_reset_s for e in est], sizes).astype(float)
+        self._est_cap = np.repeat([e._cap for e in est], sizes).astype(float)
+        if len({e._window for e in est}) != 1:
+            raise ValueError("MaxPressureBatch needs one demand rate window")
+        params = [c.params for c in controllers]
+        self._gap = np.repeat([p.discharge_gap_s for p in params], sizes).astype(float)
+        self._stuck = np.repeat([2.0 * p.blocked_s for p in params], sizes).astype(float)
+        #: the last decision's per-lane demand and downstream queue (for tests)
+        self.upstream = self.down = np.zeros(n_lanes)
+
+    def decide(self, now: float, states: Sequence[JunctionState], lanes: LaneArrays
+               ) -> list[StageRequest]:
+        """Every junction's request at ``now`` (what each controller's ``decide`` would
+        return for an observation of its state and its lanes' readings)."""
+        batch = self.lanes
+        _, since_count, between = batch.observe(now, states, lanes)
+        green = batch.full_now
+        upstream = self._demand(now, between, lanes, green)
+        # the board: this step's queue for junctions up to the reader, else the previous
+        fresh = (now - self._board_s >= 0) & (now - self._board_s <= self._max_age)
+        old = np.where(fresh, self._board, 0.0)
+        seen = np.where(self._out_later, old[self._out_of], upstream[self._out_of])
+        down = np.bincount(self._out_lane, weights=seen, minlength=len(upstream))
+        down = down / self._out_count
+        self._board, self._board_s = upstream, np.full(len(upstream), now)
+        self.upstream, self.down = upstream, down
+        lane_pressure = upstream - down
+        cells = batch.cells
+        pressure = np.bincount(self._stage_cell,
+                               weights=self._share * lane_pressure[self._stage_lane],
+                               minlength=cells)
+        in_stage = np.array([st.time_in_stage_s for st in states])[batch.jol]
+        gap = self._gap
+        flowing = (lanes.gap_s < gap) & ((down < SPILLBACK_VEH)
+                                         | (np.minimum(in_stage, since_count) < self._stuck))
+        discharging = ((np.bincount(self._full_cell, weights=flowing[self._full_lane],
+                                    minlength=cells) > 0)
+                       | (np.bincount(self._part_cell,
+                                      weights=(since_count < gap)[self._part_lane],
+                                      minlength=cells) > 0))
+        return [self._decide(j, st, now, pressure, discharging)
+                for j, st in enumerate(states)]
+
+    def _demand(self, now: float, between: np.ndarray, lanes: LaneArrays, green: np.ndarray
+                ) -> np.ndarray:
+        """``DemandEstimator.update`` of every lane (loops only)."""
+        dt = 1.0 if self._last_t is None else max(now - self._last_t, 0.0)
+        self._last_t = now
+        alpha = min(1.0, dt / self._window) if dt > 0 else 0.0
+        if dt > 0:
+            self._rate += alpha * (lanes.upstream_count / dt - self._rate)
+        presence = lanes.presence
+        est = np.where(green, self._est - lanes.stopline_count, self._est + self._rate * dt)
+        est = np.where(green & (lanes.gap_s >= self._est_idle) & ~presence, 0.0, est)
+        floor = between + np.where(presence, 1.0, 0.0)
+        self._est = np.minimum(np.maximum(est, floor), self._est_cap)
+        return self._est.copy()
+
+    def _decide(self, j: int, st: JunctionState, now: float, pressure: np.ndarray,
+                discharging: np.ndarray) -> StageRequest:
+        """:meth:`MaxPressureController.decide` after its estimators, for junction ``j``."""
+        stage = st.stage
+        if stage is None:
+            return hold(st)
+        c = self.controllers[j]
+        m, p = c.map, c.params
+        if st.time_in_stage_s < c.limits.min_green[stage]:
+            return StageRequest(stage, "min green")
+        n = m.n_stages
+        others = [s for s in range(n) if s != stage]
+        if not others:
+            return StageRequest(stage, "single stage")
+        base = j * self.lanes.width
+        pressures = []
+        for s in range(n):
+            if not m.lanes_of_stage[s]:
+                pressures.append(p.recall_pressure)
+            elif m.partial_only_stages[s]:
+                pressures.append(0.0)
+            else:
+                pressures.append(float(pressure[base + s]))
+        red = self.lanes.red_s
+        if p.age_s > 0:
+            pressures = [q * (1.0 + red(j, s, now) / p.age_s) if s != stage and q > 0 else q
+                         for s, q in enumerate(pressures)]
+        best = max(others, key=lambda s: (pressures[s], -((s - stage) % n)))
+        if p.max_red_s > 0:
+            starved = [s for s in others if (pressures[s] > 0 or not m.partial_only_stages[s])
+                       and red(j, s, now) >= p.max_red_s]
+            if starved:
+                return StageRequest(max(starved, key=lambda s: red(j, s, now)), "max red")
+        t = st.time_in_stage_s
+        if t >= c.limits.max_for(self.lanes.previous[j], stage) and pressures[best] > 0:
+            return StageRequest(best, "max green")
+        if discharging[base + stage]:
+            return StageRequest(stage, "queue discharging")
+        if pressures[best] > pressures[stage] + p.hysteresis:
+            return StageRequest(best, f"pressure {pressures[best]:.1f} > {pressures[stage]:.1f}")
+        return StageRequest(stage, "highest pressure")
