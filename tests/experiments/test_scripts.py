@@ -149,3 +149,46 @@ def test_rollout_scripts_refuse_bad_input_in_one_line(tmp_path: Path, capsys) ->
     assert pool.main([str(b), str(a), "--out", str(tmp_path / "p")]) == 2
     assert "already holds" in capsys.readouterr().err
     assert (tmp_path / "p" / "labels.npz").read_bytes() == before
+
+
+def _policy_json(folder: Path, history: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "policy.json"
+    path.write_text(json.dumps({"scenario": "westentor",
+                                "training": {"validation": history}}), encoding="utf-8")
+    return path
+
+
+def test_plot_training_draws_every_validation(tmp_path: Path, capsys) -> None:
+    ppo = _policy_json(tmp_path / "ppo", [
+        {"phase": "warm start (actuated)", "wall_s": 60.0, "mean_delay_with_backlog_s": 52.0,
+         "checkpoint": "ckpt_0.zip"},
+        {"phase": "x0.8-1.0", "wall_s": 600.0, "mean_delay_with_backlog_s": 50.5,
+         "checkpoint": "ckpt_100.zip"}])
+    ppo_spec = json.loads(ppo.read_text())
+    ppo_spec["training"]["selected_checkpoint"] = "ckpt_100.zip"
+    ppo.write_text(json.dumps(ppo_spec))
+    rollout = _policy_json(tmp_path / "rollout", [
+        {"name": "warm start (actuated)", "wall_s": 80.0, "mean_total_delay_s": 49.0},
+        {"name": "round 1", "wall_s": 1500.0, "mean_total_delay_s": 47.0},
+        {"name": "round 1", "wall_s": 1560.0, "mean_total_delay_s": 46.0}])
+    out = tmp_path / "curves.png"
+    code = script("plot_training").main([str(ppo), str(rollout), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert "ppo: westentor: 2 validations over 10 min, warm start 52.00 s, selected 50.50 s" in text
+    assert ("rollout: westentor: 3 validations over 26 min, warm start 49.00 s, "
+            "selected 46.00 s") in text
+    # an existing plot is kept unless --force
+    before = out.read_bytes()
+    code = script("plot_training").main([str(ppo), "--out", str(out)])
+    assert code == 2 and "--force" in capsys.readouterr().err and out.read_bytes() == before
+
+
+def test_plot_training_without_history_is_one_line(tmp_path: Path, capsys) -> None:
+    bare = _policy_json(tmp_path / "bare", [])
+    code = script("plot_training").main([str(bare), "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no validation history" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()
