@@ -12,11 +12,12 @@ The copy is taken with ``os.fork()``: the child process holds an exact copy of S
 (libsumo runs in-process: vehicles, RNG states, detectors) and of the Python side
 (actuated controller, envelope, sequencer, guard, loop counters), plays one branch and
 sends its cost back through a pipe. So two identical branches give identical costs
-(tested), and nothing has to be saved or restored by hand. One child runs at a time (one
-SUMO process busy). POSIX only; the child never touches torch (the base policy is a
-:class:`NumpyActor`). Children share the parent's open output files, so the tripinfo of a
-labelling episode is garbled: labelling never reads it (costs come from the simulation
-itself), and evaluation runs never fork.
+(tested), and nothing has to be saved or restored by hand. Within an episode one child
+runs at a time; episodes run in parallel, each in a fresh worker process
+(:func:`collect_labels`, ``workers``). POSIX only; the child never touches torch (the
+base policy is a :class:`NumpyActor`). Children share the parent's open output files,
+so the tripinfo of a labelling episode is garbled: labelling never reads it (costs come
+from the simulation itself), and evaluation runs never fork.
 """
 
 from __future__ import annotations
@@ -252,27 +253,86 @@ def label_episode(scenario: Scenario, config: EnvConfig, seed: int, demand_scale
     return out
 
 
-def collect_labels(scenario: Scenario, config: EnvConfig, base: BasePolicy,
-                   rollout: RolloutConfig, rng: np.random.Generator, episodes: int,
-                   demand_range: tuple[float, float] = (0.8, 1.2),
-                   wall_budget_s: float = float("inf"), junction: str | None = None
-                   ) -> LabelSet:
-    """Label ``episodes`` episodes on fresh training seeds (``[TRAIN_SEED_MIN,
-    TRAIN_SEED_MAX)``, never a validation or test seed), each with a demand scale drawn
-    from ``demand_range``; stops early when the wall budget is used up."""
+@dataclass(frozen=True)
+class EpisodeTask:
+    """One labelling episode, as a worker process receives it (picklable).
+
+    ``rng_seed`` seeds the episode's own generator (which points are labelled,
+    exploration), so an episode's labels depend only on its task, never on which worker
+    ran it or when.
+    """
+
+    index: int
+    config: EnvConfig
+    seed: int
+    demand_scale: float
+    rng_seed: int
+    base: BasePolicy
+    rollout: RolloutConfig
+    junction: str | None
+
+
+def label_task(task: EpisodeTask) -> tuple[LabelSet, float]:
+    """Label one episode (run in a fresh worker process by :func:`collect_labels`);
+    returns its labels and its wall seconds."""
+    from scenarios.scenario import load_scenario
+
     started = time.perf_counter()
-    out = LabelSet()
+    scenario = load_scenario(task.config.scenario)
+    got = label_episode(scenario, task.config, task.seed, task.demand_scale, task.base,
+                        task.rollout, np.random.default_rng(task.rng_seed), task.junction)
+    return got, time.perf_counter() - started
+
+
+def episode_tasks(config: EnvConfig, base: BasePolicy, rollout: RolloutConfig,
+                  rng: np.random.Generator, episodes: int,
+                  demand_range: tuple[float, float], junction: str | None
+                  ) -> list[EpisodeTask]:
+    """The labelling episodes of a round, all drawn from ``rng`` up front: training seed
+    (``[TRAIN_SEED_MIN, TRAIN_SEED_MAX)``, never a validation or test seed), demand scale
+    from ``demand_range``, the episode's own generator seed."""
+    out = []
     for k in range(episodes):
-        if time.perf_counter() - started > wall_budget_s:
-            log.info("label budget used up after %d episodes", k)
-            break
         seed = int(rng.integers(TRAIN_SEED_MIN, TRAIN_SEED_MAX))
         scale = float(rng.uniform(*demand_range))
-        got = label_episode(scenario, config, seed, scale, base, rollout, rng, junction)
-        out.extend(got)
+        out.append(EpisodeTask(k, config, seed, scale, int(rng.integers(0, 2**63 - 1)), base,
+                               rollout, junction))
+    return out
+
+
+def collect_labels(config: EnvConfig, base: BasePolicy, rollout: RolloutConfig,
+                   rng: np.random.Generator, episodes: int,
+                   demand_range: tuple[float, float] = (0.8, 1.2),
+                   wall_budget_s: float = float("inf"), junction: str | None = None,
+                   workers: int = 2) -> LabelSet:
+    """Label ``episodes`` episodes (:func:`episode_tasks`), ``workers`` at a time, each in
+    a fresh process that forks its own branch children. No episode starts once the wall
+    budget is used up, nor one that would end past it by the longest episode's duration so
+far. The points come in episode order: the same ``rng`` state gives the
+    same labels whatever the number of workers or their timing."""
+    from controllers.rl.procs import fresh_map
+
+    started = time.perf_counter()
+    tasks = episode_tasks(config, base, rollout, rng, episodes, demand_range, junction)
+
+    longest = [0.0]  # the longest episode so far: none starts that would overrun
+
+    def keep_going() -> bool:
+        return time.perf_counter() - started + longest[0] <= wall_budget_s
+
+    got: dict[int, LabelSet] = {}
+    for k, (labels, seconds) in fresh_map(label_task, tasks, workers, keep_going):
+        got[k] = labels
+        longest[0] = max(longest[0], seconds)
+        t = tasks[k]
         log.info("episode %d (seed %d, demand x%.2f): %d points, labels %s, %.0f s",
-                 k + 1, seed, scale, len(got), got.label_counts(),
+                 k + 1, t.seed, t.demand_scale, len(labels), labels.label_counts(),
                  time.perf_counter() - started)
+    if len(got) < episodes:
+        log.info("label budget used up after %d of %d episodes", len(got), episodes)
+    out = LabelSet()
+    for k in sorted(got):
+        out.extend(got[k])
     return out
 
 

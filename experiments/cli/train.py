@@ -43,7 +43,7 @@ _RESIDUAL_ONLY = ("val_seeds", "test_seeds", "follow_bias", "critic_steps", "hol
 #: options of ``--method rollout`` only (and the PPO options it does not use)
 _ROLLOUT_ONLY = ("rounds", "label_episodes", "horizon", "margin", "sample_share", "fit",
                  "max_seed_loss")
-_NOT_ROLLOUT = ("steps", "envs", "critic_steps", "sensor_noise", "sensor_dropout",
+_NOT_ROLLOUT = ("steps", "critic_steps", "sensor_noise", "sensor_dropout",
                 "demand_jitter", "reward")
 
 
@@ -150,7 +150,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=_positive_int, default=100_000,
                    help="total decisions over all environments (default: 100000)")
     p.add_argument("--envs", type=_positive_int, default=2,
-                   help="parallel environments, one SUMO process each (default: 2)")
+                   help="parallel environments, one SUMO process each; with --method "
+                        "rollout: episodes labelled at once (default: 2)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="training seed")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true",
@@ -208,7 +209,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "run by actuated control (later rounds: by the last fitted policy) "
                         "each action is played from an exact copy of the simulation "
                         "(os.fork) for --horizon seconds, the cheapest becomes the label, "
-                        "and the policy network is fitted to the labels; --steps, --envs, "
+                        "and the policy network is fitted to the labels; --envs episodes are "
+                        "labelled at once, each in its own process; --steps, "
                         "--critic-steps, --reward, --sensor-*, --demand-jitter are unused")
     p.add_argument("--rounds", type=_positive_int, default=2,
                    help="rollout: labelling rounds, each followed by a fit and a validation "
