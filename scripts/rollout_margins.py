@@ -44,7 +44,8 @@ def refit(run: Path, spec: dict) -> tuple[Any, Any, float]:
                    else method["margin_veh_s"])
     z = np.load(run / "labels.npz")
     labels = LabelSet(obs=list(z["obs"]), masks=list(z["masks"]), costs=list(z["costs"]),
-                      labels=[int(x) for x in z["labels"]], seeds=[int(x) for x in z["seeds"]])
+                      labels=[int(x) for x in z["labels"]], seeds=[int(x) for x in z["seeds"]],
+                      junctions=[str(x) for x in z["junctions"]] if "junctions" in z else [])
     seed = int(spec["training"]["seed"]) + 1  # round 1, as train_rollout seeds it
     junction = first_junction(load_scenario(cfg.scenario), spec["training"].get("junction"))
     model = new_model(cfg, junction, 2.5, seed)
@@ -105,7 +106,7 @@ def _main(argv: list[str] | None = None) -> int:
     junction = spec["training"].get("junction")
     scenario = load_scenario(cfg.scenario)
     infos = junction_infos(scenario, junction)
-    extra = {"seeds": spec["seeds"], "envelope": spec["envelope"]}
+    extra = {k: spec[k] for k in ("seeds", "envelope", "applies_to") if k in spec}
     if args.export is not None:
         cand = with_margin(model, fitted, args.export, cfg, junction, 0)
         training = {**spec["training"], "margin_chosen_on_validation": args.export,

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from controllers.rl.config import TRAIN_SEED_MAX, TRAIN_SEED_MIN, EnvConfig
+from controllers.rl.config import ALL, TRAIN_SEED_MAX, TRAIN_SEED_MIN, EnvConfig
 from controllers.rl.features import ENVELOPE_FEATURES
 from controllers.rl.residual import ACTIONS, FOLLOW
 from controllers.rl.rewards import REWARD_SCALE
@@ -96,6 +96,9 @@ class LabelSet:
     costs: list[np.ndarray] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
+    #: the junction (traffic-light id) of each point (empty for label files made before
+    #: corridor labelling)
+    junctions: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -107,6 +110,7 @@ class LabelSet:
         self.costs += other.costs
         self.labels += other.labels
         self.seeds += other.seeds
+        self.junctions += other.junctions
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The set as arrays (``obs``, ``masks``, ``costs``, ``labels``, ``seeds``)."""
@@ -115,7 +119,8 @@ class LabelSet:
                 "masks": np.stack(self.masks) if n else np.zeros((0, 3), dtype=bool),
                 "costs": np.stack(self.costs) if n else np.zeros((0, 3)),
                 "labels": np.asarray(self.labels, dtype=np.int64),
-                "seeds": np.asarray(self.seeds, dtype=np.int64)}
+                "seeds": np.asarray(self.seeds, dtype=np.int64),
+                "junctions": np.asarray(self.junctions, dtype=str)}
 
     def label_counts(self) -> dict[str, int]:
         """How many points carry each label."""
@@ -166,20 +171,27 @@ def in_child(fn: Callable[[], float]) -> float:
     return float(struct.unpack("d", data)[0])
 
 
+def base_actions(sim: Simulation, base: BasePolicy) -> dict[str, int]:
+    """The base policy's action of every agent deciding this second."""
+    return {aid: base(sim.encode(aid, None), sim.mask(aid)) for aid in sim.deciding()}
+
+
 def play_branch(sim: Simulation, aid: str, first: int, base: BasePolicy,
-                horizon_s: float) -> float:
-    """Play ``first`` now and ``base`` afterwards for ``horizon_s`` seconds; return the
-    cost in vehicle-seconds (the simulation's reward must be ``total``). Changes ``sim``:
-    run it in a child (:func:`in_child`) to keep the state."""
+                horizon_s: float, others: dict[str, int] | None = None) -> float:
+    """Play ``first`` at ``aid`` now (every other deciding agent plays ``others``, its
+    base action) and ``base`` everywhere afterwards for ``horizon_s`` seconds; return the
+    cost in vehicle-seconds over every agent's approaches (the simulation's reward must
+    be ``total``). Changes ``sim``: run it in a child (:func:`in_child`) to keep the
+    state."""
     sim.stop_at_s = sim.time_s + horizon_s
     cost = 0.0
-    action = first
+    actions = {**(others or {}), aid: first}
     while True:
-        sim.advance({aid: action})
-        cost -= sim.reward(aid) * REWARD_SCALE
+        sim.advance(actions)
+        cost -= sim.reward() * REWARD_SCALE
         if sim.done or sim.time_s >= sim.stop_at_s:
             return cost
-        action = base(sim.encode(aid, None), sim.mask(aid))
+        actions = base_actions(sim, base)
 
 
 def distinct_actions(sim: Simulation, aid: str) -> list[int]:
@@ -200,10 +212,11 @@ def distinct_actions(sim: Simulation, aid: str) -> list[int]:
     return out
 
 
-def branch_costs(sim: Simulation, aid: str, base: BasePolicy, horizon_s: float
-                 ) -> np.ndarray:
-    """Cost of every valid action at the current decision point (NaN where masked); an
-    action with the same request as an earlier one gets that one's cost."""
+def branch_costs(sim: Simulation, aid: str, base: BasePolicy, horizon_s: float,
+                 others: dict[str, int] | None = None) -> np.ndarray:
+    """Cost of every valid action of ``aid`` at the current decision point (NaN where
+    masked; the other deciding agents play ``others``); an action with the same request
+    as an earlier one gets that one's cost."""
     decision = sim.agents[aid].decision
     costs = np.full(len(ACTIONS), np.nan)
     if decision is None:
@@ -214,40 +227,53 @@ def branch_costs(sim: Simulation, aid: str, base: BasePolicy, horizon_s: float
             continue
         stage = decision.request(a).stage
         if stage not in by_stage:
-            by_stage[stage] = in_child(partial(play_branch, sim, aid, a, base, horizon_s))
+            by_stage[stage] = in_child(partial(play_branch, sim, aid, a, base, horizon_s,
+                                               others))
         costs[a] = by_stage[stage]
     return costs
+
+
+def agent_ids(scenario: Scenario, junction: str | None) -> tuple[str, ...]:
+    """The junctions under the policy: one (default: the first), or ``all``."""
+    if junction == ALL:
+        return tuple(j.tls for j in scenario.junctions)
+    return (junction or scenario.junctions[0].tls,)
 
 
 def label_episode(scenario: Scenario, config: EnvConfig, seed: int, demand_scale: float,
                   base: BasePolicy, rollout: RolloutConfig, rng: np.random.Generator,
                   junction: str | None = None) -> LabelSet:
-    """Run one episode under ``base`` and label a share of its decision points."""
+    """Run one episode under ``base`` and label a share of its decision points.
+
+    With ``junction="all"`` every junction of the scenario runs its own actuated envelope
+    and the one (shared) base policy; a decision point of any junction may be sampled;
+    its branches change that junction's action only (the others play the base policy)
+    and cost the growth of total delay over all junctions' approaches.
+    """
     cfg = replace(config, reward="total", episode_metrics=False, demand_seeds=(),
                   demand_jitter=0.0)
-    aid = junction or scenario.junctions[0].tls
-    sim = Simulation(scenario, cfg, (aid,))
+    sim = Simulation(scenario, cfg, agent_ids(scenario, junction))
     out = LabelSet()
     try:
         sim.start(rng, {"demand_seed": seed, "demand_scale": demand_scale})
-        sim.reward(aid)
+        sim.reward()
         while not sim.done:
-            obs = sim.encode(aid, None)
-            mask = sim.mask(aid)
-            action = base(obs, mask)
-            if len(distinct_actions(sim, aid)) > 1 and rng.random() < rollout.sample_share:
-                costs = branch_costs(sim, aid, base, rollout.horizon_s)
-                label = choose_label(costs, rollout.margin_veh_s)
-                out.obs.append(obs.copy())
-                out.masks.append(mask.copy())
-                out.costs.append(costs)
-                out.labels.append(label)
-                out.seeds.append(seed)
-            if rollout.explore > 0 and rng.random() < rollout.explore:
-                valid = np.flatnonzero(mask)
-                action = int(rng.choice(valid))
-            sim.advance({aid: action})
-            sim.reward(aid)
+            actions = base_actions(sim, base)
+            for aid in actions:
+                if len(distinct_actions(sim, aid)) > 1 and rng.random() < rollout.sample_share:
+                    costs = branch_costs(sim, aid, base, rollout.horizon_s, actions)
+                    out.obs.append(sim.encode(aid, None).copy())
+                    out.masks.append(sim.mask(aid).copy())
+                    out.costs.append(costs)
+                    out.labels.append(choose_label(costs, rollout.margin_veh_s))
+                    out.seeds.append(seed)
+                    out.junctions.append(aid)
+            if rollout.explore > 0:
+                for aid in actions:
+                    if rng.random() < rollout.explore:
+                        actions[aid] = int(rng.choice(np.flatnonzero(sim.mask(aid))))
+            sim.advance(actions)
+            sim.reward()
     finally:
         sim.close()
     return out

@@ -271,7 +271,7 @@ class TrainResult:
 def _export_residual(cfg: TrainConfig, infos: list, rec: dict, training: dict,
                      val_seeds: tuple[int, ...], test_seeds: tuple[int, ...]) -> TrainResult:
     """Export a residual-mode model (ONNX + policy.json with its seed sets) and save it."""
-    extra = policy_extra(cfg.env, val_seeds, test_seeds)
+    extra = policy_extra(cfg.env, val_seeds, test_seeds, cfg.junction)
     onnx_path, json_path = export_policy(rec["model"], "ppo", cfg.env, infos, cfg.out,
                                          training, extra)
     rec["model"].save(cfg.out / "model.zip")
@@ -318,9 +318,12 @@ def _train_residual(cfg: TrainConfig, infos: list, progress: bool) -> TrainResul
 
 def _train_rollout(cfg: TrainConfig, plan: RolloutPlan, infos: list) -> TrainResult:
     """The residual mode trained by rollout labels (selection on validation, test once)."""
-    if cfg.algo != "ppo" or cfg.resume or cfg.junction == ALL:
-        raise ConfigError("--method rollout trains the residual action mode of one junction "
-                          "(--algo ppo, no --resume)")
+    if cfg.algo != "ppo" or cfg.resume:
+        raise ConfigError("--method rollout trains the residual action mode (--algo ppo, no "
+                          "--resume)")
+    if len({len(i.stage_names) for i in infos}) > 1:
+        raise ConfigError("--junction all with --method rollout needs junctions with equal "
+                          "stage counts (the labelled observations are stacked)")
     rec = train_rollout(cfg, plan)
     r = plan.rollout
     training = {
@@ -368,9 +371,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     if not infos:
         raise ConfigError(f"scenario {scenario.name!r} has no junction {tls!r} (junctions: "
                           f"{', '.join(j.tls for j in scenario.junctions)}, or 'all')")
-    if tls == ALL and not (cfg.algo == "ppo" and cfg.env.encoding == "stage"):
+    rollout = cfg.env.action_mode == "residual" and cfg.rollout is not None
+    if tls == ALL and not rollout and not (cfg.algo == "ppo" and cfg.env.encoding == "stage"):
         raise ConfigError("--junction all trains one shared policy: needs --algo ppo with the "
-                          "stage encoding")
+                          "stage encoding, or --method rollout")
     if cfg.env.action_mode == "residual" and cfg.rollout is not None:
         return _train_rollout(cfg, cfg.rollout, infos)
     if cfg.env.action_mode == "residual":

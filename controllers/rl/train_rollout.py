@@ -227,10 +227,11 @@ def select(history: list[dict], max_seed_loss: float) -> int:
 
 
 def save_labels(labels: LabelSet, path: Any) -> None:
-    """Write the labelled points to an ``.npz`` file (obs, masks, costs, labels, seeds)."""
+    """Write the labelled points to an ``.npz`` file (obs, masks, costs, labels, seeds,
+    junctions)."""
     a = labels.arrays()
     np.savez_compressed(path, obs=a["obs"], masks=a["masks"], costs=a["costs"],
-                        labels=a["labels"], seeds=a["seeds"])
+                        labels=a["labels"], seeds=a["seeds"], junctions=a["junctions"])
 
 
 def new_model(env_config: Any, junction: str | None, follow_bias: float, seed: int) -> Any:
@@ -269,14 +270,20 @@ def read_rollout_run(run: Path) -> tuple[dict, list[dict]]:
 FIT_RESERVE_S = 60.0
 
 
-def policy_extra(env_config: Any, val_seeds: tuple[int, ...], test_seeds: tuple[int, ...]
-                 ) -> dict[str, Any]:
+def policy_extra(env_config: Any, val_seeds: tuple[int, ...], test_seeds: tuple[int, ...],
+                 junction: str | None = None) -> dict[str, Any]:
     """The ``policy.json`` fields of a residual policy besides its training record: the
-    three seed sets and the envelope (read by the ``rl`` controller)."""
-    return {"seeds": {"train": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
-                      "validation": list(val_seeds), "test": list(test_seeds)},
-            "envelope": {"actuated": "default ActuatedParams",
-                         "hold_extra_s": env_config.hold_extra_s}}
+    three seed sets, the envelope (read by the ``rl`` controller) and, for a policy
+    trained on every junction at once, ``applies_to: all`` (``shared`` is set by the
+    export: the ``rl`` controller runs it at every junction whose layout it lists)."""
+    out: dict[str, Any] = {
+        "seeds": {"train": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
+                  "validation": list(val_seeds), "test": list(test_seeds)},
+        "envelope": {"actuated": "default ActuatedParams",
+                     "hold_extra_s": env_config.hold_extra_s}}
+    if junction == ALL:
+        out["applies_to"] = ALL
+    return out
 
 
 def junction_infos(scenario: Any, junction: str | None) -> list[Any]:
@@ -310,7 +317,7 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     scenario = load_scenario(cfg.env.scenario)
     infos = junction_infos(scenario, cfg.junction)
-    extra = policy_extra(cfg.env, plan.val_seeds, plan.test_seeds)
+    extra = policy_extra(cfg.env, plan.val_seeds, plan.test_seeds, cfg.junction)
     rng = np.random.default_rng(cfg.seed)
     history: list[dict] = []
     models: list[Any] = []

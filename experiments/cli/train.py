@@ -80,10 +80,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     find_spec(args.scenario)  # one-line error for an unknown scenario
     residual = args.action_mode == "residual"
-    if args.method == "rollout" and (not residual or args.algo != "ppo" or args.resume
-                                     or args.junction == "all"):
-        raise ConfigError("--method rollout trains the residual action mode of one junction "
-                          "(--algo ppo, no --resume)")
+    if args.method == "rollout" and (not residual or args.algo != "ppo" or args.resume):
+        raise ConfigError("--method rollout trains the residual action mode (--algo ppo, no "
+                          "--resume)")
     for key, value in mode_defaults(args.action_mode).items():
         option = key.removesuffix("_s")  # decision_interval_s -> --decision-interval
         if getattr(args, option) is None:
@@ -143,8 +142,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", required=True, help="registered scenario name")
     p.add_argument("--junction", default=None,
                    help="traffic-light id (default: the first); 'all': one shared policy for "
-                        "every junction of the scenario, all under it at once (PPO, stage "
-                        "encoding, equal stage counts)")
+                        "every junction of the scenario, all under it at once (PPO with the "
+                        "stage encoding, or --method rollout on the residual mode; equal "
+                        "stage counts)")
     p.add_argument("--algo", choices=("ppo", "dqn"), default="ppo",
                    help="ppo: shared stage-scoring policy; dqn: MLP Q-network (default: ppo)")
     p.add_argument("--steps", type=_positive_int, default=100_000,

@@ -267,3 +267,57 @@ def test_margins_script_scores_like_ampel_run(rollout_policy: Path, tmp_path: Pa
     assert results[100000.0]["mean_total_delay_s"] == warm["mean_total_delay_s"]
     got = ampel_run_summary(rollout_policy / "margins" / "0" / "policy.onnx", 11, tmp_path / "m0")
     assert results[0.0]["per_seed"][0]["mean_total_delay_s"] == got["mean_total_delay_s"]
+
+
+@pytest.fixture(scope="module")
+def werler(ampel_cache):
+    from scenarios.scenario import load_scenario
+
+    return load_scenario("werler_strasse")
+
+
+@pytest.mark.slow
+def test_corridor_labels_branch_one_junction_at_a_time(werler) -> None:
+    """With ``junction="all"`` every junction runs its envelope under the shared base
+    policy; decision points of several junctions are labelled; a branch changes one
+    junction's action and is costed over the whole corridor (identical branches cost the
+    same)."""
+    from controllers.rl.rollout_labels import (
+        RolloutConfig,
+        base_actions,
+        distinct_actions,
+        follow_policy,
+        in_child,
+        label_episode,
+        play_branch,
+    )
+    from controllers.rl.sim import Simulation
+
+    cfg = EnvConfig(scenario="werler_strasse", reward="backlog", episode_s=200, **RESIDUAL)
+    rollout = RolloutConfig(horizon_s=15.0, margin_veh_s=1.0, sample_share=0.3)
+    got = label_episode(werler, cfg, 4242, 1.0, follow_policy, rollout,
+                        np.random.default_rng(3), "all").arrays()
+    tls = {j.tls for j in werler.junctions}
+    assert len(tls) == 4 and len(set(got["junctions"].tolist())) >= 2
+    assert set(got["junctions"].tolist()) <= tls
+    assert np.isfinite(got["costs"][:, 0]).all()
+    # a branch from a corridor state: the corridor cost covers every junction's lanes
+    sim = Simulation(werler, EnvConfig(scenario="werler_strasse", reward="total",
+                                       episode_s=400, episode_metrics=False, **RESIDUAL),
+                     tuple(sorted(tls, key=[j.tls for j in werler.junctions].index)))
+    try:
+        sim.start(np.random.default_rng(0), {"demand_seed": 77})
+        sim.reward()
+        while sim.time_s < 150 or not any(len(distinct_actions(sim, a)) > 1
+                                           for a in sim.deciding()):
+            sim.advance(base_actions(sim, follow_policy))
+            sim.reward()
+        aid = next(a for a in sim.deciding() if len(distinct_actions(sim, a)) > 1)
+        others = base_actions(sim, follow_policy)
+        costs = [[in_child(lambda a=a: play_branch(sim, aid, a, follow_policy, 40.0, others))
+                  for a in distinct_actions(sim, aid)] for _ in range(2)]
+        assert costs[0] == costs[1] and all(c > 0 for c in costs[0])
+        assert len(sim._total.lanes) == sum(  # type: ignore[union-attr]
+            sum(not ln.is_bicycle for ln in j.info.lanes) for j in werler.junctions)
+    finally:
+        sim.close()
