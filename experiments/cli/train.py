@@ -127,7 +127,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     which = "selected checkpoint, test seeds" if residual else "final policy"
     print(f"  held-out seeds {ev['seeds']}: mean delay {ev['mean_delay_s']:.1f} s "
           f"({args.eval_episode:g} s episodes, {which})")
-    print(f"  written: {result.onnx}, {result.spec}, TensorBoard logs in {out / 'tensorboard'}")
+    if residual and args.method == "rollout":
+        print(f"  written: {result.onnx}, {result.spec}, candidates in {out / 'candidates'}")
+    else:
+        print(f"  written: {result.onnx}, {result.spec}, TensorBoard logs in "
+              f"{out / 'tensorboard'}")
     return 0
 
 
