@@ -303,7 +303,7 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
     ``rl`` controller with its runtime fallback, one fresh process per run, ``cfg.envs``
     at a time (exactly what ``ampel run --controller rl`` reports for that file).
     Labelling stops early enough that the round's fit and the validation of its margins
-    (timed by the warm start's validation) fit into ``plan.wall_budget_s``.
+    (timed by the latest validation) fit into ``plan.wall_budget_s``.
     """
     import torch
 
@@ -349,8 +349,10 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
     labels = LabelSet()
     rounds: list[dict] = []
     margins = plan.margin_list
-    reserve_s = val_s * len(margins) + FIT_RESERVE_S
     for k in range(1, plan.rounds + 1):
+        # keep back the fit and the validations, timed by the latest validation (the
+        # machine's load changes: the warm start's may have run on a busier machine)
+        reserve_s = val_s * len(margins) + FIT_RESERVE_S
         left = plan.wall_budget_s - (time.perf_counter() - started) - reserve_s
         if left <= 0:
             log.info("wall budget used up before round %d", k)
@@ -373,7 +375,7 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
             cand = model if m == margins[0] else with_margin(model, margins[0], m, cfg.env,
                                                              cfg.junction, cfg.seed + k)
             name = f"round {k}" if len(margins) == 1 else f"round {k}, margin {m:g}"
-            validate(cand, name, {**info, "margin_veh_s": m})
+            val_s = validate(cand, name, {**info, "margin_veh_s": m})
         # the next round's base: this round's best margin (within the per-seed bound)
         best = select([history[0], *history[first:]], plan.max_seed_loss)
         base = NumpyActor.from_policy(models[first + max(best, 1) - 1].policy)
