@@ -48,6 +48,8 @@ def pool(runs: list[Path], out: Path) -> int:
         raise ConfigError("runs share a training seed; pool runs labelled on distinct hours")
     out.mkdir(parents=True, exist_ok=True)
     pooled = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
+    if all("junctions" in p for p in parts):  # label files of corridor-aware runs
+        pooled["junctions"] = np.concatenate([p["junctions"] for p in parts])
     spec = specs[0]
     spec["training"] = {**spec["training"], "label_points": int(len(pooled["labels"])),
                         "pooled_from": [str(r) for r in runs],

@@ -14,6 +14,8 @@ from signals.numbers import check_number
 #: evaluation uses seeds below TRAIN_SEED_MIN (held out: never seen in training)
 TRAIN_SEED_MIN = 1000
 TRAIN_SEED_MAX = 2**31 - 1
+#: ``junction=ALL`` trains one shared policy on every junction of the scenario at once
+ALL = "all"
 
 
 def mode_defaults(action_mode: str) -> dict[str, str | float]:

@@ -100,3 +100,26 @@ class RewardMeter:
             value = -self._acc
         self._acc = 0.0
         return value / REWARD_SCALE
+
+
+@dataclass
+class NetworkCostMeter:
+    """The ``total`` reward over several junctions' approach lanes at once: per second,
+    the approach delay rate on ``lanes`` plus the vehicles waiting to enter the network
+    (counted once, not once per junction); divided by :data:`REWARD_SCALE` on collection.
+    With one junction's lanes it equals that junction's ``total`` :class:`RewardMeter`."""
+
+    lanes: tuple[str, ...]
+    _acc: float = field(default=0.0, init=False, repr=False)
+
+    per_tick = True
+
+    def tick(self, session: SumoSession) -> None:
+        """Add one simulation step's cost."""
+        self._acc += session.delay_rate(self.lanes) + session.pending_vehicles()
+
+    def collect(self, session: SumoSession) -> float:
+        """Minus the cost of the interval that just ended / 100 (resets the sum)."""
+        value = -self._acc
+        self._acc = 0.0
+        return value / REWARD_SCALE

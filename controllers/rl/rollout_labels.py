@@ -12,11 +12,12 @@ The copy is taken with ``os.fork()``: the child process holds an exact copy of S
 (libsumo runs in-process: vehicles, RNG states, detectors) and of the Python side
 (actuated controller, envelope, sequencer, guard, loop counters), plays one branch and
 sends its cost back through a pipe. So two identical branches give identical costs
-(tested), and nothing has to be saved or restored by hand. One child runs at a time (one
-SUMO process busy). POSIX only; the child never touches torch (the base policy is a
-:class:`NumpyActor`). Children share the parent's open output files, so the tripinfo of a
-labelling episode is garbled: labelling never reads it (costs come from the simulation
-itself), and evaluation runs never fork.
+(tested), and nothing has to be saved or restored by hand. Within an episode one child
+runs at a time; episodes run in parallel, each in a fresh worker process
+(:func:`collect_labels`, ``workers``). POSIX only; the child never touches torch (the
+base policy is a :class:`NumpyActor`). Children share the parent's open output files,
+so the tripinfo of a labelling episode is garbled: labelling never reads it (costs come
+from the simulation itself), and evaluation runs never fork.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from controllers.rl.config import TRAIN_SEED_MAX, TRAIN_SEED_MIN, EnvConfig
+from controllers.rl.config import ALL, TRAIN_SEED_MAX, TRAIN_SEED_MIN, EnvConfig
 from controllers.rl.features import ENVELOPE_FEATURES
 from controllers.rl.residual import ACTIONS, FOLLOW
 from controllers.rl.rewards import REWARD_SCALE
@@ -95,6 +96,9 @@ class LabelSet:
     costs: list[np.ndarray] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
+    #: the junction (traffic-light id) of each point (empty for label files made before
+    #: corridor labelling)
+    junctions: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -106,6 +110,7 @@ class LabelSet:
         self.costs += other.costs
         self.labels += other.labels
         self.seeds += other.seeds
+        self.junctions += other.junctions
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The set as arrays (``obs``, ``masks``, ``costs``, ``labels``, ``seeds``)."""
@@ -114,7 +119,8 @@ class LabelSet:
                 "masks": np.stack(self.masks) if n else np.zeros((0, 3), dtype=bool),
                 "costs": np.stack(self.costs) if n else np.zeros((0, 3)),
                 "labels": np.asarray(self.labels, dtype=np.int64),
-                "seeds": np.asarray(self.seeds, dtype=np.int64)}
+                "seeds": np.asarray(self.seeds, dtype=np.int64),
+                "junctions": np.asarray(self.junctions, dtype=str)}
 
     def label_counts(self) -> dict[str, int]:
         """How many points carry each label."""
@@ -165,20 +171,27 @@ def in_child(fn: Callable[[], float]) -> float:
     return float(struct.unpack("d", data)[0])
 
 
+def base_actions(sim: Simulation, base: BasePolicy) -> dict[str, int]:
+    """The base policy's action of every agent deciding this second."""
+    return {aid: base(sim.encode(aid, None), sim.mask(aid)) for aid in sim.deciding()}
+
+
 def play_branch(sim: Simulation, aid: str, first: int, base: BasePolicy,
-                horizon_s: float) -> float:
-    """Play ``first`` now and ``base`` afterwards for ``horizon_s`` seconds; return the
-    cost in vehicle-seconds (the simulation's reward must be ``total``). Changes ``sim``:
-    run it in a child (:func:`in_child`) to keep the state."""
+                horizon_s: float, others: dict[str, int] | None = None) -> float:
+    """Play ``first`` at ``aid`` now (every other deciding agent plays ``others``, its
+    base action) and ``base`` everywhere afterwards for ``horizon_s`` seconds; return the
+    cost in vehicle-seconds over every agent's approaches (the simulation's reward must
+    be ``total``). Changes ``sim``: run it in a child (:func:`in_child`) to keep the
+    state."""
     sim.stop_at_s = sim.time_s + horizon_s
     cost = 0.0
-    action = first
+    actions = {**(others or {}), aid: first}
     while True:
-        sim.advance({aid: action})
-        cost -= sim.reward(aid) * REWARD_SCALE
+        sim.advance(actions)
+        cost -= sim.reward() * REWARD_SCALE
         if sim.done or sim.time_s >= sim.stop_at_s:
             return cost
-        action = base(sim.encode(aid, None), sim.mask(aid))
+        actions = base_actions(sim, base)
 
 
 def distinct_actions(sim: Simulation, aid: str) -> list[int]:
@@ -199,10 +212,11 @@ def distinct_actions(sim: Simulation, aid: str) -> list[int]:
     return out
 
 
-def branch_costs(sim: Simulation, aid: str, base: BasePolicy, horizon_s: float
-                 ) -> np.ndarray:
-    """Cost of every valid action at the current decision point (NaN where masked); an
-    action with the same request as an earlier one gets that one's cost."""
+def branch_costs(sim: Simulation, aid: str, base: BasePolicy, horizon_s: float,
+                 others: dict[str, int] | None = None) -> np.ndarray:
+    """Cost of every valid action of ``aid`` at the current decision point (NaN where
+    masked; the other deciding agents play ``others``); an action with the same request
+    as an earlier one gets that one's cost."""
     decision = sim.agents[aid].decision
     costs = np.full(len(ACTIONS), np.nan)
     if decision is None:
@@ -213,66 +227,138 @@ def branch_costs(sim: Simulation, aid: str, base: BasePolicy, horizon_s: float
             continue
         stage = decision.request(a).stage
         if stage not in by_stage:
-            by_stage[stage] = in_child(partial(play_branch, sim, aid, a, base, horizon_s))
+            by_stage[stage] = in_child(partial(play_branch, sim, aid, a, base, horizon_s,
+                                               others))
         costs[a] = by_stage[stage]
     return costs
+
+
+def agent_ids(scenario: Scenario, junction: str | None) -> tuple[str, ...]:
+    """The junctions under the policy: one (default: the first), or ``all``."""
+    if junction == ALL:
+        return tuple(j.tls for j in scenario.junctions)
+    return (junction or scenario.junctions[0].tls,)
 
 
 def label_episode(scenario: Scenario, config: EnvConfig, seed: int, demand_scale: float,
                   base: BasePolicy, rollout: RolloutConfig, rng: np.random.Generator,
                   junction: str | None = None) -> LabelSet:
-    """Run one episode under ``base`` and label a share of its decision points."""
+    """Run one episode under ``base`` and label a share of its decision points.
+
+    With ``junction="all"`` every junction of the scenario runs its own actuated envelope
+    and the one (shared) base policy; a decision point of any junction may be sampled;
+    its branches change that junction's action only (the others play the base policy)
+    and cost the growth of total delay over all junctions' approaches.
+    """
     cfg = replace(config, reward="total", episode_metrics=False, demand_seeds=(),
                   demand_jitter=0.0)
-    aid = junction or scenario.junctions[0].tls
-    sim = Simulation(scenario, cfg, (aid,))
+    sim = Simulation(scenario, cfg, agent_ids(scenario, junction))
     out = LabelSet()
     try:
         sim.start(rng, {"demand_seed": seed, "demand_scale": demand_scale})
-        sim.reward(aid)
+        sim.reward()
         while not sim.done:
-            obs = sim.encode(aid, None)
-            mask = sim.mask(aid)
-            action = base(obs, mask)
-            if len(distinct_actions(sim, aid)) > 1 and rng.random() < rollout.sample_share:
-                costs = branch_costs(sim, aid, base, rollout.horizon_s)
-                label = choose_label(costs, rollout.margin_veh_s)
-                out.obs.append(obs.copy())
-                out.masks.append(mask.copy())
-                out.costs.append(costs)
-                out.labels.append(label)
-                out.seeds.append(seed)
-            if rollout.explore > 0 and rng.random() < rollout.explore:
-                valid = np.flatnonzero(mask)
-                action = int(rng.choice(valid))
-            sim.advance({aid: action})
-            sim.reward(aid)
+            actions = base_actions(sim, base)
+            for aid in actions:
+                if len(distinct_actions(sim, aid)) > 1 and rng.random() < rollout.sample_share:
+                    costs = branch_costs(sim, aid, base, rollout.horizon_s, actions)
+                    out.obs.append(sim.encode(aid, None).copy())
+                    out.masks.append(sim.mask(aid).copy())
+                    out.costs.append(costs)
+                    out.labels.append(choose_label(costs, rollout.margin_veh_s))
+                    out.seeds.append(seed)
+                    out.junctions.append(aid)
+            if rollout.explore > 0:
+                for aid in actions:
+                    if rng.random() < rollout.explore:
+                        actions[aid] = int(rng.choice(np.flatnonzero(sim.mask(aid))))
+            sim.advance(actions)
+            sim.reward()
     finally:
         sim.close()
     return out
 
 
-def collect_labels(scenario: Scenario, config: EnvConfig, base: BasePolicy,
-                   rollout: RolloutConfig, rng: np.random.Generator, episodes: int,
-                   demand_range: tuple[float, float] = (0.8, 1.2),
-                   wall_budget_s: float = float("inf"), junction: str | None = None
-                   ) -> LabelSet:
-    """Label ``episodes`` episodes on fresh training seeds (``[TRAIN_SEED_MIN,
-    TRAIN_SEED_MAX)``, never a validation or test seed), each with a demand scale drawn
-    from ``demand_range``; stops early when the wall budget is used up."""
+@dataclass(frozen=True)
+class EpisodeTask:
+    """One labelling episode, as a worker process receives it (picklable).
+
+    ``rng_seed`` seeds the episode's own generator (which points are labelled,
+    exploration), so an episode's labels depend only on its task, never on which worker
+    ran it or when.
+    """
+
+    index: int
+    config: EnvConfig
+    seed: int
+    demand_scale: float
+    rng_seed: int
+    base: BasePolicy
+    rollout: RolloutConfig
+    junction: str | None
+
+
+def label_task(task: EpisodeTask) -> tuple[LabelSet, float]:
+    """Label one episode (run in a fresh worker process by :func:`collect_labels`);
+    returns its labels and its wall seconds."""
+    from scenarios.scenario import load_scenario
+
     started = time.perf_counter()
-    out = LabelSet()
+    scenario = load_scenario(task.config.scenario)
+    got = label_episode(scenario, task.config, task.seed, task.demand_scale, task.base,
+                        task.rollout, np.random.default_rng(task.rng_seed), task.junction)
+    return got, time.perf_counter() - started
+
+
+def episode_tasks(config: EnvConfig, base: BasePolicy, rollout: RolloutConfig,
+                  rng: np.random.Generator, episodes: int,
+                  demand_range: tuple[float, float], junction: str | None
+                  ) -> list[EpisodeTask]:
+    """The labelling episodes of a round, all drawn from ``rng`` up front: training seed
+    (``[TRAIN_SEED_MIN, TRAIN_SEED_MAX)``, never a validation or test seed), demand scale
+    from ``demand_range``, the episode's own generator seed."""
+    out = []
     for k in range(episodes):
-        if time.perf_counter() - started > wall_budget_s:
-            log.info("label budget used up after %d episodes", k)
-            break
         seed = int(rng.integers(TRAIN_SEED_MIN, TRAIN_SEED_MAX))
         scale = float(rng.uniform(*demand_range))
-        got = label_episode(scenario, config, seed, scale, base, rollout, rng, junction)
-        out.extend(got)
+        out.append(EpisodeTask(k, config, seed, scale, int(rng.integers(0, 2**63 - 1)), base,
+                               rollout, junction))
+    return out
+
+
+def collect_labels(config: EnvConfig, base: BasePolicy, rollout: RolloutConfig,
+                   rng: np.random.Generator, episodes: int,
+                   demand_range: tuple[float, float] = (0.8, 1.2),
+                   wall_budget_s: float = float("inf"), junction: str | None = None,
+                   workers: int = 2) -> LabelSet:
+    """Label ``episodes`` episodes (:func:`episode_tasks`), ``workers`` at a time, each in
+    a fresh process that forks its own branch children. No episode starts once the wall
+    budget is used up, nor one that would end past it by the longest episode's duration so
+far. The points come in episode order: the same ``rng`` state gives the
+    same labels whatever the number of workers or their timing."""
+    from controllers.rl.procs import fresh_map
+
+    started = time.perf_counter()
+    tasks = episode_tasks(config, base, rollout, rng, episodes, demand_range, junction)
+
+    longest = [0.0]  # the longest episode so far: none starts that would overrun
+
+    def keep_going() -> bool:
+        return time.perf_counter() - started + longest[0] <= wall_budget_s
+
+    got: dict[int, LabelSet] = {}
+    for k, (labels, seconds) in fresh_map(label_task, tasks, workers, keep_going):
+        got[k] = labels
+        longest[0] = max(longest[0], seconds)
+        t = tasks[k]
         log.info("episode %d (seed %d, demand x%.2f): %d points, labels %s, %.0f s",
-                 k + 1, seed, scale, len(got), got.label_counts(),
+                 k + 1, t.seed, t.demand_scale, len(labels), labels.label_counts(),
                  time.perf_counter() - started)
+    if len(got) < episodes:
+        log.info("label budget used up after %d of %d episodes", len(got), episodes)
+    out = LabelSet()
+    for k in sorted(got):
+        out.extend(got[k])
     return out
 
 

@@ -22,8 +22,8 @@ from controllers.rl.encoding import (
     observation_shape,
 )
 from controllers.rl.features import EnvelopeEncoder, perturb
-from controllers.rl.residual import Decision, ResidualEnvelope, mask_array
-from controllers.rl.rewards import RewardMeter
+from controllers.rl.residual import FOLLOW, Decision, ResidualEnvelope, mask_array
+from controllers.rl.rewards import NetworkCostMeter, RewardMeter
 from controllers.runner import SignalledJunction
 from scenarios.metrics import summarise
 from scenarios.observation import Observation
@@ -118,6 +118,7 @@ class Simulation:
     _workdir: Path | None = field(default=None, init=False, repr=False)
     _episodes: int = field(default=0, init=False, repr=False)
     _rng: np.random.Generator | None = field(default=None, init=False, repr=False)
+    _total: NetworkCostMeter | None = field(default=None, init=False, repr=False)
     #: residual mode: also stop running to the next decision point at this episode time
     #: (rollout branches of a fixed length; None: only at decision points or the end)
     stop_at_s: float | None = field(default=None, init=False, repr=False)
@@ -169,8 +170,6 @@ class Simulation:
 
         fixed = controller_factory("fixed-time")
         residual = cfg.action_mode == "residual"
-        if residual and len(self.agent_ids) != 1:
-            raise ConfigError("the residual action mode controls one junction per simulation")
         for j in self.scenario.junctions:
             if j.tls in self.agent_ids and residual:
                 driver = ResidualDriver()
@@ -190,11 +189,17 @@ class Simulation:
                 self.agents[j.tls] = agent
             else:
                 self._others.append(SignalledJunction.create(j, fixed(j, self.scenario)))
+        self._total = None
+        if cfg.reward == "total":  # one cost over every agent's approach lanes
+            lanes = [ln.lane for a in self.agents.values() for ln in a.junction.info.lanes
+                     if not ln.is_bicycle]
+            self._total = NetworkCostMeter(tuple(dict.fromkeys(lanes)))
         if residual:
             self._rng = rng
-            agent = self.agents[self.agent_ids[0]]
-            self._run_to_decision(agent)
-            agent.meter.collect(self.session)  # the seconds before the first decision
+            self._run_to_decision()
+            # the seconds before the first decision
+            for m in [self._total] if self._total else [a.meter for a in self.agents.values()]:
+                m.collect(self.session)
             return
         for aid in self.agent_ids:
             self.agents[aid].last_obs = self._observe(self.agents[aid])
@@ -251,7 +256,7 @@ class Simulation:
         ticks = int(self.config.decision_interval_s)
         agents = list(self.agents.values())
         signalled = [a.signalled for a in agents] + self._others
-        meters = [a.meter for a in agents if a.meter.per_tick]
+        meters = self._meters()
         begin = session.begin_s
         for _ in range(ticks):
             if session.finished():
@@ -266,20 +271,34 @@ class Simulation:
             agent.last_obs = self._observe(agent)
         return reports
 
+    def deciding(self) -> list[str]:
+        """Residual mode: the agents at a decision point this second (agent order)."""
+        return [aid for aid in self.agent_ids if self.agents[aid].decision is not None]
+
+    def _meters(self) -> list[RewardMeter | NetworkCostMeter]:
+        """The meters that tick every second (the network cost, or the agents' own)."""
+        if self._total is not None:
+            return [self._total]
+        return [a.meter for a in self.agents.values() if a.meter.per_tick]
+
     def _advance_residual(self, actions: dict[str, int]) -> dict[str, StepReport]:
-        """Play the policy's choice for this second, then run to the next decision point."""
-        aid = self.agent_ids[0]
-        agent = self.agents[aid]
-        decision = agent.decision
-        driver = agent.controller
-        assert isinstance(driver, ResidualDriver) and agent.last_obs is not None
-        a = int(actions[aid])
-        request = decision.request(a) if decision is not None else driver.request
-        driver.request = request
-        deferred = not agent.last_obs.allowed[request.stage]
+        """Play each deciding agent's choice for this second (``follow`` for an agent
+        without an action), then run to the next second at which some agent decides."""
+        reports: dict[str, StepReport] = {}
+        for aid in self.agent_ids:
+            agent = self.agents[aid]
+            decision = agent.decision
+            driver = agent.controller
+            assert isinstance(driver, ResidualDriver) and agent.last_obs is not None
+            a = int(actions.get(aid, FOLLOW))
+            request = decision.request(a) if decision is not None else driver.request
+            driver.request = request
+            deferred = not agent.last_obs.allowed[request.stage]
+            reports[aid] = StepReport(request.stage, deferred,
+                                      request.reason if deferred else "")
         self._tick()
-        self._run_to_decision(agent)
-        return {aid: StepReport(request.stage, deferred, request.reason if deferred else "")}
+        self._run_to_decision()
+        return reports
 
     def _tick(self) -> None:
         """One simulated second of every junction's control path."""
@@ -289,37 +308,53 @@ class Simulation:
         for sj in [a.signalled for a in self.agents.values()] + self._others:
             sj.control_step(session, t)
         session.step()
-        for agent in self.agents.values():
-            if agent.meter.per_tick:
-                agent.meter.tick(session)
+        for m in self._meters():
+            m.tick(session)
 
-    def _run_to_decision(self, agent: Agent) -> None:
-        """Let actuated play every second that is not a decision point (or the episode
-        ends); leave the decision point's observation, features and mask in ``agent``."""
-        assert self.session is not None and agent.envelope is not None
-        assert agent.features is not None
-        driver = agent.controller
-        assert isinstance(driver, ResidualDriver)
+    def _run_to_decision(self) -> None:
+        """Let actuated play every second at which no agent decides (or the episode
+        ends); leave each agent's observation, features, decision (None unless it decides
+        now) and encoded observation in the agent."""
+        assert self.session is not None
         cfg = self.config
         rng = self._rng if cfg.sensor.active else None
+        agents = [self.agents[aid] for aid in self.agent_ids]
         while True:
-            raw = self._observe(agent)
-            obs = perturb(raw, cfg.sensor_noise, cfg.sensor_dropout, rng)
-            decision = agent.envelope.offer(obs)
-            agent.features.update(obs)
-            agent.last_obs = obs
+            point = False
+            offers = []
+            for agent in agents:
+                assert agent.envelope is not None and agent.features is not None
+                raw = self._observe(agent)
+                obs = perturb(raw, cfg.sensor_noise, cfg.sensor_dropout, rng)
+                decision = agent.envelope.offer(obs)
+                agent.features.update(obs)
+                agent.last_obs = obs
+                offers.append(decision)
+                point = point or decision.point
             stop = self.stop_at_s is not None and self.time_s >= self.stop_at_s
-            if decision.point or stop or self.session.finished():
-                agent.decision = decision if decision.point else None
-                agent.encoded = agent.features.encode(obs, agent.envelope.actuated, update=False)
-                driver.request = decision.base
+            if point or stop or self.session.finished():
+                for agent, decision in zip(agents, offers, strict=True):
+                    assert agent.envelope is not None and agent.features is not None
+                    assert agent.last_obs is not None
+                    agent.decision = decision if decision.point else None
+                    agent.encoded = agent.features.encode(agent.last_obs,
+                                                          agent.envelope.actuated, update=False)
+                    assert isinstance(agent.controller, ResidualDriver)
+                    agent.controller.request = decision.base
                 return
-            driver.request = decision.base
+            for agent, decision in zip(agents, offers, strict=True):
+                assert isinstance(agent.controller, ResidualDriver)
+                agent.controller.request = decision.base
             self._tick()
 
-    def reward(self, aid: str) -> float:
-        """The agent's reward for the interval that just ran."""
+    def reward(self, aid: str | None = None) -> float:
+        """The agent's reward for the interval that just ran (reward ``total``: the cost
+        over every agent's approach lanes, shared by all agents; ``aid`` may be None)."""
         assert self.session is not None
+        if self._total is not None:
+            return self._total.collect(self.session)
+        if aid is None:
+            raise ConfigError(f"reward {self.config.reward!r} is per agent: name the agent")
         return self.agents[aid].meter.collect(self.session)
 
     def finish(self) -> dict:

@@ -18,12 +18,12 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecMonitor
 
-from controllers.rl.config import TRAIN_SEED_MIN, EnvConfig
+from controllers.rl.config import ALL, TRAIN_SEED_MIN, EnvConfig
 from controllers.rl.env import JunctionEnv, make_env
 from controllers.rl.export import export_policy
 from controllers.rl.nets import StagePolicy
 from controllers.rl.train_residual import ResidualPlan, train_residual
-from controllers.rl.train_rollout import RolloutPlan, train_rollout
+from controllers.rl.train_rollout import RolloutPlan, policy_extra, train_rollout
 from controllers.rl.vec import SharedPolicyVecEnv
 from scenarios.files import write_json_atomic
 from scenarios.scenario import load_scenario
@@ -32,8 +32,6 @@ from signals.errors import ConfigError
 log = logging.getLogger(__name__)
 
 ALGOS = ("ppo", "dqn")
-#: ``junction=ALL`` trains one shared policy on every junction of the scenario at once
-ALL = "all"
 CHECKPOINT_RE = re.compile(r"ckpt_(\d+)\.zip$")
 
 
@@ -273,10 +271,7 @@ class TrainResult:
 def _export_residual(cfg: TrainConfig, infos: list, rec: dict, training: dict,
                      val_seeds: tuple[int, ...], test_seeds: tuple[int, ...]) -> TrainResult:
     """Export a residual-mode model (ONNX + policy.json with its seed sets) and save it."""
-    seeds = {"train": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
-             "validation": list(val_seeds), "test": list(test_seeds)}
-    extra = {"seeds": seeds, "envelope": {"actuated": "default ActuatedParams",
-                                          "hold_extra_s": cfg.env.hold_extra_s}}
+    extra = policy_extra(cfg.env, val_seeds, test_seeds, cfg.junction)
     onnx_path, json_path = export_policy(rec["model"], "ppo", cfg.env, infos, cfg.out,
                                          training, extra)
     rec["model"].save(cfg.out / "model.zip")
@@ -323,9 +318,12 @@ def _train_residual(cfg: TrainConfig, infos: list, progress: bool) -> TrainResul
 
 def _train_rollout(cfg: TrainConfig, plan: RolloutPlan, infos: list) -> TrainResult:
     """The residual mode trained by rollout labels (selection on validation, test once)."""
-    if cfg.algo != "ppo" or cfg.resume or cfg.junction == ALL:
-        raise ConfigError("--method rollout trains the residual action mode of one junction "
-                          "(--algo ppo, no --resume)")
+    if cfg.algo != "ppo" or cfg.resume:
+        raise ConfigError("--method rollout trains the residual action mode (--algo ppo, no "
+                          "--resume)")
+    if len({len(i.stage_names) for i in infos}) > 1:
+        raise ConfigError("--junction all with --method rollout needs junctions with equal "
+                          "stage counts (the labelled observations are stacked)")
     rec = train_rollout(cfg, plan)
     r = plan.rollout
     training = {
@@ -341,6 +339,12 @@ def _train_rollout(cfg: TrainConfig, plan: RolloutPlan, infos: list) -> TrainRes
                    "cost": "approach delay rate + vehicles waiting to enter, summed per "
                            "second over the horizon (vehicle-seconds)",
                    "state copy": "os.fork (exact copy of libsumo and the control path)"},
+        "label_workers": cfg.envs, "junction": cfg.junction,
+        "eval_episode_s": cfg.eval_episode_s,
+        "selection": "lowest mean total delay on the validation seeds among the warm start "
+                     "and the fits with no seed more than max_seed_loss worse than the warm "
+                     "start; every candidate scored by ampel run --controller rl (runtime "
+                     "fallback on), one fresh process per run",
         "steps": rec["points"], "label_points": rec["points"],
         "wall_s": round(rec["wall_s"], 1), "train_wall_s": round(rec["train_wall_s"], 1),
         "rounds": rec["rounds"],
@@ -367,9 +371,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     if not infos:
         raise ConfigError(f"scenario {scenario.name!r} has no junction {tls!r} (junctions: "
                           f"{', '.join(j.tls for j in scenario.junctions)}, or 'all')")
-    if tls == ALL and not (cfg.algo == "ppo" and cfg.env.encoding == "stage"):
+    rollout = cfg.env.action_mode == "residual" and cfg.rollout is not None
+    if tls == ALL and not rollout and not (cfg.algo == "ppo" and cfg.env.encoding == "stage"):
         raise ConfigError("--junction all trains one shared policy: needs --algo ppo with the "
-                          "stage encoding")
+                          "stage encoding, or --method rollout")
     if cfg.env.action_mode == "residual" and cfg.rollout is not None:
         return _train_rollout(cfg, cfg.rollout, infos)
     if cfg.env.action_mode == "residual":

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from controllers.rl.config import ALL, TRAIN_SEED_MIN
+from controllers.rl.fresh_eval import SELECT_METRIC, evaluate_policy
 from controllers.rl.rollout_labels import (
     BasePolicy,
     LabelSet,
@@ -34,7 +36,6 @@ from controllers.rl.rollout_labels import (
     collect_labels,
     follow_policy,
 )
-from controllers.rl.train_residual import SELECT_METRIC, evaluate_masked
 from signals.errors import ConfigError
 from signals.numbers import check_number
 
@@ -92,11 +93,6 @@ class RolloutPlan:
             raise ConfigError("several margins need the advantage fit (the label fit has its "
                               "margin in the labels)")
         object.__setattr__(self, "margins", tuple(float(m) for m in self.margins))
-
-    @property
-    def margin_list(self) -> tuple[float, ...]:
-        """The margins tried on every fit (at least the rollout's own)."""
-        return self.margins or (self.rollout.margin_veh_s,)
         check_number(self.rounds, "rounds", low=1, high=100)
         check_number(self.episodes, "episodes", low=1, high=10_000)
         check_number(self.epochs, "epochs", low=1, high=10_000)
@@ -106,6 +102,11 @@ class RolloutPlan:
         lo, hi = self.demand_range
         check_number(lo, "demand_range low", low=0.05, high=hi)
         check_number(hi, "demand_range high", low=lo, high=5.0)
+
+    @property
+    def margin_list(self) -> tuple[float, ...]:
+        """The margins tried on every fit (at least the rollout's own)."""
+        return self.margins or (self.rollout.margin_veh_s,)
 
 
 def policy_logits(policy: Any, obs: Any) -> Any:
@@ -188,9 +189,19 @@ def shift_margin(policy: Any, margin_veh_s: float, cost_scale_veh_s: float = 100
         policy.action_net.out.bias[1:] -= margin_veh_s / cost_scale_veh_s
 
 
+def first_junction(scenario: Any, junction: str | None) -> str | None:
+    """The junction whose environment builds the network (``all``: the first one; the
+    shared network fits every layout)."""
+    return scenario.junctions[0].tls if junction == ALL else junction
+
+
 def with_margin(model: Any, fitted_margin: float, margin: float, env_config: Any,
                 junction: str | None, seed: int) -> Any:
     """A copy of ``model`` (fitted with ``fitted_margin``) with ``margin`` instead."""
+    if junction == ALL:
+        from scenarios.scenario import load_scenario
+
+        junction = first_junction(load_scenario(env_config.scenario), junction)
     copy = new_model(env_config, junction, 0.0, seed)
     copy.policy.load_state_dict(model.policy.state_dict())
     shift_margin(copy.policy, margin - fitted_margin)
@@ -216,10 +227,11 @@ def select(history: list[dict], max_seed_loss: float) -> int:
 
 
 def save_labels(labels: LabelSet, path: Any) -> None:
-    """Write the labelled points to an ``.npz`` file (obs, masks, costs, labels, seeds)."""
+    """Write the labelled points to an ``.npz`` file (obs, masks, costs, labels, seeds,
+    junctions)."""
     a = labels.arrays()
     np.savez_compressed(path, obs=a["obs"], masks=a["masks"], costs=a["costs"],
-                        labels=a["labels"], seeds=a["seeds"])
+                        labels=a["labels"], seeds=a["seeds"], junctions=a["junctions"])
 
 
 def new_model(env_config: Any, junction: str | None, follow_bias: float, seed: int) -> Any:
@@ -254,11 +266,48 @@ def read_rollout_run(run: Path) -> tuple[dict, list[dict]]:
     return spec, evaluations
 
 
+#: wall seconds kept back from labelling for the fit of a round (besides its validation)
+FIT_RESERVE_S = 60.0
+
+
+def policy_extra(env_config: Any, val_seeds: tuple[int, ...], test_seeds: tuple[int, ...],
+                 junction: str | None = None) -> dict[str, Any]:
+    """The ``policy.json`` fields of a residual policy besides its training record: the
+    three seed sets, the envelope (read by the ``rl`` controller) and, for a policy
+    trained on every junction at once, ``applies_to: all`` (``shared`` is set by the
+    export: the ``rl`` controller runs it at every junction whose layout it lists)."""
+    out: dict[str, Any] = {
+        "seeds": {"train": f"[{TRAIN_SEED_MIN}, 2^31-1), drawn per episode",
+                  "validation": list(val_seeds), "test": list(test_seeds)},
+        "envelope": {"actuated": "default ActuatedParams",
+                     "hold_extra_s": env_config.hold_extra_s}}
+    if junction == ALL:
+        out["applies_to"] = ALL
+    return out
+
+
+def junction_infos(scenario: Any, junction: str | None) -> list[Any]:
+    """The layouts a policy trained on ``junction`` serves (``all``: every junction)."""
+    if junction == ALL:
+        return [j.info for j in scenario.junctions]
+    tls = junction or scenario.junctions[0].tls
+    return [j.info for j in scenario.junctions if j.tls == tls]
+
+
 def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
     """Run the rounds described in the module docstring. Returns a record with the
-    selected model, every round's labels and validation result, and the test result."""
+    selected model, every round's labels and validation result, and the test result.
+
+    Every candidate (the warm start and each fit with each margin) is exported to
+    ``DIR/candidates/NN/`` and scored there by :func:`evaluate_policy`: through the
+    ``rl`` controller with its runtime fallback, one fresh process per run, ``cfg.envs``
+    at a time (exactly what ``ampel run --controller rl`` reports for that file).
+    Labelling stops early enough that the round's fit and the validation of its margins
+    (timed by the latest validation) fit into ``plan.wall_budget_s``.
+    """
     import torch
 
+    from controllers.rl.export import export_policy
     from scenarios.files import write_json_atomic
     from scenarios.scenario import load_scenario
 
@@ -267,41 +316,58 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
     scenario = load_scenario(cfg.env.scenario)
+    infos = junction_infos(scenario, cfg.junction)
+    extra = policy_extra(cfg.env, plan.val_seeds, plan.test_seeds, cfg.junction)
     rng = np.random.default_rng(cfg.seed)
-    eval_env = cfg.env
     history: list[dict] = []
     models: list[Any] = []
+    folders: list[Path] = []
 
-    def validate(model: Any, name: str, extra: dict) -> None:
-        res = evaluate_masked(model, eval_env, plan.val_seeds, cfg.eval_episode_s,
-                              cfg.junction)
-        res.update(name=name, wall_s=round(time.perf_counter() - started, 1), **extra)
+    def validate(model: Any, name: str, info: dict) -> float:
+        t0 = time.perf_counter()
+        folder = out / "candidates" / f"{len(history):02d}"
+        export_policy(model, "ppo", cfg.env, infos, folder,
+                      {"candidate": name, "command": cfg.command}, extra)
+        res = evaluate_policy(folder / "policy.onnx", cfg.env.scenario, plan.val_seeds,
+                              cfg.eval_episode_s, cfg.env.sensing, cfg.envs)
+        res.update(name=name, candidate=str(folder.relative_to(out)),
+                   wall_s=round(time.perf_counter() - started, 1),
+                   validation_wall_s=round(time.perf_counter() - t0, 1), **info)
         history.append(res)
         models.append(model)
+        folders.append(folder)
         write_json_atomic(history, out / "evaluations.json")
-        log.info("validation of %s: %s %.2f s, deviations %.1f %%", name, SELECT_METRIC,
-                 res[SELECT_METRIC], 100 * res["deviation_share"])
+        log.info("validation of %s: %s %.2f s, deviations %.1f %%, fallback %.1f %%", name,
+                 SELECT_METRIC, res[SELECT_METRIC], 100 * res["deviation_share"],
+                 100 * res["fallback_share"])
+        return time.perf_counter() - t0
 
-    warm = new_model(cfg.env, cfg.junction, plan.follow_bias, cfg.seed)
-    validate(warm, "warm start (actuated)", {"round": 0, "points": 0})
+    warm = new_model(cfg.env, first_junction(scenario, cfg.junction), plan.follow_bias,
+                     cfg.seed)
+    val_s = validate(warm, "warm start (actuated)", {"round": 0, "points": 0})
     base: BasePolicy = follow_policy
     labels = LabelSet()
     rounds: list[dict] = []
+    margins = plan.margin_list
     for k in range(1, plan.rounds + 1):
-        left = plan.wall_budget_s - (time.perf_counter() - started)
+        # keep back the fit and the validations, timed by the latest validation (the
+        # machine's load changes: the warm start's may have run on a busier machine)
+        reserve_s = val_s * len(margins) + FIT_RESERVE_S
+        left = plan.wall_budget_s - (time.perf_counter() - started) - reserve_s
         if left <= 0:
             log.info("wall budget used up before round %d", k)
             break
-        got = collect_labels(scenario, cfg.env, base, plan.rollout, rng, plan.episodes,
-                             plan.demand_range, left, cfg.junction)
+        got = collect_labels(cfg.env, base, plan.rollout, rng, plan.episodes,
+                             plan.demand_range, left, cfg.junction, workers=cfg.envs)
         labels.extend(got)
         save_labels(labels, out / "labels.npz")
-        model = new_model(cfg.env, cfg.junction, plan.follow_bias, cfg.seed + k)
-        margins = plan.margin_list
+        model = new_model(cfg.env, first_junction(scenario, cfg.junction), plan.follow_bias,
+                          cfg.seed + k)
         fit = fit_actor(model.policy, labels, plan.epochs, plan.learning_rate, cfg.seed + k,
                         loss=plan.loss, margin_veh_s=margins[0])
         info = {"round": k, "points": len(got), "labels": got.label_counts(),
-                "episodes": len(set(got.seeds)), "fit": fit}
+                "episodes": len(set(got.seeds)), "fit": fit,
+                "labelling_done_s": round(time.perf_counter() - started, 1)}
         rounds.append(info)
         model.save(out / f"fit-round-{k}.zip")  # the fit, whichever candidate is selected
         first = len(history)
@@ -309,15 +375,15 @@ def train_rollout(cfg: Any, plan: RolloutPlan) -> dict[str, Any]:
             cand = model if m == margins[0] else with_margin(model, margins[0], m, cfg.env,
                                                              cfg.junction, cfg.seed + k)
             name = f"round {k}" if len(margins) == 1 else f"round {k}, margin {m:g}"
-            validate(cand, name, {**info, "margin_veh_s": m})
+            val_s = validate(cand, name, {**info, "margin_veh_s": m})
         # the next round's base: this round's best margin (within the per-seed bound)
         best = select([history[0], *history[first:]], plan.max_seed_loss)
         base = NumpyActor.from_policy(models[first + max(best, 1) - 1].policy)
     best_i = select(history, plan.max_seed_loss)
     train_wall = time.perf_counter() - started
     selected = models[best_i]
-    test = evaluate_masked(selected, eval_env, plan.test_seeds, cfg.eval_episode_s,
-                           cfg.junction)
+    test = evaluate_policy(folders[best_i] / "policy.onnx", cfg.env.scenario, plan.test_seeds,
+                           cfg.eval_episode_s, cfg.env.sensing, cfg.envs)
     return {"model": selected, "history": history, "rounds": rounds,
             "selected": history[best_i], "test": test, "train_wall_s": train_wall,
             "points": len(labels), "wall_s": time.perf_counter() - started}

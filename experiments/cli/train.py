@@ -43,7 +43,7 @@ _RESIDUAL_ONLY = ("val_seeds", "test_seeds", "follow_bias", "critic_steps", "hol
 #: options of ``--method rollout`` only (and the PPO options it does not use)
 _ROLLOUT_ONLY = ("rounds", "label_episodes", "horizon", "margin", "sample_share", "fit",
                  "max_seed_loss")
-_NOT_ROLLOUT = ("steps", "envs", "critic_steps", "sensor_noise", "sensor_dropout",
+_NOT_ROLLOUT = ("steps", "critic_steps", "sensor_noise", "sensor_dropout",
                 "demand_jitter", "reward")
 
 
@@ -80,10 +80,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     find_spec(args.scenario)  # one-line error for an unknown scenario
     residual = args.action_mode == "residual"
-    if args.method == "rollout" and (not residual or args.algo != "ppo" or args.resume
-                                     or args.junction == "all"):
-        raise ConfigError("--method rollout trains the residual action mode of one junction "
-                          "(--algo ppo, no --resume)")
+    if args.method == "rollout" and (not residual or args.algo != "ppo" or args.resume):
+        raise ConfigError("--method rollout trains the residual action mode (--algo ppo, no "
+                          "--resume)")
     for key, value in mode_defaults(args.action_mode).items():
         option = key.removesuffix("_s")  # decision_interval_s -> --decision-interval
         if getattr(args, option) is None:
@@ -128,7 +127,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     which = "selected checkpoint, test seeds" if residual else "final policy"
     print(f"  held-out seeds {ev['seeds']}: mean delay {ev['mean_delay_s']:.1f} s "
           f"({args.eval_episode:g} s episodes, {which})")
-    print(f"  written: {result.onnx}, {result.spec}, TensorBoard logs in {out / 'tensorboard'}")
+    if residual and args.method == "rollout":
+        print(f"  written: {result.onnx}, {result.spec}, candidates in {out / 'candidates'}")
+    else:
+        print(f"  written: {result.onnx}, {result.spec}, TensorBoard logs in "
+              f"{out / 'tensorboard'}")
     return 0
 
 
@@ -143,14 +146,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", required=True, help="registered scenario name")
     p.add_argument("--junction", default=None,
                    help="traffic-light id (default: the first); 'all': one shared policy for "
-                        "every junction of the scenario, all under it at once (PPO, stage "
-                        "encoding, equal stage counts)")
+                        "every junction of the scenario, all under it at once (PPO with the "
+                        "stage encoding, or --method rollout on the residual mode; equal "
+                        "stage counts)")
     p.add_argument("--algo", choices=("ppo", "dqn"), default="ppo",
                    help="ppo: shared stage-scoring policy; dqn: MLP Q-network (default: ppo)")
     p.add_argument("--steps", type=_positive_int, default=100_000,
                    help="total decisions over all environments (default: 100000)")
     p.add_argument("--envs", type=_positive_int, default=2,
-                   help="parallel environments, one SUMO process each (default: 2)")
+                   help="parallel environments, one SUMO process each; with --method "
+                        "rollout: episodes labelled at once (default: 2)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="training seed")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true",
@@ -208,7 +213,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "run by actuated control (later rounds: by the last fitted policy) "
                         "each action is played from an exact copy of the simulation "
                         "(os.fork) for --horizon seconds, the cheapest becomes the label, "
-                        "and the policy network is fitted to the labels; --steps, --envs, "
+                        "and the policy network is fitted to the labels; --envs episodes are "
+                        "labelled at once, each in its own process; --steps, "
                         "--critic-steps, --reward, --sensor-*, --demand-jitter are unused")
     p.add_argument("--rounds", type=_positive_int, default=2,
                    help="rollout: labelling rounds, each followed by a fit and a validation "

@@ -150,6 +150,26 @@ def test_labels_on_a_tiny_budget(westentor) -> None:
     assert set(a["seeds"]) == {5555}
 
 
+@pytest.mark.slow
+def test_parallel_labels_do_not_depend_on_scheduling(westentor) -> None:
+    """Episodes labelled by two worker processes at once give exactly the labels of one
+    worker doing them in turn (each episode in a fresh process with its own generator)."""
+    from controllers.rl.rollout_labels import RolloutConfig, collect_labels, follow_policy
+
+    cfg = EnvConfig(scenario="westentor", reward="backlog", episode_s=150, **RESIDUAL)
+    rollout = RolloutConfig(horizon_s=15.0, margin_veh_s=1.0, sample_share=0.5)
+    one = collect_labels(cfg, follow_policy, rollout, np.random.default_rng(9), 3,
+                         workers=1).arrays()
+    two = collect_labels(cfg, follow_policy, rollout, np.random.default_rng(9), 3,
+                         workers=2).arrays()
+    assert len(one["labels"]) > 3 and len(set(one["seeds"].tolist())) == 3
+    for key, value in one.items():
+        np.testing.assert_array_equal(value, two[key])
+    other = collect_labels(cfg, follow_policy, rollout, np.random.default_rng(10), 1,
+                           workers=2).arrays()
+    assert set(other["seeds"].tolist()).isdisjoint(one["seeds"].tolist())
+
+
 @pytest.fixture(scope="module")
 def rollout_policy(tmp_path_factory: pytest.TempPathFactory, ampel_cache) -> Path:
     """A tiny ``ampel train --method rollout`` run."""
@@ -192,3 +212,112 @@ def test_rollout_training_end_to_end(rollout_policy: Path, tmp_path: Path) -> No
     assert code == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["safety_violations"] == 0 and summary["vehicles_arrived"] > 0
+
+
+def ampel_run_summary(policy: Path, seed: int, out: Path, duration: str = "120") -> dict:
+    """``ampel run --controller rl`` of an exported policy; its summary.json."""
+    from experiments.cli import main
+
+    code = main(["run", "--scenario", "westentor", "--controller", "rl", "--param",
+                 f"policy={policy}", "--duration", duration, "--seed", str(seed),
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+@pytest.mark.slow
+def test_selection_scores_what_ampel_run_reports(rollout_policy: Path, tmp_path: Path) -> None:
+    """Every candidate's validation score and the test score are what ``ampel run
+    --controller rl`` reports for the exported file on that seed (fresh processes, the
+    runtime fallback on)."""
+    history = json.loads((rollout_policy / "evaluations.json").read_text())
+    assert len(history) == 2
+    for k, res in enumerate(history):
+        assert res["candidate"] == f"candidates/{k:02d}" and "fresh process" in res["scored_by"]
+        row = res["per_seed"][0]
+        got = ampel_run_summary(rollout_policy / res["candidate"] / "policy.onnx", 11,
+                                tmp_path / f"val{k}")
+        for key in ("mean_total_delay_s", "mean_delay_s", "vehicles_arrived",
+                    "rl_fallback_share", "rl_deviation_share"):
+            assert row[key] == got[key], key
+    spec = json.loads((rollout_policy / "policy.json").read_text())
+    test_row = spec["training"]["final_eval"]["per_seed"][0]
+    got = ampel_run_summary(rollout_policy / "policy.onnx", 500, tmp_path / "test")
+    assert test_row["seed"] == 500 and test_row["mean_total_delay_s"] == got["mean_total_delay_s"]
+    chosen = next(r for r in history if r["name"] == spec["training"]["selected"])
+    exported = (rollout_policy / "policy.onnx").read_bytes()
+    assert exported == (rollout_policy / chosen["candidate"] / "policy.onnx").read_bytes()
+
+
+@pytest.mark.slow
+def test_margins_script_scores_like_ampel_run(rollout_policy: Path, tmp_path: Path) -> None:
+    """``scripts/rollout_margins.py`` scores each margin's exported policy as ``ampel run``
+    does; a margin no saving reaches deviates nowhere and equals the warm start."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[3] / "scripts" / "rollout_margins.py"
+    spec = importlib.util.spec_from_file_location("script_rollout_margins", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([str(rollout_policy), "--margins", "0,100000", "--workers", "2"]) == 0
+    results = {r["margin"]: r for r in json.loads((rollout_policy / "margins.json").read_text())}
+    warm = json.loads((rollout_policy / "evaluations.json").read_text())[0]
+    assert results[100000.0]["deviation_share"] == 0.0
+    assert results[100000.0]["mean_total_delay_s"] == warm["mean_total_delay_s"]
+    got = ampel_run_summary(rollout_policy / "margins" / "0" / "policy.onnx", 11, tmp_path / "m0")
+    assert results[0.0]["per_seed"][0]["mean_total_delay_s"] == got["mean_total_delay_s"]
+
+
+@pytest.fixture(scope="module")
+def werler(ampel_cache):
+    from scenarios.scenario import load_scenario
+
+    return load_scenario("werler_strasse")
+
+
+@pytest.mark.slow
+def test_corridor_labels_branch_one_junction_at_a_time(werler) -> None:
+    """With ``junction="all"`` every junction runs its envelope under the shared base
+    policy; decision points of several junctions are labelled; a branch changes one
+    junction's action and is costed over the whole corridor (identical branches cost the
+    same)."""
+    from controllers.rl.rollout_labels import (
+        RolloutConfig,
+        base_actions,
+        distinct_actions,
+        follow_policy,
+        in_child,
+        label_episode,
+        play_branch,
+    )
+    from controllers.rl.sim import Simulation
+
+    cfg = EnvConfig(scenario="werler_strasse", reward="backlog", episode_s=200, **RESIDUAL)
+    rollout = RolloutConfig(horizon_s=15.0, margin_veh_s=1.0, sample_share=0.3)
+    got = label_episode(werler, cfg, 4242, 1.0, follow_policy, rollout,
+                        np.random.default_rng(3), "all").arrays()
+    tls = {j.tls for j in werler.junctions}
+    assert len(tls) == 4 and len(set(got["junctions"].tolist())) >= 2
+    assert set(got["junctions"].tolist()) <= tls
+    assert np.isfinite(got["costs"][:, 0]).all()
+    # a branch from a corridor state: the corridor cost covers every junction's lanes
+    sim = Simulation(werler, EnvConfig(scenario="werler_strasse", reward="total",
+                                       episode_s=400, episode_metrics=False, **RESIDUAL),
+                     tuple(sorted(tls, key=[j.tls for j in werler.junctions].index)))
+    try:
+        sim.start(np.random.default_rng(0), {"demand_seed": 77})
+        sim.reward()
+        while sim.time_s < 150 or not any(len(distinct_actions(sim, a)) > 1
+                                           for a in sim.deciding()):
+            sim.advance(base_actions(sim, follow_policy))
+            sim.reward()
+        aid = next(a for a in sim.deciding() if len(distinct_actions(sim, a)) > 1)
+        others = base_actions(sim, follow_policy)
+        costs = [[in_child(lambda a=a: play_branch(sim, aid, a, follow_policy, 40.0, others))
+                  for a in distinct_actions(sim, aid)] for _ in range(2)]
+        assert costs[0] == costs[1] and all(c > 0 for c in costs[0])
+        assert len(sim._total.lanes) == sum(  # type: ignore[union-attr]
+            sum(not ln.is_bicycle for ln in j.info.lanes) for j in werler.junctions)
+    finally:
+        sim.close()
