@@ -1,13 +1,14 @@
-"""Derived signal layouts of external networks, cached on disk per network and options.
+"""Parsed networks and derived signal layouts of external networks, cached on disk.
 
 Deriving the signal model of every traffic light (groups, conflicts, intergreens from the
 lane geometry, stages, the fixed-time plan) is most of what loading a large ``.sumocfg``
 costs. :class:`DeriveCache` keeps the :class:`~scenarios.derive.DerivedJunction` objects
-of a network in ``$AMPEL_CACHE/derived`` under a key that hashes
+of a network, and the parsed :class:`~scenarios.netfile.NetFile`, in
+``$AMPEL_CACHE/derived`` under a key that hashes
 
 - the network file's bytes,
 - the derivation's options (intergreen mode, begin time, each traffic light's program as
-  SUMO runs it), and
+  SUMO runs it; for the parsed network its path), and
 - the source of every module of ``scenarios`` and ``signals`` plus the Python and numpy
   versions, so that a change of the code that derives (or of the classes it pickles)
   never reuses an entry made by other code.
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from scenarios.derive import DerivedJunction
+from scenarios.netfile import NetFile
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +80,18 @@ class DeriveCache:
     folder: Path
     net_digest: str
     code: str
+    #: False when the network file could not be read for its digest: nothing is cached
+    #: (reading the network reports the problem)
+    enabled: bool = True
 
     @classmethod
     def for_network(cls, net_file: Path, folder: Path) -> DeriveCache:
         """The cache of ``net_file`` in ``folder``."""
-        return cls(folder=folder, net_digest=file_digest(net_file), code=code_fingerprint())
+        try:
+            digest = file_digest(net_file)
+        except OSError:
+            return cls(folder=folder, net_digest="", code="", enabled=False)
+        return cls(folder=folder, net_digest=digest, code=code_fingerprint())
 
     def key(self, options: Sequence[object]) -> str:
         """Entry name for ``options`` (their reprs must describe them completely)."""
@@ -100,32 +109,44 @@ class DeriveCache:
                       derive: Callable[[str], DerivedJunction]) -> dict[str, DerivedJunction]:
         """The derived junctions of ``tls_ids`` under ``options``: from the cache, or by
         ``derive`` (then stored)."""
+        if not self.enabled:
+            return {tls: derive(tls) for tls in tls_ids}
         path = self.path((tuple(tls_ids), *options))
-        found = self._load(path, tls_ids)
-        if found is not None:
+        found = self._load(path)
+        if (isinstance(found, dict) and list(found) == list(tls_ids)
+                and all(isinstance(v, DerivedJunction) for v in found.values())):
             return found
         derived = {tls: derive(tls) for tls in tls_ids}
         self._store(path, derived)
         return derived
 
+    def net(self, net_file: Path, read: Callable[[Path], NetFile]) -> NetFile:
+        """The parsed network file (keyed by its path too: a :class:`NetFile` names it):
+        from the cache, or by ``read`` (then stored)."""
+        if not self.enabled:
+            return read(net_file)
+        path = self.path(("netfile", str(net_file)))
+        found = self._load(path)
+        if isinstance(found, NetFile) and found.path == net_file:
+            return found
+        net = read(net_file)
+        self._store(path, net)
+        return net
+
     @staticmethod
-    def _load(path: Path, tls_ids: Sequence[str]) -> dict[str, DerivedJunction] | None:
+    def _load(path: Path) -> object:
+        """The entry's object; None when there is none or it is broken (logged)."""
         try:
             with open(path, "rb") as handle:
-                value = pickle.load(handle)
+                return pickle.load(handle)
         except FileNotFoundError:
             return None
         except Exception as exc:  # noqa: BLE001 - any broken entry is derived afresh
             log.info("derived-layout cache %s unreadable (%s); deriving afresh", path, exc)
             return None
-        if (not isinstance(value, dict) or list(value) != list(tls_ids)
-                or not all(isinstance(v, DerivedJunction) for v in value.values())):
-            log.info("derived-layout cache %s holds something else; deriving afresh", path)
-            return None
-        return value
 
     @staticmethod
-    def _store(path: Path, value: dict[str, DerivedJunction]) -> None:
+    def _store(path: Path, value: object) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")

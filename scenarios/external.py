@@ -257,18 +257,24 @@ def _variant(config: SumoConfig, net: NetFile, cache: DeriveCache, tls: str,
     return replace(_junction_of(derived, net, mode), variants=(rilsa,))
 
 
-def external_junctions(config: SumoConfig, net: NetFile, cache_dir: Path | None = None
-                       ) -> tuple[Junction, ...]:
+def derive_cache(config: SumoConfig, cache_dir: Path | None = None) -> DeriveCache:
+    """The cache of parsed networks and derived layouts for a ``.sumocfg``'s network, in
+    ``cache_dir`` (default ``$AMPEL_CACHE``) under ``derived/``."""
+    return DeriveCache.for_network(config.net_file,
+                                   (cache_dir or default_cache_dir()) / "derived")
+
+
+def external_junctions(config: SumoConfig, net: NetFile, cache_dir: Path | None = None,
+                       cache: DeriveCache | None = None) -> tuple[Junction, ...]:
     """The junctions of a ``.sumocfg``'s network with derived signal layouts (``rilsa``;
     the ``program`` variant is derived when a controller first asks for it,
     ``Junction.with_intergreens``); :func:`scenarios.scenario.load_external` makes the
-    Scenario. Derived layouts are cached in ``cache_dir`` (default ``$AMPEL_CACHE``)
-    under ``derived/`` (:mod:`scenarios.derive_cache`)."""
+    Scenario. Derived layouts are cached in ``cache`` (default: :func:`derive_cache` of
+    ``cache_dir``; :mod:`scenarios.derive_cache`)."""
     if not net.tls_ids:
         raise ScenarioError(f"{config.path}: the network has no traffic lights")
     programs = active_programs(net, config.additional_files)
-    cache = DeriveCache.for_network(config.net_file,
-                                    (cache_dir or default_cache_dir()) / "derived")
+    cache = cache or derive_cache(config, cache_dir)
     tls_ids = tuple(net.tls_ids)
     options = ("rilsa", config.begin_s, tuple(programs.get(tls) for tls in tls_ids))
     derived = cache.get_or_derive(

@@ -135,3 +135,33 @@ def test_external_junctions_use_the_cache_for_both_modes(net_path: Path,
         assert dict(pb.layout.model.intergreens) == dict(fresh.layout.model.intergreens)
         assert pa.plans == pb.plans == (fresh.plan,)
     assert len(list((tmp_path / "derived").glob("*.pickle"))) == 1 + len(first)
+
+
+def test_the_parsed_network_is_cached_by_content_and_path(net_path: Path,
+                                                          tmp_path: Path) -> None:
+    reads: list[Path] = []
+
+    def read(path: Path):
+        reads.append(path)
+        return read_net(path)
+
+    cache = DeriveCache.for_network(net_path, tmp_path)
+    first = cache.net(net_path, read)
+    again = DeriveCache.for_network(net_path, tmp_path).net(net_path, read)
+    assert reads == [net_path] and again is not first
+    assert again == first == read_net(net_path)
+    copy = tmp_path / "copy.net.xml"  # the same bytes elsewhere: a NetFile names its path
+    copy.write_bytes(net_path.read_bytes())
+    moved = DeriveCache.for_network(copy, tmp_path).net(copy, read)
+    assert reads == [net_path, copy] and moved.path == copy
+    next(tmp_path.glob("*.pickle")).write_bytes(b"broken")
+    for path in (net_path, copy):  # whichever entry broke is read afresh
+        assert DeriveCache.for_network(path, tmp_path).net(path, read) == read_net(path)
+    assert len(reads) == 3
+
+
+def test_an_unreadable_network_disables_the_cache(tmp_path: Path) -> None:
+    cache = DeriveCache.for_network(tmp_path / "missing.net.xml", tmp_path)
+    assert not cache.enabled
+    assert cache.get_or_derive(["a"], ("rilsa",), lambda tls: tls) == {"a": "a"}
+    assert not list(tmp_path.glob("*.pickle"))
