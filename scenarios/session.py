@@ -124,6 +124,8 @@ class SumoSession:
     #: read loops through libsumo subscriptions instead of one call per value (slower)
     subscribe_loops: bool = False
     _sim: Any = field(default=None, init=False, repr=False)
+    #: the simulation time after the last step (None: not asked yet since the start)
+    _time: float | None = field(default=None, init=False, repr=False)
     _counters: dict[str, _LoopCounters] = field(default_factory=dict, init=False, repr=False)
     _last_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _speed_limits: dict[str, float] = field(default_factory=dict, init=False, repr=False)
@@ -193,6 +195,7 @@ class SumoSession:
                 raise ConfigError(f"SUMO refused to start: {' '.join(lines[:2]) or exc}"
                                   ) from None
             self._sim = libsumo
+        self._time = None
         return self
 
     def __enter__(self) -> SumoSession:
@@ -203,14 +206,19 @@ class SumoSession:
 
     @property
     def time_s(self) -> float:
-        """Current simulation time."""
-        return float(self._sim.simulation.getTime())
+        """Current simulation time (asked from SUMO once per step: only :meth:`step`
+        advances it)."""
+        now = self._time
+        if now is None:
+            now = self._time = float(self._sim.simulation.getTime())
+        return now
 
     def step(self) -> None:
         """Advance the simulation by one step."""
         self._sim.simulationStep()
+        now = self._time = float(self._sim.simulation.getTime())
         if self._loops is not None and len(self._loops):
-            self._loops.after_step(self.time_s)
+            self._loops.after_step(now)
 
     def finished(self) -> bool:
         """True once the end time is reached."""
@@ -489,6 +497,7 @@ class SumoSession:
             self._sim.close()
         finally:
             self._sim = None
+            self._time = None
             self._loops = None
             self._lane_direct = None
             self._batches.clear()
