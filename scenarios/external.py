@@ -15,8 +15,10 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
+from scenarios.build import default_cache_dir
 from scenarios.demand_source import SessionSite
-from scenarios.derive import derive_junction
+from scenarios.derive import DerivedJunction, derive_junction
+from scenarios.derive_cache import DeriveCache
 from scenarios.detectors import write_detector_file
 from scenarios.junction import Junction, make_junction
 from scenarios.netfile import NetFile, TlProgram, active_programs
@@ -230,37 +232,56 @@ def external_spec(name: str, config: SumoConfig, net: NetFile, duration_s: float
                         netconvert_options=(), junctions=(), demand=demand)
 
 
-def _derived_junction(config: SumoConfig, net: NetFile, tls: str, program: TlProgram | None,
-                      mode: str) -> Junction:
-    """One traffic light's junction with the signal layout derived in ``mode``."""
+def _derive(config: SumoConfig, net: NetFile, program: TlProgram | None, mode: str,
+            tls: str) -> DerivedJunction:
+    """One traffic light's signal layout derived in ``mode`` (errors name the .sumocfg)."""
     try:
-        derived = derive_junction(net, tls, program=program, mode=mode, begin_s=config.begin_s)
+        return derive_junction(net, tls, program=program, mode=mode, begin_s=config.begin_s)
     except ValueError as exc:
         message = str(exc)
         if not message.startswith(f"traffic light {tls}"):
             message = f"traffic light {tls}: {message}"
         raise ScenarioError(f"{config.path}: {message}") from None
+
+
+def _junction_of(derived: DerivedJunction, net: NetFile, mode: str) -> Junction:
     return replace(make_junction(derived.layout, net, DetectorSpec(), (derived.plan,)),
                    intergreens=mode, lengthened_s=derived.lengthened_s)
 
 
-def _variant(config: SumoConfig, net: NetFile, tls: str, program: TlProgram | None,
-             rilsa: Junction, mode: str) -> Junction:
-    """The ``program`` variant of a ``rilsa`` junction, derived when first asked for."""
-    return replace(_derived_junction(config, net, tls, program, mode), variants=(rilsa,))
+def _variant(config: SumoConfig, net: NetFile, cache: DeriveCache, tls: str,
+             program: TlProgram | None, rilsa: Junction, mode: str) -> Junction:
+    """The ``mode`` variant of a ``rilsa`` junction, derived when first asked for."""
+    derived = cache.get_or_derive((tls,), (mode, config.begin_s, program),
+                                  lambda t: _derive(config, net, program, mode, t))[tls]
+    return replace(_junction_of(derived, net, mode), variants=(rilsa,))
 
 
-def external_junctions(config: SumoConfig, net: NetFile) -> tuple[Junction, ...]:
+def derive_cache(config: SumoConfig, cache_dir: Path | None = None) -> DeriveCache:
+    """The cache of parsed networks and derived layouts for a ``.sumocfg``'s network, in
+    ``cache_dir`` (default ``$AMPEL_CACHE``) under ``derived/``."""
+    return DeriveCache.for_network(config.net_file,
+                                   (cache_dir or default_cache_dir()) / "derived")
+
+
+def external_junctions(config: SumoConfig, net: NetFile, cache_dir: Path | None = None,
+                       cache: DeriveCache | None = None) -> tuple[Junction, ...]:
     """The junctions of a ``.sumocfg``'s network with derived signal layouts (``rilsa``;
     the ``program`` variant is derived when a controller first asks for it,
     ``Junction.with_intergreens``); :func:`scenarios.scenario.load_external` makes the
-    Scenario."""
+    Scenario. Derived layouts are cached in ``cache`` (default: :func:`derive_cache` of
+    ``cache_dir``; :mod:`scenarios.derive_cache`)."""
     if not net.tls_ids:
         raise ScenarioError(f"{config.path}: the network has no traffic lights")
     programs = active_programs(net, config.additional_files)
+    cache = cache or derive_cache(config, cache_dir)
+    tls_ids = tuple(net.tls_ids)
+    options = ("rilsa", config.begin_s, tuple(programs.get(tls) for tls in tls_ids))
+    derived = cache.get_or_derive(
+        tls_ids, options, lambda tls: _derive(config, net, programs.get(tls), "rilsa", tls))
     junctions = []
-    for tls in net.tls_ids:
-        rilsa = _derived_junction(config, net, tls, programs.get(tls), "rilsa")
+    for tls in tls_ids:
+        rilsa = _junction_of(derived[tls], net, "rilsa")
         junctions.append(replace(rilsa, derive_variant=partial(
-            _variant, config, net, tls, programs.get(tls), rilsa)))
+            _variant, config, net, cache, tls, programs.get(tls), rilsa)))
     return tuple(junctions)

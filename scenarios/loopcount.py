@@ -46,15 +46,16 @@ LoopValue = tuple[int, int, float, bool, float]
 LanePairValue = tuple[int, float, bool, float, int, int, float]
 
 
-def direct_call(domain: Any, name: str) -> Callable[[str], Any]:
-    """``domain.name``, or for libsumo's induction-loop domain the C function behind that
-    static method (libsumo's Python method only passes its argument on: the same call
-    without one Python frame, a quarter of the cost of the cheapest query)."""
+def direct_call(domain: Any, name: str, prefix: str = "inductionloop") -> Callable[[str], Any]:
+    """``domain.name``, or for libsumo's ``prefix`` domain (induction loops, lanes) the C
+    function behind that static method (libsumo's Python method only passes its argument
+    on: the same call without one Python frame, a quarter of the cost of the cheapest
+    query)."""
     method = getattr(domain, name)
     if (getattr(method, "__module__", None) != "libsumo.libsumo"
-            or getattr(method, "__qualname__", None) != f"inductionloop.{name}"):
+            or getattr(method, "__qualname__", None) != f"{prefix}.{name}"):
         return method  # TraCI, or a wrapped method
-    raw = getattr(sys.modules.get("libsumo._libsumo"), f"inductionloop_{name}", None)
+    raw = getattr(sys.modules.get("libsumo._libsumo"), f"{prefix}_{name}", None)
     return raw if callable(raw) else method
 
 

@@ -9,7 +9,13 @@ from scenarios.build import build_network, default_cache_dir
 from scenarios.demand import demand_for_period
 from scenarios.demand_source import DemandSource, GeneratedDemand
 from scenarios.detectors import with_sensing
-from scenarios.external import ExternalSource, external_junctions, external_spec, read_sumocfg
+from scenarios.external import (
+    ExternalSource,
+    derive_cache,
+    external_junctions,
+    external_spec,
+    read_sumocfg,
+)
 from scenarios.junction import Junction, make_junction
 from scenarios.layout import build_layout
 from scenarios.netfile import NetFile, read_net
@@ -106,8 +112,9 @@ def load_scenario(name: str, cache_dir: Path | None = None) -> Scenario:
 def load_external(path: str | Path, name: str | None = None) -> Scenario:
     """Load a ``.sumocfg`` as an ampel Scenario with derived signal layouts."""
     config = read_sumocfg(path)
-    net = read_net(config.net_file)
-    junctions = external_junctions(config, net)
+    cache = derive_cache(config)
+    net = cache.net(config.net_file, read_net)
+    junctions = external_junctions(config, net, cache=cache)
     source = ExternalSource(config)
     spec = external_spec(name or config.path.name.removesuffix(".sumocfg"), config, net,
                          source.duration_s)

@@ -10,7 +10,7 @@ import logging
 import operator
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from scenarios.batchread import LaneArrays, LaneBatch, LaneCounts, read_arrays, read_batch
 from scenarios.build import sumo_binary
 from scenarios.detectors import LOOP_PERIOD_S, LaneDetectors
-from scenarios.loopcount import LoopBank, LoopState
+from scenarios.loopcount import LoopBank, LoopState, direct_call
 from scenarios.observation import LaneReading
 from scenarios.sensing import CameraModel, CameraReading, SensingProfile
 from signals.errors import ConfigError
@@ -124,9 +124,14 @@ class SumoSession:
     #: read loops through libsumo subscriptions instead of one call per value (slower)
     subscribe_loops: bool = False
     _sim: Any = field(default=None, init=False, repr=False)
+    #: the simulation time after the last step (None: not asked yet since the start)
+    _time: float | None = field(default=None, init=False, repr=False)
     _counters: dict[str, _LoopCounters] = field(default_factory=dict, init=False, repr=False)
     _last_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _speed_limits: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    #: libsumo's lane count and mean speed functions for :meth:`delay_rate` (once started)
+    _lane_direct: tuple[Callable[[str], Any], Callable[[str], Any]] | None = field(
+        default=None, init=False, repr=False)
     _loops: LoopBank | None = field(default=None, init=False, repr=False)
     _detector_ids: dict[int, _DetectorIds] = field(default_factory=dict, init=False,
                                                    repr=False)
@@ -190,6 +195,7 @@ class SumoSession:
                 raise ConfigError(f"SUMO refused to start: {' '.join(lines[:2]) or exc}"
                                   ) from None
             self._sim = libsumo
+        self._time = None
         return self
 
     def __enter__(self) -> SumoSession:
@@ -200,14 +206,19 @@ class SumoSession:
 
     @property
     def time_s(self) -> float:
-        """Current simulation time."""
-        return float(self._sim.simulation.getTime())
+        """Current simulation time (asked from SUMO once per step: only :meth:`step`
+        advances it)."""
+        now = self._time
+        if now is None:
+            now = self._time = float(self._sim.simulation.getTime())
+        return now
 
     def step(self) -> None:
         """Advance the simulation by one step."""
         self._sim.simulationStep()
+        now = self._time = float(self._sim.simulation.getTime())
         if self._loops is not None and len(self._loops):
-            self._loops.after_step(self.time_s)
+            self._loops.after_step(now)
 
     def finished(self) -> bool:
         """True once the end time is reached."""
@@ -459,18 +470,23 @@ class SumoSession:
     def delay_rate(self, lanes: tuple[str, ...]) -> float:
         """Seconds lost per second on the lanes now: sum of ``vehicles * (1 - v / v_max)``.
 
-        Ground truth for training rewards only (cheap enough to call every step).
+        Ground truth for training rewards only (cheap enough to call every step: libsumo's
+        C functions directly, :func:`~scenarios.loopcount.direct_call`).
         """
-        lane = self._sim.lane
+        if self._lane_direct is None:
+            lane = self._sim.lane
+            self._lane_direct = (direct_call(lane, "getLastStepVehicleNumber", "lane"),
+                                 direct_call(lane, "getLastStepMeanSpeed", "lane"))
+        count, mean_speed = self._lane_direct
         limits = self._speed_limits
         total = 0.0
-        for lane_id in lanes:
-            n = lane.getLastStepVehicleNumber(lane_id)
+        for lane_id, n in zip(lanes, list(map(count, lanes)), strict=True):
             if n:
                 vmax = limits.get(lane_id)
                 if vmax is None:
-                    vmax = limits[lane_id] = max(float(lane.getMaxSpeed(lane_id)), 0.1)
-                total += n * (1.0 - min(lane.getLastStepMeanSpeed(lane_id), vmax) / vmax)
+                    vmax = limits[lane_id] = max(float(self._sim.lane.getMaxSpeed(lane_id)),
+                                                 0.1)
+                total += n * (1.0 - min(mean_speed(lane_id), vmax) / vmax)
         return total
 
     def close(self) -> None:
@@ -481,6 +497,8 @@ class SumoSession:
             self._sim.close()
         finally:
             self._sim = None
+            self._time = None
             self._loops = None
+            self._lane_direct = None
             self._batches.clear()
             self._lane_counts = LaneCounts()

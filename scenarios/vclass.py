@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import gzip
 import logging
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+from xml.parsers import expat
 
 if TYPE_CHECKING:
     from scenarios.session import SumoSession
@@ -93,17 +93,23 @@ class TypeClasses:
 
 
 def _vtypes(path: Path) -> list[tuple[str, str]]:
-    """(id, vClass) of every vType in a file, read as a stream (large nets stay cheap)."""
+    """(id, vClass) of every vType in a file, in document order; the whole file is parsed
+    (a broken file fails here) by expat without building elements (large files stay
+    cheap)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    found = []
+    found: list[tuple[str, str]] = []
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        if tag == "vType":
+            found.append((attrs.get("id", ""), attrs.get("vClass", "passenger")))
+
+    # namespaced tags come as "uri}tag", never "vType" (as ElementTree's "{uri}tag")
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.StartElementHandler = start
     try:
         with opener(path, "rb") as fh:
-            for _event, el in ET.iterparse(fh, events=("end",)):
-                if el.tag == "vType":
-                    found.append((el.get("id", ""), el.get("vClass", "passenger")))
-                elif el.tag in ("edge", "vehicle", "trip", "flow", "person", "connection"):
-                    el.clear()
-    except (ET.ParseError, OSError) as exc:
+            parser.ParseFile(fh)
+    except (expat.ExpatError, OSError, EOFError) as exc:
         raise ScenarioError(f"{path} does not parse: {exc}") from None
     return found
 

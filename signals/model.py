@@ -177,6 +177,10 @@ class SignalModel:
             (self.groups, self.conflicts, tuple(sorted(self.intergreens.items())), self.stages)
         )
 
+    def __reduce__(self) -> tuple[type[SignalModel], tuple[object, ...]]:
+        """Pickle by the constructor's arguments, so an unpickled model is validated again."""
+        return (SignalModel, (self.groups, self.conflicts, dict(self.intergreens), self.stages))
+
     @property
     def group_names(self) -> tuple[str, ...]:
         """Group names in state order."""

@@ -146,3 +146,26 @@ def test_trip_totals_count_every_tripinfo_and_the_jam_teleports(tmp_path: Path) 
     assert totals == {"all_trips_mean_time_loss_s": pytest.approx((20 + 80 + 6) / 3),
                       "all_trips": 3, "jam_teleports": 4}
     assert trip_totals(tmp_path / "t.xml", tmp_path / "none.xml")["jam_teleports"] == 0
+
+
+def test_vtypes_are_read_as_elementtree_reads_them(tmp_path: Path) -> None:
+    """The expat reader finds the vTypes ElementTree's parse finds, in document order,
+    in plain and gzipped files (namespaced elements are not vTypes)."""
+    import gzip
+    import xml.etree.ElementTree as ET
+
+    from scenarios.vclass import _vtypes
+
+    text = ('<routes xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            '<vType id="car" vClass="passenger"><param key="a" value="1"/></vType>'
+            '<vTypeDistribution id="mix"><vType id="bike" vClass="bicycle"/></vTypeDistribution>'
+            '<vehicle id="v" type="car" depart="0"><route edges="a b"/></vehicle>'
+            '<vType id="plain"/><n:vType xmlns:n="urn:x" id="other"/></routes>')
+    plain = tmp_path / "r.rou.xml"
+    plain.write_text(text)
+    packed = tmp_path / "r.rou.xml.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    expected = [(el.get("id", ""), el.get("vClass", "passenger"))
+                for el in ET.parse(plain).getroot().iter("vType")]
+    assert expected == [("car", "passenger"), ("bike", "bicycle"), ("plain", "passenger")]
+    assert _vtypes(plain) == _vtypes(packed) == expected

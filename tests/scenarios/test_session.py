@@ -40,3 +40,28 @@ def test_detectors_count_traffic_and_metrics_include_unfinished(westentor, tmp_p
                         session_type_classes(session))
     assert metrics["vehicles_departed"] > metrics["vehicles_arrived"] > 0
     assert metrics["co2_kg"] > 0 and metrics["max_waiting_s"] > 100
+
+
+def test_delay_rate_and_time_equal_sumo_s(westentor, tmp_path: Path) -> None:
+    """The reward's delay rate (libsumo's C functions directly) equals the sum computed
+    through libsumo's lane methods, and the session's time (kept per step) SUMO's, step by
+    step."""
+    lanes = tuple(d.lane for d in westentor.junctions[0].detectors)
+    session = westentor.session(seed=3, duration_s=200, out_dir=tmp_path)
+    rates = []
+    with session:
+        lane = session._sim.lane
+        assert session.time_s == float(session._sim.simulation.getTime())
+        while not session.finished():
+            session.step()
+            assert session.time_s == float(session._sim.simulation.getTime())  # kept per step
+            expected = 0.0
+            for lane_id in lanes:
+                n = lane.getLastStepVehicleNumber(lane_id)
+                if n:
+                    vmax = max(float(lane.getMaxSpeed(lane_id)), 0.1)
+                    expected += n * (1.0 - min(lane.getLastStepMeanSpeed(lane_id), vmax) / vmax)
+            rate = session.delay_rate(lanes)
+            assert rate == expected
+            rates.append(rate)
+    assert max(rates) > 1.0  # vehicles were delayed, so the sums were not all zero
