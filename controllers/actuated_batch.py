@@ -46,7 +46,6 @@ class ActuatedBatch:
         self.lanes = lanes = BatchLanes([c.map for c in controllers],
                                        [c._queues for c in controllers])
         maps = lanes.maps
-        sizes = np.diff(lanes.bounds)
         # (lane, stage) calls: a lane's calling stages
         self._pair_lane, self._pair_cell = lanes.pairs(
             [[[i for i in range(len(m.lane_ids)) if s in m.calling_stages_of_lane[i]]
@@ -61,8 +60,8 @@ class ActuatedBatch:
             [[[i for i in m.lanes_of_stage[s] if i not in m.full_sets[s]]
               for s in range(m.n_stages)] for m in maps])
         params = [c.params for c in controllers]
-        self._gap = np.repeat([p.max_gap_s for p in params], sizes).astype(float)
-        self._blocked_s = np.repeat([p.blocked_s for p in params], sizes).astype(float)
+        self._gap = lanes.per_lane([p.max_gap_s for p in params])
+        self._blocked_s = lanes.per_lane([p.blocked_s for p in params])
         #: the last decision's per-lane activity and head blocking (for tests)
         self.active_full = self.active_partial = self.blocked = np.zeros(lanes.bounds[-1], bool)
 

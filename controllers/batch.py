@@ -58,6 +58,7 @@ class BatchLanes:
         width = max(m.n_stages for m in maps) + 1  # the last column: no stage shown
         self.width = width
         self.cells = len(maps) * width  # one per (junction, stage)
+        self._sizes = sizes
         self.jol = np.repeat(np.arange(len(maps)), sizes)  # junction of each lane
         self._lane_col = np.arange(n_lanes) * width
         full = np.zeros((n_lanes, width), bool)
@@ -75,9 +76,9 @@ class BatchLanes:
         self._full = full.ravel()
         self._green = green.ravel()
         io = [q._io for q in queues]
-        self._idle_reset = np.repeat([x._idle_reset_s for x in io], sizes).astype(float)
-        self._red_reset = np.repeat([x._red_reset_s for x in io], sizes).astype(float)
-        self._cap = np.repeat([x._cap for x in io], sizes).astype(float)
+        self._idle_reset = self.per_lane([x._idle_reset_s for x in io])
+        self._red_reset = self.per_lane([x._red_reset_s for x in io])
+        self._cap = self.per_lane([x._cap for x in io])
         self._last_up = np.full(n_lanes, -math.inf)
         self._last_count = np.full(n_lanes, -math.inf)
         self.q = np.zeros(n_lanes)
@@ -90,6 +91,10 @@ class BatchLanes:
         self.shown = np.zeros(len(maps), np.int64)
         self.full_now = self.green_now = np.zeros(n_lanes, bool)
 
+
+    def per_lane(self, per_junction: Sequence[float]) -> np.ndarray:
+        """One value per junction spread over that junction's lanes (float array)."""
+        return np.repeat(np.asarray(per_junction, dtype=float), self._sizes)
     def pairs(self, per_junction: Sequence[Sequence[Sequence[int]]]
               ) -> tuple[np.ndarray, np.ndarray]:
         """Global (lane, junction-stage cell) index arrays of per junction, per stage,

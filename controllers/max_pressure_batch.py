@@ -53,7 +53,6 @@ class MaxPressureBatch:
                                        [c._queues._between for c in controllers])
         maps = lanes.maps
         n_lanes = lanes.bounds[-1]
-        sizes = np.diff(lanes.bounds)
         index = {lane: k for k, lane in enumerate(lane for m in maps for lane in m.lane_ids)}
         # downstream: per lane its outgoing lanes (in order) that some junction publishes
         out_lane, out_of, out_count = [], [], []
@@ -87,13 +86,13 @@ class MaxPressureBatch:
         self._est = np.zeros(n_lanes)
         self._last_t: float | None = None
         self._window = est[0]._window
-        self._est_idle = np.repeat([e._idle_reset_s for e in est], sizes).astype(float)
-        self._est_cap = np.repeat([e._cap for e in est], sizes).astype(float)
+        self._est_idle = lanes.per_lane([e._idle_reset_s for e in est])
+        self._est_cap = lanes.per_lane([e._cap for e in est])
         if len({e._window for e in est}) != 1:
             raise ValueError("MaxPressureBatch needs one demand rate window")
         params = [c.params for c in controllers]
-        self._gap = np.repeat([p.discharge_gap_s for p in params], sizes).astype(float)
-        self._stuck = np.repeat([2.0 * p.blocked_s for p in params], sizes).astype(float)
+        self._gap = lanes.per_lane([p.discharge_gap_s for p in params])
+        self._stuck = lanes.per_lane([2.0 * p.blocked_s for p in params])
         #: the last decision's per-lane demand and downstream queue (for tests)
         self.upstream = self.down = np.zeros(n_lanes)
 

@@ -53,9 +53,7 @@ class SotlBatch:
         self._part_lane, self._part_cell = lanes.pairs(
             [[[i for i in m.lanes_of_stage[s] if i not in m.full_sets[s]]
               for s in range(m.n_stages)] for m in maps])
-        sizes = np.diff(lanes.bounds)
-        self._approach_gap = np.repeat([c.params.approach_gap_s for c in controllers],
-                                       sizes).astype(float)
+        self._approach_gap = lanes.per_lane([c.params.approach_gap_s for c in controllers])
         self._kappa = [0.0] * len(controllers)
         self._kappa_stage: list[int | None] = [None] * len(controllers)
         self._waiting = [[0.0] * m.n_stages for m in maps]
