@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,21 +21,26 @@ def _fields(reading) -> tuple:
                  for f in dataclasses.fields(reading))
 
 
+def _scenario_and_groups(tmp_path: Path, net: str) -> tuple[Any, list[Any]]:
+    """The scenario and its detector groups read together: every junction of the 3x3 grid,
+    or a single junction's lanes split in two."""
+    from scenarios.scenario import load_scenario
+
+    if net == "grid":
+        scenario = load_scenario(str(make_grid(tmp_path / "grid")))
+        return scenario, [j.detectors for j in scenario.junctions]
+    scenario = load_scenario(net)
+    lanes = scenario.junctions[0].detectors
+    return scenario, [lanes[:len(lanes) // 2], lanes[len(lanes) // 2:]]
+
+
 @pytest.mark.parametrize(("net", "every_s", "first_s"),
                          [("grid", 1, 0), ("grid", 2, 59), ("grid", 7, 3),
                           ("hauptbahnhof", 1, 0)])
 def test_batched_readings_equal_one_read_per_junction(tmp_path: Path, net: str, every_s: int,
                                                       first_s: int) -> None:
     """The 3x3 grid, and Hauptbahnhof for the buses (one junction: lanes split in two)."""
-    from scenarios.scenario import load_scenario
-
-    if net == "grid":
-        scenario = load_scenario(str(make_grid(tmp_path / "grid")))
-        groups = [j.detectors for j in scenario.junctions]
-    else:
-        scenario = load_scenario(net)
-        lanes = scenario.junctions[0].detectors
-        groups = [lanes[:len(lanes) // 2], lanes[len(lanes) // 2:]]
+    scenario, groups = _scenario_and_groups(tmp_path, net)
     runs = []
     for batched in (False, True):
         session = scenario.session(seed=1, duration_s=300 if net == "grid" else 900,
@@ -88,15 +94,7 @@ _ARRAY_FIELDS = ("stopline_count", "upstream_count", "occupancy", "presence", "g
 def test_lane_arrays_equal_the_readings(tmp_path: Path, net: str) -> None:
     """``read_lane_arrays`` holds the readings' values lane by lane; what it is told not to
     read (occupancies, buses) is zero and leaves the rest unchanged."""
-    from scenarios.scenario import load_scenario
-
-    if net == "grid":
-        scenario = load_scenario(str(make_grid(tmp_path / "grid")))
-        groups = [j.detectors for j in scenario.junctions]
-    else:
-        scenario = load_scenario(net)
-        lanes = scenario.junctions[0].detectors
-        groups = [lanes[:len(lanes) // 2], lanes[len(lanes) // 2:]]
+    scenario, groups = _scenario_and_groups(tmp_path, net)
     runs: dict[str, list[list]] = {}
     for how in ("readings", "arrays", "lean"):
         rows: list[list] = []
