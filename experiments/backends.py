@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import signal
 import socket
-import sys
 import threading
 import traceback
 from collections.abc import Iterator, Sequence
@@ -22,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from controllers.rl.procs import die_with_parent
 from experiments.config import RunSpec
 from experiments.results import RunRecord
 from experiments.worker import execute_run, failed_record
@@ -46,25 +45,6 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: the worker is killed when the sweep process dies (Linux).
-
-    Without it a SIGKILL or SIGTERM to ``ampel experiment`` would leave its workers (and
-    with them the multiprocessing resource tracker) running as orphans.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
-            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:

@@ -27,13 +27,18 @@ R = TypeVar("R")
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: the worker is killed when its parent dies (Linux)."""
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the worker is killed when its parent dies (Linux).
+
+    Without it a SIGKILL or SIGTERM to the parent (``ampel experiment``, ``ampel train``)
+    would leave its workers (and the multiprocessing resource tracker) running as orphans.
+    """
     if sys.platform.startswith("linux"):
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
 
@@ -53,7 +58,7 @@ def fresh_map(fn: Callable[[T], R], tasks: Sequence[T], workers: int,
         return
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx,
-                               initializer=_die_with_parent, initargs=(os.getpid(),),
+                               initializer=die_with_parent, initargs=(os.getpid(),),
                                max_tasks_per_child=1)
     pending: dict[Future[Any], int] = {}
     nxt = 0
