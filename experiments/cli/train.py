@@ -75,10 +75,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from controllers.rl.train_rollout import RolloutPlan
     from experiments.results import code_revision
     from scenarios.outpaths import writable_dir
-    from scenarios.registry import find_spec
+    from scenarios.scenario import load_scenario
     from signals.errors import ConfigError
 
-    find_spec(args.scenario)  # one-line error for an unknown scenario
+    load_scenario(args.scenario)  # one-line error for an unknown scenario or bad .sumocfg
     residual = args.action_mode == "residual"
     if args.method == "rollout" and (not residual or args.algo != "ppo" or args.resume):
         raise ConfigError("--method rollout trains the residual action mode (--algo ppo, no "
@@ -143,7 +143,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "process per environment), evaluate it on held-out demand seeds, and "
                     "write DIR/policy.onnx + DIR/policy.json, checkpoints and TensorBoard "
                     "logs (tensorboard --logdir DIR/tensorboard).")
-    p.add_argument("--scenario", required=True, help="registered scenario name")
+    p.add_argument("--scenario", required=True,
+                   help="registered scenario name or path/to/x.sumocfg (an external SUMO "
+                        "scenario, e.g. a RESCO network)")
     p.add_argument("--junction", default=None,
                    help="traffic-light id (default: the first); 'all': one shared policy for "
                         "every junction of the scenario, all under it at once (PPO with the "
