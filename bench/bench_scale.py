@@ -10,8 +10,12 @@ and each in its own process:
   layout derivation, control, metrics).
 
 It prints the CPU time (user + system) and peak memory (max RSS) of each process, the
-ratio to raw of the median CPU time, and the machine's load average during the runs
-(other jobs on the machine slow every run, not only ampel's). Not a test: figures
+ratio to raw of the median CPU time, the machine's load average during the runs (other
+jobs on the machine slow every run, not only ampel's), and how many of ampel's modules
+have up-to-date bytecode: ``scripts/install.sh`` precompiles them, as a regular
+installation does; without it (an editable installation under
+``PYTHONDONTWRITEBYTECODE=1``) every ``ampel run`` compiles its modules again, which on a
+one-junction hour costs about 0.1 of the ratio. Not a test: figures
 depend on the machine; the ratios are comparable because the runs alternate in one
 invocation.
 
@@ -23,6 +27,7 @@ invocation.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -32,6 +37,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import signals
 from scenarios.build import sumo_binary
 from scenarios.scenario import load_scenario
 from scenarios.tools import sumo_home
@@ -79,6 +85,50 @@ def make_grid(folder: Path, n: int, duration_s: float, seed: int) -> Path:
                    f'</input><time><begin value="0"/><end value="{duration_s:g}"/></time>'
                    "</configuration>\n", encoding="utf-8")
     return cfg
+
+
+#: ampel's packages (pyproject.toml), whose bytecode scripts/install.sh precompiles
+PACKAGES = ("signals", "scenarios", "controllers", "hil", "experiments")
+
+
+def bytecode_state() -> tuple[int, int]:
+    """(modules whose cached bytecode matches their source, all modules) of ampel's packages.
+
+    A timestamp-based ``.pyc`` is up to date when it records its source's modification
+    time and size (what the import system checks); a hash-based one when the hash matches.
+    """
+    root = Path(signals.__file__).resolve().parent.parent
+    fresh = total = 0
+    for package in PACKAGES:
+        for source in sorted((root / package).rglob("*.py")):
+            total += 1
+            cached = Path(importlib.util.cache_from_source(str(source)))
+            if cached.is_file() and _pyc_matches(cached.read_bytes()[:16], source):
+                fresh += 1
+    return fresh, total
+
+
+def _pyc_matches(header: bytes, source: Path) -> bool:
+    """Whether a .pyc header (magic, flags, mtime/size or hash) matches its source."""
+    if len(header) < 16 or header[:4] != importlib.util.MAGIC_NUMBER:
+        return False
+    flags = int.from_bytes(header[4:8], "little")
+    if flags & 1:
+        return header[8:16] == importlib.util.source_hash(source.read_bytes())
+    st = source.stat()
+    return (int.from_bytes(header[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF
+            and int.from_bytes(header[12:16], "little") == st.st_size & 0xFFFFFFFF)
+
+
+def print_bytecode_state() -> None:
+    """State whether the measured ``ampel run`` processes compile ampel's modules."""
+    fresh, total = bytecode_state()
+    note = ("precompiled, as scripts/install.sh leaves them" if fresh == total else
+            "the others are compiled in every process while PYTHONDONTWRITEBYTECODE is set; "
+            "python -m compileall -q " + " ".join(PACKAGES) + " precompiles them")
+    print(f"# ampel's bytecode: {fresh} of {total} modules up to date ({note}); "
+          f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}",
+          flush=True)
 
 
 def _measure(cmd: list[str]) -> Measurement:
@@ -150,6 +200,7 @@ def main() -> None:
                         help="measure this network instead of generated grids")
     args = parser.parse_args()
     controllers = [c for c in args.controllers.split(",") if c]
+    print_bytecode_state()
     if args.sumocfg:
         with tempfile.TemporaryDirectory() as tmp:
             results = bench_config(Path(args.sumocfg).resolve(), "cfg", controllers,

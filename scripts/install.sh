@@ -8,6 +8,13 @@
 # 2. ampel itself with its test and docs extras. torch is pinned to the CPU build 2.13.0; on these
 #    machines its wheel lies in a local folder (PIP_FIND_LINKS or /opt/wheels), which pip
 #    is pointed at when present.
+# 3. The bytecode of ampel's own packages (python -m compileall), as a regular
+#    (non-editable) installation has it: an editable installation leaves compiling to the
+#    first import, and with PYTHONDONTWRITEBYTECODE=1 set every process compiled ampel's
+#    modules again. Python reads these .pyc files whatever that variable says and checks
+#    each against its source's modification time and size, so an edited module is
+#    compiled afresh (in every process while that variable is set, until this script
+#    or the compileall line runs again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,3 +40,4 @@ for d in ${PIP_FIND_LINKS:-} /opt/wheels; do
   if [ -d "$d" ]; then find_links+=(--find-links "$d"); fi
 done
 python -m pip install --quiet "${find_links[@]}" -e ".[test,docs]"
+python -m compileall -q signals scenarios controllers hil experiments
