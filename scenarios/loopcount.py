@@ -134,6 +134,7 @@ class LoopBank:
         self._begin = begin_s
         self._period = period_s
         self._step = step_s
+        self._steps_per_period = round(period_s / step_s)
         self._loops: dict[str, LoopState] = {}
         self._watch: list[str] = []  # loops with carried-over vehicles
         self._closing = False  # the last step ended an interval
@@ -185,17 +186,18 @@ class LoopBank:
             self.arrays.grow(new)
 
     def after_step(self, now_s: float) -> None:
-        """Account for the step that ended at ``now_s`` (call after every step)."""
+        """Account for the step that ended at ``now_s`` (call after every step; nothing
+        to do while no loop is tracked)."""
         if self._closing:
             self._start_interval()
         if self._watch:
             self._follow_carried(now_s)
-        if self._is_last_step(now_s):
+        if self._loops and self._is_last_step(now_s):
             self._close_interval(now_s)
 
     def _is_last_step(self, now_s: float) -> bool:
         """True if SUMO ends the loops' interval with the next step."""
-        per = round(self._period / self._step)
+        per = self._steps_per_period
         return round((now_s - self._begin) / self._step) % per == per - 1
 
     def values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import operator
 import os
+import sys
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -93,6 +94,26 @@ _new_object = object.__new__
 _set_attribute = object.__setattr__
 
 
+def _libsumo_step(libsumo: Any) -> tuple[Callable[[float], Any], Callable[[], Any], dict
+                                         ] | None:
+    """libsumo's C functions behind ``simulationStep`` and ``simulation.getTime``, and its
+    step listeners (a dict, empty unless someone registered one), when libsumo's Python
+    layer is the one known here (``simulationStep`` = the C step, then the listeners;
+    ``getTime`` only passes on): the same calls without three Python frames a step.
+    None otherwise (the Python methods are used)."""
+    c = sys.modules.get("libsumo._libsumo")
+    manager = getattr(libsumo, "_stepManager", None)
+    listeners = getattr(manager, "_stepListeners", None)
+    step = getattr(c, "simulation_step", None)
+    get_time = getattr(c, "simulation_getTime", None)
+    wrapper = getattr(libsumo, "simulationStep", None)
+    if (not callable(step) or not callable(get_time) or not isinstance(listeners, dict)
+            or getattr(wrapper, "__module__", None) != "libsumo"
+            or getattr(libsumo.simulation.getTime, "__qualname__", "") != "simulation.getTime"):
+        return None
+    return step, get_time, listeners
+
+
 def _loop_reading(lane: str, stop_count: int, up_count: int, occupancy: float,
                   presence: bool, gap_s: float, queue: float, bus_count: int,
                   upstream_occupancy: float) -> LaneReading:
@@ -133,6 +154,9 @@ class SumoSession:
     _lane_direct: tuple[Callable[[str], Any], Callable[[str], Any]] | None = field(
         default=None, init=False, repr=False)
     _loops: LoopBank | None = field(default=None, init=False, repr=False)
+    #: libsumo's step and time C functions and its step listeners (see :meth:`step`)
+    _direct_step: tuple[Callable[[float], Any], Callable[[], Any], dict] | None = field(
+        default=None, init=False, repr=False)
     _detector_ids: dict[int, _DetectorIds] = field(default_factory=dict, init=False,
                                                    repr=False)
     _areas: set[str] = field(default_factory=set, init=False, repr=False)
@@ -195,6 +219,7 @@ class SumoSession:
                 raise ConfigError(f"SUMO refused to start: {' '.join(lines[:2]) or exc}"
                                   ) from None
             self._sim = libsumo
+            self._direct_step = _libsumo_step(libsumo)
         self._time = None
         return self
 
@@ -214,10 +239,21 @@ class SumoSession:
         return now
 
     def step(self) -> None:
-        """Advance the simulation by one step."""
-        self._sim.simulationStep()
-        now = self._time = float(self._sim.simulation.getTime())
-        if self._loops is not None and len(self._loops):
+        """Advance the simulation by one step.
+
+        With libsumo, its C step and time functions are called directly (its Python
+        ``simulationStep`` calls the same step, then its step listeners, which run here
+        too when any is registered: :func:`_libsumo_step`)."""
+        direct = self._direct_step
+        if direct is not None:
+            direct[0](0.0)
+            if direct[2]:
+                self._sim._stepManager.manageStepListeners(0.0)
+            now = self._time = float(direct[1]())
+        else:
+            self._sim.simulationStep()
+            now = self._time = float(self._sim.simulation.getTime())
+        if self._loops is not None:
             self._loops.after_step(now)
 
     def finished(self) -> bool:

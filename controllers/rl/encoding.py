@@ -149,6 +149,12 @@ class ObservationEncoder:
     _counts: np.ndarray = field(init=False, repr=False)
     _inv_counts: np.ndarray = field(init=False, repr=False)
     _unserved: np.ndarray = field(init=False, repr=False)
+    #: per lane feature but the gap, and stage: the factor of its lane sum (columns 0
+    #: and 2..5 of the ``stage`` encoding)
+    _sum_scale: np.ndarray = field(init=False, repr=False)
+    #: the ``stage`` encoding's output before a decision's values: column 7 (lanes / 4),
+    #: the same at every decision, and zeros
+    _template: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         observation_shape(self.info, self.encoding)  # validates the encoding name
@@ -164,6 +170,11 @@ class ObservationEncoder:
         self._counts = self._lane_stage.sum(axis=0)
         self._inv_counts = 1.0 / np.maximum(self._counts, 1.0)
         self._unserved = (1.0 - self._lane_stage) * 10.0
+        one = np.ones(n, dtype=np.float32)
+        self._sum_scale = np.stack([one * np.float32(0.5), self._inv_counts,
+                                    self._inv_counts, one, one])
+        self._template = np.zeros((n, len(STAGE_FEATURES)), dtype=np.float32)
+        self._template[:, 7] = self._counts / 4.0
         self.reset()
 
     @property
@@ -187,7 +198,9 @@ class ObservationEncoder:
             if i is not None:
                 rows[i] = (min(r.queue, 50.0) / 10.0, r.occupancy, float(r.presence),
                            r.stopline_count / dt, r.upstream_count / dt, min(r.gap_s, 30.0) / 30.0)
-        m = np.array(rows, dtype=np.float32).reshape(len(rows), len(LANE_FEATURES))
+        m = np.array(rows, dtype=np.float32)
+        if not rows:
+            m = m.reshape(0, len(LANE_FEATURES))
         if rng is not None and self.sensor.active:
             if self.sensor.noise > 0:
                 factor = 1.0 + self.sensor.noise * rng.standard_normal((m.shape[0], 5))
@@ -202,39 +215,51 @@ class ObservationEncoder:
     def encode(self, obs: Observation, rng: np.random.Generator | None = None) -> np.ndarray:
         """Encode one observation; ``rng`` applies the configured sensor noise/dropout."""
         lanes = self.lane_matrix(obs, rng)
-        n = len(self.info.stage_names)
-        current = np.zeros(n, dtype=np.float32)
-        target = np.zeros(n, dtype=np.float32)
-        if obs.stage is not None:
-            current[obs.stage] = 1.0
-            self._last_served[obs.stage] = obs.time_s
-        if obs.target_stage is not None:
-            target[obs.target_stage] = 1.0
-        allowed = np.asarray(obs.allowed, dtype=np.float32)
+        stage, target_stage, time_s = obs.stage, obs.target_stage, obs.time_s
+        if stage is not None:
+            self._last_served[stage] = time_s
         in_stage = min(obs.time_in_stage_s / 60.0, 2.0)
-        self._last_time = obs.time_s
+        self._last_time = time_s
         if self.encoding == "lane":
+            n = len(self.info.stage_names)
+            current = np.zeros(n, dtype=np.float32)
+            target = np.zeros(n, dtype=np.float32)
+            if stage is not None:
+                current[stage] = 1.0
+            if target_stage is not None:
+                target[target_stage] = 1.0
+            allowed = np.asarray(obs.allowed, dtype=np.float32)
             flat = np.concatenate([lanes.ravel(), current, target, allowed,
-                                   [in_stage, float(obs.stage is None)]])
+                                   [in_stage, float(stage is None)]])
             return np.clip(flat, 0.0, 5.0).astype(np.float32)
+        # Per stage (row): the float32 values of one expression per column,
+        #   0 queue_sum = lane sum * 0.5, 2/3 = lane sum / lanes, 4/5 = lane sum,
+        #   1 = max over its lanes of queue, 6 = min(min over its lanes of gap, 1),
+        #   7 = lanes / 4, 8/9 = current/target one-hot, 10 = allowed,
+        #   11 = current * in_stage, 12 = min((t - last shown) / 120, 1.5) * (1 - current),
+        #   13 = in transition;
+        # with fewer numpy calls (each costs more than the arithmetic): the constant and
+        # zero columns come from a template, the one-hot products are set in their row
+        # (1 * x = x, 0 * x = 0; the current stage's column 12 is 0 as its last-shown
+        # time is now), column 12 in float64 as before.
         served = self._lane_stage  # lanes x stages
-        sums = lanes.T @ served  # LANE_FEATURES x stages
-        out = np.empty((n, len(STAGE_FEATURES)), dtype=np.float32)
-        out[:, 0] = sums[0] * 0.5  # lane queues are / 10 veh; the sum is / 20 veh
+        out = self._template.copy()
+        sums = lanes.T @ served  # LANE_FEATURES x stages (as before: the same sums)
+        out[:, 1:6] = (sums[:5] * self._sum_scale).T  # 1: queue_sum, for now
+        out[:, 0] = out[:, 1]
         out[:, 1] = (served * lanes[:, :1]).max(axis=0)
-        out[:, 2] = sums[1] * self._inv_counts
-        out[:, 3] = sums[2] * self._inv_counts
-        out[:, 4] = sums[3]
-        out[:, 5] = sums[4]
         out[:, 6] = np.minimum((lanes[:, 5:6] + self._unserved).min(axis=0), 1.0)
-        out[:, 7] = self._counts / 4.0
-        out[:, 8] = current
-        out[:, 9] = target
-        out[:, 10] = allowed
-        out[:, 11] = current * in_stage
-        out[:, 12] = np.minimum((obs.time_s - self._last_served) / 120.0, 1.5) * (1 - current)
-        out[:, 13] = float(obs.stage is None)
-        return np.clip(out, 0.0, 5.0)
+        out[:, 10] = obs.allowed
+        out[:, 12] = np.minimum((time_s - self._last_served) / 120.0, 1.5)
+        if stage is not None:
+            out[stage, 8] = 1.0
+            out[stage, 11] = in_stage
+            out[stage, 12] = 0.0
+        else:
+            out[:, 13] = 1.0
+        if target_stage is not None:
+            out[target_stage, 9] = 1.0
+        return np.clip(out, 0.0, 5.0, out=out)
 
 
 _EMPTY_ROW = (0.0, 0.0, 0.0, 0.0, 0.0, 1.0)

@@ -65,3 +65,33 @@ def test_delay_rate_and_time_equal_sumo_s(westentor, tmp_path: Path) -> None:
             assert rate == expected
             rates.append(rate)
     assert max(rates) > 1.0  # vehicles were delayed, so the sums were not all zero
+
+
+def test_step_calls_libsumo_directly_and_still_runs_step_listeners(westentor, tmp_path: Path
+                                                                   ) -> None:
+    """``step`` calls libsumo's C step (no Python wrapper frames) yet runs a registered
+    step listener each step, as libsumo's ``simulationStep`` does."""
+    import traci
+
+    class Counter(traci.StepListener):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def step(self, t: float = 0.0) -> bool:
+            self.times.append(float(session._sim.simulation.getTime()))
+            return True
+
+    session = westentor.session(seed=3, duration_s=5, out_dir=tmp_path)
+    with session:
+        assert session._direct_step is not None  # libsumo: the direct path is taken
+        session.step()
+        listener = Counter()
+        listener_id = session._sim.addStepListener(listener)
+        try:
+            session.step()
+            session.step()
+        finally:
+            session._sim.removeStepListener(listener_id)
+        session.step()
+        assert session.time_s == float(session._sim.simulation.getTime())
+    assert listener.times == [session.begin_s + 2.0, session.begin_s + 3.0]
