@@ -59,6 +59,8 @@ class SignalledJunction:
     decoder: StateDecoder | None = None
     _stage_of: dict[frozenset[int], int] = field(default_factory=dict, repr=False)
     _shown: int | None = None
+    #: the states :meth:`watch_step` saw last (their stage is known already)
+    _watched: tuple[Colour, ...] | None = field(default=None, repr=False)
     #: the sequencer's last states and their SUMO string (it returns the same tuple object
     #: while nothing changes, so an unchanged tick is not encoded again)
     _encoded: tuple[tuple[Colour, ...] | None, str] = field(default=(None, ""), repr=False)
@@ -96,11 +98,13 @@ class SignalledJunction:
         if self.decoder is None:
             return
         states = self.decoder.decode(session.signal_state(self.junction.layout.tls))
-        green = frozenset(i for i, c in enumerate(states) if c is Colour.GREEN)
-        stage = self._stage_of.get(green)
-        if stage is not None and stage != self._shown:
-            self.stage_changes += self._shown is not None
-            self._shown = stage
+        if states is not self._watched:  # the decoder returns the same tuple while unchanged
+            self._watched = states
+            green = frozenset(i for i, c in enumerate(states) if c is Colour.GREEN)
+            stage = self._stage_of.get(green)
+            if stage is not None and stage != self._shown:
+                self.stage_changes += self._shown is not None
+                self._shown = stage
         self.guard.check(states)
 
     def observe(self, session: SumoSession, time_s: float,

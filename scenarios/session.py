@@ -154,6 +154,8 @@ class SumoSession:
     _lane_direct: tuple[Callable[[str], Any], Callable[[str], Any]] | None = field(
         default=None, init=False, repr=False)
     _loops: LoopBank | None = field(default=None, init=False, repr=False)
+    #: the traffic lights' state query (libsumo's C function, once started)
+    _tls_state: Callable[[str], Any] | None = field(default=None, init=False, repr=False)
     #: libsumo's step and time C functions and its step listeners (see :meth:`step`)
     _direct_step: tuple[Callable[[float], Any], Callable[[], Any], dict] | None = field(
         default=None, init=False, repr=False)
@@ -267,8 +269,13 @@ class SumoSession:
             self._last_state[tls] = state
 
     def signal_state(self, tls: str) -> str:
-        """The link state string SUMO shows for a traffic light it runs itself."""
-        return str(self._sim.trafficlight.getRedYellowGreenState(tls))
+        """The link state string SUMO shows for a traffic light it runs itself (libsumo's
+        C function directly, :func:`~scenarios.loopcount.direct_call`)."""
+        get = self._tls_state
+        if get is None:
+            get = self._tls_state = direct_call(self._sim.trafficlight,
+                                                "getRedYellowGreenState", "trafficlight")
+        return str(get(tls))
 
     def read_lanes(self, detectors: tuple[LaneDetectors, ...]) -> tuple[LaneReading, ...]:
         """Detector readings per lane since the previous call (counts are differences).
@@ -534,6 +541,8 @@ class SumoSession:
         finally:
             self._sim = None
             self._time = None
+            self._tls_state = None
+            self._direct_step = None
             self._loops = None
             self._lane_direct = None
             self._batches.clear()
