@@ -133,6 +133,29 @@ class DeriveCache:
         self._store(path, net)
         return net
 
+    def route_flows(self, route_files: Sequence[Path], window: tuple[float, float],
+                    estimate: Callable[[], tuple[tuple[tuple[str, str, float], ...], bool]]
+                    ) -> tuple[tuple[str, str, float], ...]:
+        """The demand estimated from route files over a time window (keyed by their
+        bytes and the window): from the cache, or by ``estimate`` (stored only when it
+        read every file, so that an unreadable file is reported each time)."""
+        if not self.enabled:
+            return estimate()[0]
+        try:
+            digests = tuple(file_digest(p) for p in route_files)
+        except OSError:
+            return estimate()[0]
+        path = self.path(("route-flows", digests, tuple(window)))
+        found = self._load(path)
+        if isinstance(found, tuple) and all(
+                isinstance(f, tuple) and len(f) == 3 and isinstance(f[2], float)
+                for f in found):
+            return found
+        flows, complete = estimate()
+        if complete:
+            self._store(path, flows)
+        return flows
+
     @staticmethod
     def _load(path: Path) -> object:
         """The entry's object; None when there is none or it is broken (logged)."""

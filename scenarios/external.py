@@ -108,6 +108,13 @@ def route_flows(route_files: tuple[Path, ...], begin_s: float, end_s: float
     Gives demand-based controllers (e.g. Webster) a view of the demand; persons and
     routes that cannot be read are skipped.
     """
+    return _route_flows(route_files, begin_s, end_s)[0]
+
+
+def _route_flows(route_files: tuple[Path, ...], begin_s: float, end_s: float
+                 ) -> tuple[tuple[tuple[str, str, float], ...], bool]:
+    """:func:`route_flows`, and whether every route file could be read."""
+    complete = True
     span_h = max(end_s - begin_s, 1.0) / 3600.0
     routes: dict[str, list[str]] = {}
     counts: dict[tuple[str, str], float] = defaultdict(float)
@@ -116,6 +123,7 @@ def route_flows(route_files: tuple[Path, ...], begin_s: float, end_s: float
             root = ET.parse(path).getroot()
         except ET.ParseError:
             log.warning("cannot read route file %s; its demand is not estimated", path)
+            complete = False
             continue
         for el in root.iter("route"):
             if el.get("id"):
@@ -155,7 +163,7 @@ def route_flows(route_files: tuple[Path, ...], begin_s: float, end_s: float
                     continue
                 n = 1.0
             counts[(edges[0], edges[-1])] += n
-    return tuple((a, b, round(n / span_h, 1)) for (a, b), n in sorted(counts.items()))
+    return tuple((a, b, round(n / span_h, 1)) for (a, b), n in sorted(counts.items())), complete
 
 
 @dataclass
@@ -220,13 +228,16 @@ class ExternalSource:
                                    route_files=self.config.route_files, scale=demand_scale)
 
 
-def external_spec(name: str, config: SumoConfig, net: NetFile, duration_s: float
-                  ) -> ScenarioSpec:
-    """A ScenarioSpec describing an external scenario (no plain sources, estimated demand)."""
+def external_spec(name: str, config: SumoConfig, net: NetFile, duration_s: float,
+                  cache: DeriveCache | None = None) -> ScenarioSpec:
+    """A ScenarioSpec describing an external scenario (no plain sources, estimated demand;
+    with ``cache``, the estimate is kept there per route files' bytes and window)."""
+    window = (config.begin_s, config.begin_s + duration_s)
+    estimate = partial(_route_flows, config.route_files, *window)
+    vehicles = (cache.route_flows(config.route_files, window, estimate) if cache is not None
+                else estimate()[0])
     demand = DemandSpec(period="external", begin_s=config.begin_s, duration_s=duration_s,
-                        truck_share=0.0,
-                        vehicles=route_flows(config.route_files, config.begin_s,
-                                             config.begin_s + duration_s))
+                        truck_share=0.0, vehicles=vehicles)
     return ScenarioSpec(name=name, title=f"external SUMO scenario {config.path.name}",
                         folder=config.path.parent, lon=0.0, lat=0.0, sources={},
                         netconvert_options=(), junctions=(), demand=demand)

@@ -117,6 +117,6 @@ def load_external(path: str | Path, name: str | None = None) -> Scenario:
     junctions = external_junctions(config, net, cache=cache)
     source = ExternalSource(config)
     spec = external_spec(name or config.path.name.removesuffix(".sumocfg"), config, net,
-                         source.duration_s)
+                         source.duration_s, cache)
     return Scenario(spec=spec, net_path=config.net_file, net=net, junctions=junctions,
                     external=source)

@@ -165,3 +165,43 @@ def test_an_unreadable_network_disables_the_cache(tmp_path: Path) -> None:
     assert not cache.enabled
     assert cache.get_or_derive(["a"], ("rilsa",), lambda tls: tls) == {"a": "a"}
     assert not list(tmp_path.glob("*.pickle"))
+
+
+def test_route_flows_are_cached_by_the_route_files_bytes_and_window(net_path: Path,
+                                                                    tmp_path: Path) -> None:
+    """A cached demand estimate equals the fresh one; other bytes or another window miss;
+    an estimate that could not read a file is not stored (its warning comes each time)."""
+    from scenarios.external import _route_flows, route_flows
+
+    routes = tmp_path / "r.rou.xml"
+    routes.write_text('<routes><route id="a" edges="e1 e2 e3"/>'
+                      '<vehicle id="v0" depart="5" route="a"/>'
+                      '<trip id="t0" depart="50" from="e1" to="e9"/>'
+                      '<flow id="f0" begin="0" end="1800" vehsPerHour="300" from="e4" to="e5"/>'
+                      '</routes>', encoding="utf-8")
+    cache = DeriveCache.for_network(net_path, tmp_path / "cache")
+    calls: list[tuple[float, float]] = []
+
+    def estimate(window: tuple[float, float]):
+        calls.append(window)
+        return _route_flows((routes,), *window)
+
+    fresh = route_flows((routes,), 0.0, 3600.0)
+    assert len(fresh) == 3 and fresh[0] == ("e1", "e3", 1.0)
+    for _ in range(2):
+        assert cache.route_flows((routes,), (0.0, 3600.0), lambda: estimate((0.0, 3600.0))
+                                 ) == fresh
+    assert calls == [(0.0, 3600.0)]  # the second came from the cache
+    assert cache.route_flows((routes,), (0.0, 30.0), lambda: estimate((0.0, 30.0))
+                             ) == route_flows((routes,), 0.0, 30.0)
+    routes.write_text(routes.read_text().replace('depart="50"', 'depart="51"'))
+    cache.route_flows((routes,), (0.0, 3600.0), lambda: estimate((0.0, 3600.0)))
+    assert len(calls) == 3  # another window, other bytes: estimated afresh
+    stored = sorted((tmp_path / "cache").glob("*.pickle"))
+    assert len(stored) == 3
+    broken = tmp_path / "broken.rou.xml"
+    broken.write_text("<routes><vehicle", encoding="utf-8")
+    for _ in range(2):
+        assert cache.route_flows((broken,), (0.0, 60.0),
+                                 lambda: _route_flows((broken,), 0.0, 60.0)) == ()
+    assert sorted((tmp_path / "cache").glob("*.pickle")) == stored  # nothing stored
