@@ -105,10 +105,12 @@ def _vtypes(path: Path) -> list[tuple[str, str]]:
 
     # namespaced tags come as "uri}tag", never "vType" (as ElementTree's "{uri}tag")
     parser = expat.ParserCreate(namespace_separator="}")
-    parser.StartElementHandler = start
     try:
         with opener(path, "rb") as fh:
-            parser.ParseFile(fh)
+            data = fh.read()
+        if b"vType" in data:  # else no element can be one: parsed without a callback
+            parser.StartElementHandler = start
+        parser.Parse(data, True)
     except (expat.ExpatError, OSError, EOFError) as exc:
         raise ScenarioError(f"{path} does not parse: {exc}") from None
     return found
