@@ -26,8 +26,9 @@ served next, even without pressure (vehicles the loops cannot see); ``max_green_
 bounds a green while other stages have pressure; stages without detected lanes are given
 ``recall_pressure``.
 
-Spill-back (``spillback_s``): a lane whose upstream loop has a vehicle standing on it
-(occupied, no count) for ``spillback_s`` is *spilling back*: its queue reaches the loop,
+Spill-back (``spillback_s``): a lane whose upstream loop is occupied while no vehicle has
+crossed it for ``spillback_s`` (a vehicle stands or creeps on it) is *spilling back*: its
+queue reaches the loop,
 which on a lane shorter than the loop distance is the lane's entry, i.e. the junction
 upstream. Two rules follow, both through the board. A movement into a spilling lane cannot
 discharge: its pressure counts zero (a lane with several outgoing lanes loses that share)
@@ -136,7 +137,7 @@ class MaxPressureParams:
             behind the two-lane through stages (measured on the Hamm scenarios: left
             turners waited 180 s); 0 disables. 60 s was chosen over 0, 30 and 120 s on
             the Hamm tuning seeds 1-6 (loops and camera).
-        spillback_s: a lane whose upstream loop stays occupied without counting anything
+        spillback_s: a lane whose upstream loop is occupied and has counted no vehicle
             for this long spills back: movements into it get no pressure and do not hold
             the green, and its own estimate adds the queues heading into it (see the
             module docstring); 0 disables.
@@ -195,7 +196,7 @@ class MaxPressureController:
         self.blocked = [0.0] * len(info.lanes)
         #: per lane: whether it spills back (last observation)
         self.spilling = [False] * len(info.lanes)
-        self._standing_since = [math.inf] * len(info.lanes)
+        self._up_count_s = [-math.inf] * len(info.lanes)
 
     def pressures(self, obs: Observation) -> list[float]:
         """Pressure of every stage for this observation (updates the shared board)."""
@@ -237,15 +238,14 @@ class MaxPressureController:
         return out
 
     def _update_spilling(self, obs: Observation) -> None:
-        """Which lanes spill back: the upstream loop occupied without a count at every
-        observation for ``spillback_s`` (a vehicle stands on it)."""
-        now, since = obs.time_s, self._standing_since
+        """Which lanes spill back: the upstream loop occupied now and no vehicle counted
+        over it for ``spillback_s`` (a vehicle stands on it or creeps over it)."""
+        now, last = obs.time_s, self._up_count_s
         for i, r in enumerate(obs.lanes):
-            if r.upstream_count > 0 or not r.upstream_occupancy > 0:
-                since[i] = math.inf
-            elif since[i] == math.inf:
-                since[i] = now
-            self.spilling[i] = now - since[i] >= self.params.spillback_s
+            if r.upstream_count > 0:
+                last[i] = now
+            self.spilling[i] = (r.upstream_occupancy > 0
+                                and now - last[i] >= self.params.spillback_s)
 
     def _feeds(self, upstream: list[float]) -> dict[str, float]:
         """Per outgoing lane, the waiting vehicles heading into it (a lane's estimate split

@@ -100,7 +100,7 @@ class MaxPressureBatch:
         self._stuck = lanes.per_lane([2.0 * p.blocked_s for p in params])
         self._spill_s = lanes.per_lane([p.spillback_s for p in params])
         self._spill_on = self._spill_s > 0
-        self._standing_since = np.full(n_lanes, math.inf)
+        self._up_count_s = np.full(n_lanes, -math.inf)
         #: whether the upstream loops' occupancies must be read (spill-back)
         self.reads_occupancy = bool(self._spill_on.any())
         #: the last decision's per-lane demand, downstream queue, spill-back flag and share
@@ -117,12 +117,10 @@ class MaxPressureBatch:
         green = batch.full_now
         upstream = self._demand(now, between, lanes, green)
         n = len(upstream)
-        # spill-back: the upstream loop occupied without a count for spillback_s
-        since = self._standing_since
-        since[(lanes.upstream_count > 0) | ~(lanes.upstream_occupancy > 0)] = math.inf
-        since[(since == math.inf) & (lanes.upstream_count == 0)
-              & (lanes.upstream_occupancy > 0)] = now
-        spilling = self._spill_on & (now - since >= self._spill_s)
+        # spill-back: the upstream loop occupied, no vehicle counted for spillback_s
+        self._up_count_s[lanes.upstream_count > 0] = now
+        spilling = (self._spill_on & (lanes.upstream_occupancy > 0)
+                    & (now - self._up_count_s >= self._spill_s))
         # the board: this step's queue for junctions up to the reader, else the previous
         fresh = (now - self._board_s >= 0) & (now - self._board_s <= self._max_age)
         old = np.where(fresh, self._board, 0.0)

@@ -51,10 +51,14 @@ def _pair(spillback_s: float = 4.0) -> tuple[MaxPressureController, MaxPressureC
             MaxPressureController(DOWN, params, board, GreenLimits.unbounded(2)))
 
 
-def _spill_x(down: MaxPressureController, t0: float, seconds: int) -> None:
-    """D shows W; a vehicle stands on x_0's upstream loop from ``t0`` (no counts)."""
+def _spill_x(down: MaxPressureController, t0: float, seconds: int,
+             first: bool = True) -> None:
+    """D shows W; a vehicle stands on x_0's upstream loop from ``t0`` (``first``: the one
+    before it crossed the loop at ``t0``, then no counts)."""
     for t in range(int(t0), int(t0) + seconds + 1):
-        down.pressures(_obs(DOWN, t, 1, t, x0={"up_occupancy": 1.0, "presence": True}))
+        crossed = 1 if first and t == t0 else 0
+        down.pressures(_obs(DOWN, t, 1, t, x0={"up": crossed, "up_occupancy": 1.0,
+                                                "presence": True}))
 
 
 def test_a_movement_into_a_spilling_lane_has_no_pressure() -> None:
@@ -62,8 +66,8 @@ def test_a_movement_into_a_spilling_lane_has_no_pressure() -> None:
     up.pressures(_obs(UP, 0, 1, 0, a0={"up": 4}, b0={"up": 1}))
     _spill_x(down, 0, 3)  # standing 3 s: not yet spilling
     free = up.pressures(_obs(UP, 3, 1, 3))
-    assert not down.spilling[0] and free[0] > 3.0
-    _spill_x(down, 4, 1)  # standing 5 s: the queue reaches the loop
+    assert not down.spilling[0] and free[0] > 1.0
+    _spill_x(down, 4, 1, first=False)  # standing 5 s: the queue reaches the loop
     assert down.spilling == [True, False]
     blocked = up.pressures(_obs(UP, 5, 1, 5))
     assert up.blocked == [1.0, 0.0]
@@ -100,7 +104,7 @@ def test_spillback_off_changes_nothing() -> None:
     up.pressures(_obs(UP, 0, 1, 0, a0={"up": 4}))
     _spill_x(down, 0, 10)
     p = up.pressures(_obs(UP, 10, 1, 10))
-    assert down.spilling == [False, False] and up.blocked == [0.0, 0.0] and p[0] > 3.0
+    assert down.spilling == [False, False] and up.blocked == [0.0, 0.0] and p[0] > 1.0
 
 
 @pytest.mark.slow
