@@ -130,8 +130,8 @@ class MaxPressureBatch:
         old_spill = fresh & self._board_spill
         seen_spill = np.where(self._out_later, old_spill[self._out_of],
                               spilling[self._out_of])
-        blocked = np.bincount(self._out_lane, weights=seen_spill, minlength=n)
-        blocked = np.where(self._spill_on, blocked / self._out_count, 0.0)
+        spilled: np.ndarray = np.bincount(self._out_lane, weights=seen_spill, minlength=n)
+        blocked: np.ndarray = np.where(self._spill_on, spilled / self._out_count, 0.0)
         # a spilling lane adds the queues heading into it (from feeders with spill-back on)
         share = np.where(self._feed_later, old[self._out_lane], upstream[self._out_lane])
         share = np.where(self._spill_on[self._out_lane],
