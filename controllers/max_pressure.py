@@ -141,6 +141,10 @@ class MaxPressureParams:
             for this long spills back: movements into it get no pressure and do not hold
             the green, and its own estimate adds the queues heading into it (see the
             module docstring); 0 disables.
+        spillback_feed: whether a spilling lane's estimate also adds the queues heading
+            into it at the upstream junction (the second spill-back rule; off by default:
+            on ingolstadt21 it removed the teleports with loops but added some with
+            cameras, see the 2026-12-02 results).
     """
 
     decision_interval_s: float = 2.0
@@ -155,6 +159,7 @@ class MaxPressureParams:
     arrow_call_s: float = 0.0
     age_s: float = 60.0
     spillback_s: float = 4.0
+    spillback_feed: bool = False
 
     def __post_init__(self) -> None:
         require_positive(decision_interval_s=self.decision_interval_s,
@@ -212,7 +217,7 @@ class MaxPressureController:
         self.board.publish(now, {r.lane: u for r, u in zip(obs.lanes, upstream, strict=True)},
                            {r.lane: b for r, b in zip(obs.lanes, self.spilling, strict=True)}
                            if spill > 0 else None)
-        if spill > 0:
+        if spill > 0 and self.params.spillback_feed:
             self.board.publish_feeds(self.info.junction, now, self._feeds(upstream))
             upstream = [u + self.board.feed(r.lane, now) if b else u
                         for u, r, b in zip(upstream, obs.lanes, self.spilling, strict=True)]

@@ -100,6 +100,7 @@ class MaxPressureBatch:
         self._stuck = lanes.per_lane([2.0 * p.blocked_s for p in params])
         self._spill_s = lanes.per_lane([p.spillback_s for p in params])
         self._spill_on = self._spill_s > 0
+        self._feed_on = self._spill_on & (lanes.per_lane([p.spillback_feed for p in params]) > 0)
         self._up_count_s = np.full(n_lanes, -math.inf)
         #: whether the upstream loops' occupancies must be read (spill-back)
         self.reads_occupancy = bool(self._spill_on.any())
@@ -132,15 +133,16 @@ class MaxPressureBatch:
                               spilling[self._out_of])
         spilled: np.ndarray = np.bincount(self._out_lane, weights=seen_spill, minlength=n)
         blocked: np.ndarray = np.where(self._spill_on, spilled / self._out_count, 0.0)
-        # a spilling lane adds the queues heading into it (from feeders with spill-back on)
+        # a spilling lane adds the queues heading into it (spillback_feed on both sides)
         share = np.where(self._feed_later, old[self._out_lane], upstream[self._out_lane])
-        share = np.where(self._spill_on[self._out_lane],
+        share = np.where(self._feed_on[self._out_lane],
                          share / self._out_count[self._out_lane], 0.0)
         feed = np.bincount(self._out_of, weights=share, minlength=n)
         self._board, self._board_s = upstream, np.full(n, now)
         self._board_spill = spilling
         self.upstream, self.down, self.blocked, self.spilling = upstream, down, blocked, spilling
-        lane_pressure = (np.where(spilling, upstream + feed, upstream) - down) * (1.0 - blocked)
+        fed = np.where(spilling & self._feed_on, upstream + feed, upstream)
+        lane_pressure = (fed - down) * (1.0 - blocked)
         cells = batch.cells
         pressure = np.bincount(self._stage_cell,
                                weights=self._share * lane_pressure[self._stage_lane],

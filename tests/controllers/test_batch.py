@@ -158,6 +158,7 @@ def _max_pressure_state(batch: MaxPressureBatch, singles: list[MaxPressureContro
                        spillback_s=0.0), 1, 0.3),
     (MaxPressureParams(max_green_factor=0.0, max_green_s=20.0, discharge_gap_s=0.0,
                        blocked_s=2.0, spillback_s=1.0), 3, 0.5),
+    (MaxPressureParams(spillback_feed=True), 2, 0.3),
 ])
 def test_max_pressure_batch_decides_as_each_controller(junctions, params, every,
                                                        standing) -> None:

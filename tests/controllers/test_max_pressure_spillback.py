@@ -44,9 +44,10 @@ def _obs(info: JunctionInfo, t: float, stage: int, in_stage: float,
     return Observation(info.junction, t, stage, None, in_stage, (True, True), lanes)
 
 
-def _pair(spillback_s: float = 4.0) -> tuple[MaxPressureController, MaxPressureController]:
+def _pair(spillback_s: float = 4.0, feed: bool = False
+          ) -> tuple[MaxPressureController, MaxPressureController]:
     board = QueueBoard()
-    params = MaxPressureParams(spillback_s=spillback_s)
+    params = MaxPressureParams(spillback_s=spillback_s, spillback_feed=feed)
     return (MaxPressureController(UP, params, board, GreenLimits.unbounded(2)),
             MaxPressureController(DOWN, params, board, GreenLimits.unbounded(2)))
 
@@ -86,8 +87,10 @@ def test_a_green_into_a_spilling_lane_is_not_held_as_discharging() -> None:
     assert d.stage == 1 and d.reason.startswith("pressure")
 
 
-def test_a_spilling_lane_adds_the_queues_heading_into_it() -> None:
-    up, down = _pair()
+@pytest.mark.parametrize("feed", [True, False])
+def test_a_spilling_lane_adds_the_queues_heading_into_it(feed: bool) -> None:
+    """Only with ``spillback_feed`` (off by default)."""
+    up, down = _pair(feed=feed)
     up.pressures(_obs(UP, 0, 1, 0, a0={"up": 6}))  # 6 vehicles on a_0 head into x_0
     _spill_x(down, 0, 2)
     before = down.pressures(_obs(DOWN, 3, 1, 3, x0={"up_occupancy": 1.0, "presence": True}))
@@ -95,8 +98,11 @@ def test_a_spilling_lane_adds_the_queues_heading_into_it() -> None:
     up.pressures(_obs(UP, 5, 1, 5))
     after = down.pressures(_obs(DOWN, 5, 1, 5, x0={"up_occupancy": 1.0, "presence": True}))
     assert down.spilling[0]
-    assert after[0] - before[0] == pytest.approx(up._queues._est[0], abs=0.5)
-    assert after[0] >= 6.0
+    if feed:
+        assert after[0] - before[0] == pytest.approx(up._queues._est[0], abs=0.5)
+        assert after[0] >= 6.0
+    else:
+        assert after[0] - before[0] == pytest.approx(0.0, abs=0.5)
 
 
 def test_spillback_off_changes_nothing() -> None:
