@@ -28,16 +28,14 @@ bounds a green while other stages have pressure; stages without detected lanes a
 
 Spill-back (``spillback_s``): a lane whose upstream loop is occupied while no vehicle has
 crossed it for ``spillback_s`` (a vehicle stands or creeps on it) is *spilling back*: its
-queue reaches the loop,
-which on a lane shorter than the loop distance is the lane's entry, i.e. the junction
-upstream. Two rules follow, both through the board. A movement into a spilling lane cannot
-discharge: its pressure counts zero (a lane with several outgoing lanes loses that share)
-and it does not hold the green as "discharging". And the spilling lane's own waiting
-estimate adds the queues heading into it at the upstream junction (the vehicles that
-cannot enter it are its queue), so its stage is served before the blocked vehicles lock
-the upstream junction. Without it, two traffic lights 12 m apart on ingolstadt21 gridlocked
-in the box (vehicles standing on the internal lanes that the others yield to) until SUMO
-teleported them.
+queue reaches the loop, which on a lane shorter than the loop distance is the lane's entry,
+i.e. the junction upstream. A movement into a spilling lane cannot discharge (downstream
+blocking, read from the board): its pressure counts zero (a lane with several outgoing
+lanes loses that share) and it does not hold the green as "discharging". With
+``spillback_feed`` the spilling lane's own estimate also adds the queues heading into it
+at the upstream junction. Without downstream blocking, traffic lights 12-15 m apart on
+ingolstadt21 gridlocked in the box (vehicles standing on the internal lanes that the
+others yield to) until SUMO teleported them; with it, less often.
 """
 
 from __future__ import annotations
@@ -139,8 +137,7 @@ class MaxPressureParams:
             the Hamm tuning seeds 1-6 (loops and camera).
         spillback_s: a lane whose upstream loop is occupied and has counted no vehicle
             for this long spills back: movements into it get no pressure and do not hold
-            the green, and its own estimate adds the queues heading into it (see the
-            module docstring); 0 disables.
+            the green (see the module docstring); 0 disables.
         spillback_feed: whether a spilling lane's estimate also adds the queues heading
             into it at the upstream junction (the second spill-back rule; off by default:
             on ingolstadt21 it removed the teleports with loops but added some with
