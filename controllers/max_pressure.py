@@ -63,7 +63,8 @@ SPILLBACK_VEH = 6.0
 
 @dataclass
 class QueueBoard:
-    """Latest queue per detected lane, shared by the controllers of one scenario run.
+    """Latest queue per detected lane, shared by the controllers of one scenario run, with
+    whether the lane spills back and the queues heading into it (spill-back rules).
 
     Entries older than ``max_age_s`` (or from the future, i.e. a previous run) are ignored.
     """

@@ -7,8 +7,9 @@ stage pressures and the discharge test are numpy operations over all lanes; per 
 only the scalar choice remains. The board is read as the junctions read it one after
 another: an outgoing lane of a junction that decided earlier in the same step has its
 new queue (spill-back flag, feeding queues), of one that decides later its previous one.
-Of the occupancies it reads only the upstream loops' (spill-back, when
-``spillback_s`` > 0: :attr:`reads_occupancy`); no bus counts.
+Of the occupancies it uses only the upstream loops' (spill-back, when
+``spillback_s`` > 0: :attr:`reads_occupancy` asks the runner to read them); no bus
+counts.
 
 Covered: the plain loops profile, ``arrow_call_s`` 0 (no partial-only calls), one board
 shared by all the junctions and nobody else, the same decision interval everywhere;
