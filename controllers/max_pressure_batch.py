@@ -6,8 +6,10 @@ junction sharing one :class:`~controllers.max_pressure.QueueBoard`: the demand e
 stage pressures and the discharge test are numpy operations over all lanes; per junction
 only the scalar choice remains. The board is read as the junctions read it one after
 another: an outgoing lane of a junction that decided earlier in the same step has its
-new queue, of one that decides later its previous one. It reads neither occupancies nor
-bus counts.
+new queue (spill-back flag, feeding queues), of one that decides later its previous one.
+Of the occupancies it uses only the upstream loops' (spill-back, when
+``spillback_s`` > 0: :attr:`reads_occupancy` asks the runner to read them); no bus
+counts.
 
 Covered: the plain loops profile, ``arrow_call_s`` 0 (no partial-only calls), one board
 shared by all the junctions and nobody else, the same decision interval everywhere;
@@ -68,7 +70,11 @@ class MaxPressureBatch:
         self._out_later = lanes.jol[self._out_of] > lanes.jol[self._out_lane]
         self._out_count = np.array(out_count, float)
         self._board = np.zeros(n_lanes)  # the previous decision's published queues
+        self._board_spill = np.zeros(n_lanes, bool)  # ... and spill-back flags
         self._board_s = np.full(n_lanes, -math.inf)
+        # feeds: a lane's queue heads into its detected outgoing lanes (same pairs); the
+        # reader (the outgoing lane's junction) sees it new unless the feeder decides later
+        self._feed_later = lanes.jol[self._out_lane] > lanes.jol[self._out_of]
         self._max_age = controllers[0].board.max_age_s
         # stage pressure: a stage's lanes weighted by their share (0 for partial-only)
         self._stage_lane, self._stage_cell = lanes.pairs(
@@ -93,8 +99,16 @@ class MaxPressureBatch:
         params = [c.params for c in controllers]
         self._gap = lanes.per_lane([p.discharge_gap_s for p in params])
         self._stuck = lanes.per_lane([2.0 * p.blocked_s for p in params])
-        #: the last decision's per-lane demand and downstream queue (for tests)
-        self.upstream = self.down = np.zeros(n_lanes)
+        self._spill_s = lanes.per_lane([p.spillback_s for p in params])
+        self._spill_on = self._spill_s > 0
+        self._feed_on = self._spill_on & (lanes.per_lane([p.spillback_feed for p in params]) > 0)
+        self._up_count_s = np.full(n_lanes, -math.inf)
+        #: whether the upstream loops' occupancies must be read (spill-back)
+        self.reads_occupancy = bool(self._spill_on.any())
+        #: the last decision's per-lane demand, downstream queue, spill-back flag and share
+        #: of outgoing lanes spilling back (for tests)
+        self.upstream = self.down = self.blocked = np.zeros(n_lanes)
+        self.spilling = np.zeros(n_lanes, bool)
 
     def decide(self, now: float, states: Sequence[JunctionState], lanes: LaneArrays
                ) -> list[StageRequest]:
@@ -104,22 +118,39 @@ class MaxPressureBatch:
         _, since_count, between = batch.observe(now, states, lanes)
         green = batch.full_now
         upstream = self._demand(now, between, lanes, green)
+        n = len(upstream)
+        # spill-back: the upstream loop occupied, no vehicle counted for spillback_s
+        self._up_count_s[lanes.upstream_count > 0] = now
+        spilling = (self._spill_on & (lanes.upstream_occupancy > 0)
+                    & (now - self._up_count_s >= self._spill_s))
         # the board: this step's queue for junctions up to the reader, else the previous
         fresh = (now - self._board_s >= 0) & (now - self._board_s <= self._max_age)
         old = np.where(fresh, self._board, 0.0)
         seen = np.where(self._out_later, old[self._out_of], upstream[self._out_of])
-        down = np.bincount(self._out_lane, weights=seen, minlength=len(upstream))
+        down = np.bincount(self._out_lane, weights=seen, minlength=n)
         down = down / self._out_count
-        self._board, self._board_s = upstream, np.full(len(upstream), now)
-        self.upstream, self.down = upstream, down
-        lane_pressure = upstream - down
+        old_spill = fresh & self._board_spill
+        seen_spill = np.where(self._out_later, old_spill[self._out_of],
+                              spilling[self._out_of])
+        spilled: np.ndarray = np.bincount(self._out_lane, weights=seen_spill, minlength=n)
+        blocked: np.ndarray = np.where(self._spill_on, spilled / self._out_count, 0.0)
+        # a spilling lane adds the queues heading into it (spillback_feed on both sides)
+        share = np.where(self._feed_later, old[self._out_lane], upstream[self._out_lane])
+        share = np.where(self._feed_on[self._out_lane],
+                         share / self._out_count[self._out_lane], 0.0)
+        feed = np.bincount(self._out_of, weights=share, minlength=n)
+        self._board, self._board_s = upstream, np.full(n, now)
+        self._board_spill = spilling
+        self.upstream, self.down, self.blocked, self.spilling = upstream, down, blocked, spilling
+        fed = np.where(spilling & self._feed_on, upstream + feed, upstream)
+        lane_pressure = (fed - down) * (1.0 - blocked)
         cells = batch.cells
         pressure = np.bincount(self._stage_cell,
                                weights=self._share * lane_pressure[self._stage_lane],
                                minlength=cells)
         in_stage = np.array([st.time_in_stage_s for st in states])[batch.jol]
         gap = self._gap
-        flowing = (lanes.gap_s < gap) & ((down < SPILLBACK_VEH)
+        flowing = (lanes.gap_s < gap) & (blocked < 1.0) & ((down < SPILLBACK_VEH)
                                          | (np.minimum(in_stage, since_count) < self._stuck))
         discharging = ((np.bincount(self._full_cell, weights=flowing[self._full_lane],
                                     minlength=cells) > 0)

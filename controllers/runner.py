@@ -199,7 +199,8 @@ def read_due(session: SumoSession, sensing: list[SignalledJunction], time_s: flo
 def batch_for(session: SumoSession, sensing: list[SignalledJunction]) -> Batch | None:
     """One batch deciding for all these junctions, when one covers their controllers and
     detectors (else None: each decides for itself). The batches
-    (:mod:`controllers.batch`) read neither occupancies nor bus counts."""
+    (:mod:`controllers.batch`) read no bus counts, and occupancies only if they say so
+    (``reads_occupancy``)."""
     controllers = [sj.controller for sj in sensing]
     if (len(sensing) < BATCH_MIN_JUNCTIONS
             or not session.can_read_arrays([sj.junction.detectors for sj in sensing])):
@@ -228,8 +229,10 @@ def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: 
     for sj in sensing:
         seq = sj.sequencer
         states.append(JunctionState(seq.current_stage, seq.target_stage, seq.time_in_stage_s))
+    # occupancies only for a batch that reads them (max-pressure's spill-back)
     lanes = session.read_lane_arrays([sj.junction.detectors for sj in sensing],
-                                     occupancy=False, buses=False)
+                                     occupancy=getattr(batch, "reads_occupancy", False),
+                                     buses=False)
     return dict(zip(map(id, sensing), batch.decide(time_s, states, lanes), strict=True))
 
 

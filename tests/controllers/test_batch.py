@@ -37,16 +37,24 @@ def junctions(ampel_cache):
     return hamm + list(load_scenario(str(resco("ingolstadt7"))).junctions)
 
 
-def _readings(rng: random.Random, lanes: tuple[str, ...], busy: float) -> list[LaneReading]:
+def _readings(rng: random.Random, lanes: tuple[str, ...], busy: float,
+              standing: float = 0.0) -> list[LaneReading]:
+    """Random readings; ``standing``: the chance that a vehicle stands on a lane's
+    upstream loop (no upstream count, occupied)."""
     out = []
     for lane in lanes:
         presence = rng.random() < busy
         count = (0, 1, 2) if rng.random() < busy else (0,)
+        up_count = rng.choice(count)
+        if standing and rng.random() < standing:
+            up_count, up_occupancy = 0, 1.0
+        else:
+            up_occupancy = 0.0
         out.append(LaneReading(lane=lane, stopline_count=rng.choice(count),
-                               upstream_count=rng.choice(count),
+                               upstream_count=up_count,
                                occupancy=0.5 if presence else 0.0, presence=presence,
                                gap_s=0.0 if presence else rng.choice((0.5, 2.0, 4.0, 9.0)),
-                               queue=0.0, bus_count=0, upstream_occupancy=0.0))
+                               queue=0.0, bus_count=0, upstream_occupancy=up_occupancy))
     return out
 
 
@@ -60,9 +68,11 @@ def _arrays(readings: list[LaneReading]) -> LaneArrays:
                       col("upstream_occupancy", float))
 
 
-def _drive(junctions, make, batch_of, ticks: int, check=None, every: int = 1) -> set[str]:
+def _drive(junctions, make, batch_of, ticks: int, check=None, every: int = 1,
+           standing: float = 0.0) -> set[str]:
     """Random readings into one controller per junction and into the batch; equal
-    requests at every ``every``-th tick (and ``check(batch, singles)``); the reasons."""
+    requests at every ``every``-th tick (and ``check(batch, singles)``); the reasons.
+    ``standing``: see :func:`_readings` (in the rush spells only)."""
     rng = random.Random(7)
     singles = make(junctions)
     batch = batch_of(make(junctions))
@@ -76,7 +86,8 @@ def _drive(junctions, make, batch_of, ticks: int, check=None, every: int = 1) ->
         busy = 0.5 if (tick // 120) % 2 else 0.05  # rush and quiet spells
         states, readings, expected = [], [], []
         for j, c, seq in zip(junctions, singles, sequencers, strict=True):
-            lanes = _readings(rng, tuple(lane.lane for lane in j.info.lanes), busy)
+            lanes = _readings(rng, tuple(lane.lane for lane in j.info.lanes), busy,
+                              standing if busy > 0.1 else 0.0)
             obs = Observation(j.tls, float(tick), seq.current_stage, seq.target_stage,
                               seq.time_in_stage_s, seq.allowed_stages(), tuple(lanes))
             states.append(JunctionState(seq.current_stage, seq.target_stage,
@@ -137,21 +148,34 @@ def test_sotl_batch_decides_as_each_controller(junctions, params) -> None:
 def _max_pressure_state(batch: MaxPressureBatch, singles: list[MaxPressureController]) -> None:
     assert batch.down.tolist() == [d for c in singles for d in c._down]
     assert batch.upstream.tolist() == [e for c in singles for e in c._queues._est]
+    assert batch.spilling.tolist() == [s for c in singles for s in c.spilling]
+    assert batch.blocked.tolist() == [b for c in singles for b in c.blocked]
 
 
-@pytest.mark.parametrize(("params", "every"), [
-    (MaxPressureParams(), 2),
-    (MaxPressureParams(decision_interval_s=1.0, hysteresis=0.0, max_red_s=60.0, age_s=0.0), 1),
+@pytest.mark.parametrize(("params", "every", "standing"), [
+    (MaxPressureParams(), 2, 0.3),
+    (MaxPressureParams(decision_interval_s=1.0, hysteresis=0.0, max_red_s=60.0, age_s=0.0,
+                       spillback_s=0.0), 1, 0.3),
     (MaxPressureParams(max_green_factor=0.0, max_green_s=20.0, discharge_gap_s=0.0,
-                       blocked_s=2.0), 3),
+                       blocked_s=2.0, spillback_s=1.0), 3, 0.5),
+    (MaxPressureParams(spillback_feed=True), 2, 0.3),
 ])
-def test_max_pressure_batch_decides_as_each_controller(junctions, params, every) -> None:
+def test_max_pressure_batch_decides_as_each_controller(junctions, params, every,
+                                                       standing) -> None:
     def make(js):
         board = QueueBoard()
         return [MaxPressureController(j.info, params, board, actuated_limits(j, params, {}))
                 for j in js]
 
-    reasons = _drive(junctions, make, MaxPressureBatch, 900, _max_pressure_state, every)
+    spills = []
+
+    def check(batch: MaxPressureBatch, singles: list[MaxPressureController]) -> None:
+        _max_pressure_state(batch, singles)
+        spills.append(int(batch.spilling.sum()) + int((batch.blocked > 0).sum()))
+
+    reasons = _drive(junctions, make, MaxPressureBatch, 900, check, every, standing)
+    # the spill-back rules were exercised (or, switched off, never)
+    assert (sum(spills) > 0) == (params.spillback_s > 0)
     assert {"min green", "transition", "highest pressure"} <= reasons, reasons
     assert any(r.startswith("pressure ") for r in reasons), reasons
     assert reasons & {"max red", "max green", "queue discharging"}, reasons
