@@ -8,7 +8,7 @@ only the scalar choice remains. The board is read as the junctions read it one a
 another: an outgoing lane of a junction that decided earlier in the same step has its
 new queue (spill-back flag, feeding queues), of one that decides later its previous one.
 Of the occupancies it uses only the upstream loops' (spill-back, when
-``spillback_s`` > 0: :attr:`reads_occupancy` asks the runner to read them); no bus
+``spillback_s`` > 0: :attr:`reads_upstream_occupancy` asks the runner to read them); no bus
 counts.
 
 Covered: the plain loops profile, ``arrow_call_s`` 0 (no partial-only calls), one board
@@ -104,7 +104,7 @@ class MaxPressureBatch:
         self._feed_on = self._spill_on & (lanes.per_lane([p.spillback_feed for p in params]) > 0)
         self._up_count_s = np.full(n_lanes, -math.inf)
         #: whether the upstream loops' occupancies must be read (spill-back)
-        self.reads_occupancy = bool(self._spill_on.any())
+        self.reads_upstream_occupancy = bool(self._spill_on.any())
         #: the last decision's per-lane demand, downstream queue, spill-back flag and share
         #: of outgoing lanes spilling back (for tests)
         self.upstream = self.down = self.blocked = np.zeros(n_lanes)

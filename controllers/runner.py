@@ -199,8 +199,8 @@ def read_due(session: SumoSession, sensing: list[SignalledJunction], time_s: flo
 def batch_for(session: SumoSession, sensing: list[SignalledJunction]) -> Batch | None:
     """One batch deciding for all these junctions, when one covers their controllers and
     detectors (else None: each decides for itself). The batches
-    (:mod:`controllers.batch`) read no bus counts, and occupancies only if they say so
-    (``reads_occupancy``)."""
+    (:mod:`controllers.batch`) read no bus counts and no stop-line occupancies, and the
+    upstream loops' occupancies only if they say so (``reads_upstream_occupancy``)."""
     controllers = [sj.controller for sj in sensing]
     if (len(sensing) < BATCH_MIN_JUNCTIONS
             or not session.can_read_arrays([sj.junction.detectors for sj in sensing])):
@@ -229,10 +229,10 @@ def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: 
     for sj in sensing:
         seq = sj.sequencer
         states.append(JunctionState(seq.current_stage, seq.target_stage, seq.time_in_stage_s))
-    # occupancies only for a batch that reads them (max-pressure's spill-back)
-    lanes = session.read_lane_arrays([sj.junction.detectors for sj in sensing],
-                                     occupancy=getattr(batch, "reads_occupancy", False),
-                                     buses=False)
+    # upstream occupancies only for a batch that reads them (max-pressure's spill-back)
+    lanes = session.read_lane_arrays(
+        [sj.junction.detectors for sj in sensing], occupancy=False, buses=False,
+        upstream_occupancy=getattr(batch, "reads_upstream_occupancy", False))
     return dict(zip(map(id, sensing), batch.decide(time_s, states, lanes), strict=True))
 
 

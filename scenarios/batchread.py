@@ -110,11 +110,13 @@ class LaneArrays:
 
 
 def read_arrays(batch: LaneBatch, bank: LoopBank, counts: LaneCounts, now_s: float,
-                occupancy: bool = True) -> LaneArrays:
+                occupancy: bool = True, upstream_occupancy: bool = False) -> LaneArrays:
     """The batch's lanes' readings since the previous read as arrays (the same arithmetic
-    as the session's one-tuple read; without ``occupancy`` the occupancies are zeros)."""
+    as the session's one-tuple read; without ``occupancy`` the occupancies are zeros, but
+    the upstream loops' are read when ``upstream_occupancy``)."""
     stop_total, occupancy_, presence, gaps, up_total, buses, up_occupancy = bank.batch_values(
-        batch.stop_ids, batch.stop_index, batch.up_ids, batch.up_index, now_s, occupancy)
+        batch.stop_ids, batch.stop_index, batch.up_ids, batch.up_index, now_s, occupancy,
+        upstream_occupancy)
     li = batch.lane_index
     stop_count = stop_total - counts.stop_seen[li]
     up_count = up_total - counts.up_seen[li]

@@ -287,8 +287,8 @@ class LoopBank:
         return out
 
     def batch_values(self, stop_ids: list[str], stop_index: np.ndarray, up_ids: list[str],
-                     up_index: np.ndarray, now_s: float, occupancy: bool = True
-                     ) -> tuple[np.ndarray, ...]:
+                     up_index: np.ndarray, now_s: float, occupancy: bool = True,
+                     upstream_occupancy: bool = False) -> tuple[np.ndarray, ...]:
         """:meth:`lane_values` for many lanes at once (all junctions that decide in a step),
         as arrays: stop-line running counts, occupancies 0..1, presence, seconds since the
         last vehicle, upstream running counts, buses, upstream occupancies 0..1.
@@ -297,13 +297,13 @@ class LoopBank:
         whose interval number is known is not asked for it), one ``map`` per query, and
         the same arithmetic on numpy arrays; ``*_index`` are the loops' ``LoopState.index``
         (unique within each of the two). Without ``occupancy`` the occupancies are not
-        read (zeros).
+        read (zeros); ``upstream_occupancy`` reads the upstream loops' all the same.
         """
         quiet_s = 2.0 * self._step
         stop_n, stop_occupancy, presence, gaps = self._batch_side(stop_ids, stop_index, now_s,
                                                                   quiet_s, True, occupancy)
         up_n, up_occupancy, _, _ = self._batch_side(up_ids, up_index, now_s, quiet_s, False,
-                                                    occupancy)
+                                                    occupancy or upstream_occupancy)
         a = self.arrays
         return (a.offset[stop_index] + stop_n, stop_occupancy, presence, gaps,
                 a.offset[up_index] + up_n, a.buses[up_index], up_occupancy)

@@ -350,12 +350,14 @@ class SumoSession:
                                                 for g in groups for d in g)
 
     def read_lane_arrays(self, groups: Sequence[tuple[LaneDetectors, ...]],
-                         occupancy: bool = True, buses: bool = True) -> LaneArrays:
+                         occupancy: bool = True, buses: bool = True,
+                         upstream_occupancy: bool = False) -> LaneArrays:
         """:meth:`read_lanes_many` of these groups as arrays over their lanes, group after
         group (the same values; plain loops only, see :meth:`can_read_arrays`).
 
-        Only what a caller uses is asked of SUMO: without ``occupancy`` the occupancies,
-        without ``buses`` the bus counts are zeros (``buses`` must be the same in every
+        Only what a caller uses is asked of SUMO: without ``occupancy`` the occupancies
+        (but the upstream loops' with ``upstream_occupancy``), without ``buses`` the bus
+        counts are zeros (``buses`` must be the same in every
         read of these groups: it decides how their loops are tracked).
         """
         key = tuple(map(id, groups))
@@ -366,7 +368,7 @@ class SumoSession:
             raise ValueError("these lanes have detectors beyond the two loops: read them "
                              "with read_lanes_many")
         return read_arrays(batch[1], self._loop_bank(), self._lane_counts, self.time_s,
-                           occupancy)
+                           occupancy, upstream_occupancy)
 
     def _batch(self, groups: Sequence[tuple[LaneDetectors, ...]], buses: bool = True
                ) -> LaneBatch | None:
