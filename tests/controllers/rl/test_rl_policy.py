@@ -93,6 +93,7 @@ def test_shared_policy_scores_junctions_with_other_stage_counts(trained: Path) -
 
 def test_dqn_export_matches_sb3(westentor, tmp_path: Path) -> None:
     from stable_baselines3 import DQN
+    from stable_baselines3.common.logger import configure
 
     from controllers.rl.config import EnvConfig
     from controllers.rl.env import JunctionEnv
@@ -102,6 +103,8 @@ def test_dqn_export_matches_sb3(westentor, tmp_path: Path) -> None:
     env = JunctionEnv(westentor, config=cfg)
     try:
         model = DQN("MlpPolicy", env, learning_starts=10, train_freq=4, seed=0, device="cpu")
+        # a logger of our own: SB3's default one makes an empty /tmp/SB3-<time> folder
+        model.set_logger(configure(str(tmp_path / "sb3"), []))
         model.learn(40)
         export_policy(model, "dqn", cfg, [env.info], tmp_path, {"seed": 0})
     finally:
