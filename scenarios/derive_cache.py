@@ -16,17 +16,22 @@ of a network, and the parsed :class:`~scenarios.netfile.NetFile`, in
 Entries are written atomically (a temporary file renamed into place). An entry that
 cannot be read, does not unpickle or holds something else than expected is derived
 afresh and replaced; a cache that cannot be written is skipped. Neither is an error.
+Every code change makes new keys, so the cache prunes itself: a read touches its entry,
+and each write removes the entries (and left-over temporary files) that no run has used
+for :data:`PRUNE_AFTER_DAYS` days.
 Unpickled signal models run their validation again (``SignalModel.__reduce__``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import pickle
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +47,8 @@ log = logging.getLogger(__name__)
 CODE_PACKAGES = ("scenarios", "signals")
 #: bump to drop every entry written by earlier formats
 FORMAT = 1
+#: entries unused for this many days are removed when the cache writes a new one
+PRUNE_AFTER_DAYS = 30.0
 
 
 def code_fingerprint(packages: Sequence[str] = CODE_PACKAGES) -> str:
@@ -161,12 +168,15 @@ class DeriveCache:
         """The entry's object; None when there is none or it is broken (logged)."""
         try:
             with open(path, "rb") as handle:
-                return pickle.load(handle)
+                found = pickle.load(handle)
         except FileNotFoundError:
             return None
         except Exception as exc:  # noqa: BLE001 - any broken entry is derived afresh
             log.info("derived-layout cache %s unreadable (%s); deriving afresh", path, exc)
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # in use: kept by the pruning
+        return found
 
     @staticmethod
     def _store(path: Path, value: object) -> None:
@@ -182,3 +192,22 @@ class DeriveCache:
                 raise
         except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
             log.info("derived-layout cache %s not written (%s)", path, exc)
+            return
+        prune(path.parent, PRUNE_AFTER_DAYS)
+
+
+def prune(folder: Path, days: float, now_s: float | None = None) -> int:
+    """Remove the cache entries and temporary files in ``folder`` unused (not modified
+    or touched) for ``days`` days; returns how many were removed. Files that vanish or
+    cannot be removed meanwhile (another process) are skipped."""
+    cutoff = (time.time() if now_s is None else now_s) - days * 86400.0
+    removed = 0
+    for entry in folder.glob("*.pickle"):
+        with contextlib.suppress(OSError):
+            if entry.stat().st_mtime < cutoff:
+                entry.unlink()
+                removed += 1
+    if removed:
+        log.info("derived-layout cache %s: %d entries unused for %g days removed", folder,
+                 removed, days)
+    return removed

@@ -205,3 +205,40 @@ def test_route_flows_are_cached_by_the_route_files_bytes_and_window(net_path: Pa
         assert cache.route_flows((broken,), (0.0, 60.0),
                                  lambda: _route_flows((broken,), 0.0, 60.0)) == ()
     assert sorted((tmp_path / "cache").glob("*.pickle")) == stored  # nothing stored
+
+
+def test_entries_unused_for_a_month_are_pruned_when_one_is_written(net_path: Path,
+                                                                   tmp_path: Path) -> None:
+    """A read keeps its entry young; a write removes entries (and temporary files) that no
+    run used for PRUNE_AFTER_DAYS, and nothing else."""
+    import os
+
+    from scenarios.derive_cache import PRUNE_AFTER_DAYS
+
+    calls: list[str] = []
+    _cached(net_path, tmp_path, "rilsa", calls)
+    (used,) = tmp_path.glob("*.pickle")
+    stale = tmp_path / ("0" * 64 + ".pickle")  # an entry of code that no longer exists
+    stale.write_bytes(b"old")
+    left_over = tmp_path / ".tmp-abandoned.pickle"
+    left_over.write_bytes(b"")
+    old_s = used.stat().st_mtime - (PRUNE_AFTER_DAYS + 1) * 86400
+    for path in (used, stale, left_over):
+        os.utime(path, (old_s, old_s))
+    _cached(net_path, tmp_path, "rilsa", calls)  # a hit: touches its entry, writes nothing
+    assert len(calls) == 9 and stale.exists() and left_over.exists()
+    _cached(net_path, tmp_path, "program", calls)  # a miss: written, and the cache pruned
+    assert len(calls) == 18
+    assert not stale.exists() and not left_over.exists()
+    assert used.exists() and len(list(tmp_path.glob("*.pickle"))) == 2
+
+
+def test_prune_counts_what_it_removed(tmp_path: Path) -> None:
+    from scenarios.derive_cache import prune
+
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.pickle").write_bytes(b"")
+    (tmp_path / "keep.txt").write_bytes(b"")  # not an entry: never touched
+    assert prune(tmp_path, days=1.0) == 0
+    assert prune(tmp_path, days=1.0, now_s=(tmp_path / "a.pickle").stat().st_mtime + 2 * 86400) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
