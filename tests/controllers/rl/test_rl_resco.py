@@ -1,4 +1,5 @@
-"""The shipped policy for the RESCO cologne1 network (sumo-rl's nets, test extra)."""
+"""Shipped policies trained inside the 30-minute budget: RESCO cologne1 (sumo-rl's nets,
+test extra) and Westentor."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ import pytest
 
 from tests.resco_nets import resco
 
-COLOGNE1 = (Path(__file__).resolve().parents[3] / "controllers" / "rl" / "policies"
-            / "cologne1-camera")
+POLICIES = Path(__file__).resolve().parents[3] / "controllers" / "rl" / "policies"
+COLOGNE1 = POLICIES / "cologne1-camera"
 
 
-def test_cologne1_policy_spec() -> None:
-    """Residual on actuated, camera-trained on cologne1, validation and test seeds apart."""
-    spec = json.loads((COLOGNE1 / "policy.json").read_text())
-    assert spec["scenario"].endswith("cologne1.sumocfg")
+@pytest.mark.parametrize(("folder", "scenario"), [("cologne1-camera", "cologne1.sumocfg"),
+                                                  ("westentor-camera-30min", "westentor")])
+def test_policy_spec(folder: str, scenario: str) -> None:
+    """Residual on actuated, camera-trained, validation and test seeds apart, a fit chosen,
+    trained inside 30 minutes of labelling and fitting."""
+    spec = json.loads((POLICIES / folder / "policy.json").read_text())
+    assert spec["scenario"].endswith(scenario)
+    assert spec["training"]["train_wall_s"] <= 30 * 60
     assert spec["action"]["mode"] == "residual"
     assert spec["observation"]["sensing"] == "camera"
     seeds = spec["seeds"]
