@@ -101,6 +101,8 @@ CASES: list[tuple[str, list[str], str]] = [
      "finite"),
     ("demo-seeds-zero", ["demo", "--seeds", "0", *OUT], "must be >= 1"),
     ("demo-duration-inf", ["demo", "--duration", "inf", *OUT], "finite"),
+    ("train-missing-sumocfg", ["train", "--scenario", f"{W}/nowhere.sumocfg", *OUT],
+     "SUMO configuration not found"),
     ("train-steps-negative", ["train", "--scenario", "westentor", "--steps", "-3", *OUT],
      "must be >= 1"),
     ("train-follow-bias-inf", ["train", "--scenario", "westentor", "--follow-bias", "inf",
