@@ -9,8 +9,9 @@ round. The plot has one panel per policy: mean total delay on the validation see
 against minutes of training, the warm start as a dashed line, the selected candidate
 ringed.
 
-    python scripts/plot_training.py controllers/rl/policies/westentor/policy.json \\
-        controllers/rl/policies/westentor-camera/policy.json --out docs/img/training.png
+    python scripts/plot_training.py controllers/rl/policies/westentor-camera-30min/policy.json \\
+        controllers/rl/policies/werler_strasse-camera/policy.json \\
+        controllers/rl/policies/cologne1-camera/policy.json --out docs/img/training.png
 """
 
 from __future__ import annotations
@@ -68,7 +69,10 @@ def read_curve(path: Path) -> Curve:
     if selected is None and baseline is not None and len(points) > 1:
         # rollout runs: the best candidate that is not the warm start
         selected = min(range(1, len(points)), key=lambda i: points[i][1])
-    title = f"{path.parent.name}: {spec.get('scenario', '?')}"
+    scenario = str(spec.get("scenario", "?"))
+    if scenario.endswith(".sumocfg"):  # an external network: its file name, not its path
+        scenario = Path(scenario).stem
+    title = f"{path.parent.name}: {scenario}"
     return Curve(title, tuple(m for m, _, _ in points), tuple(s for _, s, _ in points),
                  baseline, selected)
 
