@@ -192,3 +192,28 @@ def test_plot_training_without_history_is_one_line(tmp_path: Path, capsys) -> No
     err = capsys.readouterr().err
     assert code == 2 and "no validation history" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.png").exists()
+
+
+def test_rollout_ceiling_bad_mode_is_one_line_and_exit_2(capsys) -> None:
+    code = script("rollout_ceiling").main(["--modes", "follow,magic"])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown mode 'magic'" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_rollout_ceiling_oracle_branches_and_follow_is_actuated(capsys) -> None:
+    from controllers.rl.policy import SHIPPED_POLICY
+
+    camera = SHIPPED_POLICY.parent.parent / "westentor-camera-30min" / "policy.onnx"
+    code = script("rollout_ceiling").main([
+        "--scenario", "westentor", "--sensing", "camera", "--seeds", "2000001",
+        "--duration", "100", "--horizon", "10", "--policy", str(camera), "--json",
+        "--modes", "follow,policy,oracle,follow"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["mode"] for r in rows] == ["follow", "policy", "oracle", "follow"]
+    follow, policy, oracle, again = rows
+    assert follow["deviations"] == 0 and follow["cost_veh_s"] > 0
+    assert again["cost_veh_s"] == follow["cost_veh_s"]  # same seed, same hour
+    assert oracle["branched_points"] > 0 and oracle["deviations"] <= oracle["branched_points"]
+    assert "vs_follow" in policy and "vs_follow" in oracle
