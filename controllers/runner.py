@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controllers.base import Controller, StageRequest
-from controllers.batch import JunctionState
 from controllers.sumo_native import VIOLATION_SOURCE, StateDecoder, is_reference, write_programs
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
@@ -225,6 +224,8 @@ def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: 
         return {}
     if not all(due):
         raise RuntimeError(f"t={time_s:g}: the junctions of one batch are not due together")
+    from controllers.batch import JunctionState  # with the batches: only runs that use them
+
     states = []
     for sj in sensing:
         seq = sj.sequencer
