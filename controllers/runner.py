@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controllers.base import Controller, StageRequest
+from controllers.base import Controller, JunctionState, StageRequest
 from controllers.sumo_native import VIOLATION_SOURCE, StateDecoder, is_reference, write_programs
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
@@ -70,6 +70,9 @@ class SignalledJunction:
     _rest_until_s: float = field(default=0.0, repr=False)
     _rest_stage: int = field(default=-1, repr=False)
     _rested: int = field(default=0, repr=False)
+    #: whether a junction deciding in a batch rests while its request repeats the stage
+    #: shown (see :meth:`control_step`; off only to compare with ticking in tests)
+    rest_on_repeat: bool = field(default=True, repr=False)
 
     @classmethod
     def create(cls, junction: Junction, controller: Controller,
@@ -134,8 +137,16 @@ class SignalledJunction:
         of the shown stage changes nothing), the sequencer's tick and the guard's check of
         unchanged states; the sequencer and guard are brought level (:meth:`catch_up`)
         at the next step that does the work, with the same outcome.
+
+        A junction deciding in a batch (``decided`` given) rests the same way in a step
+        whose decision requests the stage shown while the sequencer can change nothing
+        (:meth:`Sequencer.rest_ticks`, counted from the last step that did the work): that
+        request and tick would change nothing. :meth:`decision_state` gives the batch the
+        sequencer's state as ticking would have left it.
         """
-        if self._rest and time_s < self._rest_until_s:
+        if self._rest and (time_s < self._rest_until_s
+                           or (decided is not None and decided.stage == self._rest_stage
+                               and self._held_until is None)):
             self._rest -= 1
             self._rested += 1
             if time_s + 1e-9 >= self.next_decision_s:
@@ -171,6 +182,20 @@ class SignalledJunction:
         if self._held_until is not None:  # rest while the plan holds the stage shown
             self._rest = (seq.rest_ticks() if self._rest_until_s > time_s
                           and now == self._rest_stage else 0)
+        elif decided is not None and self.rest_on_repeat:
+            # rest while the batch's requests repeat the stage shown (none in a transition)
+            self._rest = seq.rest_ticks()
+            self._rest_stage = -1 if now is None else now
+
+    def decision_state(self) -> JunctionState:
+        """The sequencer's stage, target and time in stage for a batch decision, as
+        ticking every step would have left them (a junction resting in a batch is in a
+        stage with nothing waiting: only its time in stage runs on)."""
+        seq = self.sequencer
+        if self._rested:
+            return JunctionState(seq.current_stage, seq.target_stage,
+                                 seq.time_in_stage_after(self._rested))
+        return JunctionState(seq.current_stage, seq.target_stage, seq.time_in_stage_s)
 
     def catch_up(self) -> None:
         """Advance the sequencer and guard over the steps rested (see :meth:`control_step`)."""
@@ -224,12 +249,7 @@ def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: 
         return {}
     if not all(due):
         raise RuntimeError(f"t={time_s:g}: the junctions of one batch are not due together")
-    from controllers.batch import JunctionState  # with the batches: only runs that use them
-
-    states = []
-    for sj in sensing:
-        seq = sj.sequencer
-        states.append(JunctionState(seq.current_stage, seq.target_stage, seq.time_in_stage_s))
+    states = [sj.decision_state() for sj in sensing]
     # upstream occupancies only for a batch that reads them (max-pressure's spill-back)
     lanes = session.read_lane_arrays(
         [sj.junction.detectors for sj in sensing], occupancy=False, buses=False,

@@ -138,6 +138,11 @@ class Sequencer:
         """Seconds since the current stage was reached (during a transition: since it began)."""
         return (self._tick - self._stage_start) * self._dt
 
+    def time_in_stage_after(self, ticks: int) -> float:
+        """:attr:`time_in_stage_s` after ``ticks`` more ticks that change nothing (as
+        :meth:`rest` would leave it; the same arithmetic)."""
+        return (self._tick + ticks - self._stage_start) * self._dt
+
     @property
     def in_transition(self) -> bool:
         """Whether a transition between stages is running."""
