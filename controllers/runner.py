@@ -63,6 +63,10 @@ class SignalledJunction:
     #: the sequencer's last states and their SUMO string (it returns the same tuple object
     #: while nothing changes, so an unchanged tick is not encoded again)
     _encoded: tuple[tuple[Colour, ...] | None, str] = field(default=(None, ""), repr=False)
+    #: SUMO strings of the states shown so far, keyed by the ids of their colours (the
+    #: members of ``Colour`` are singletons; a tuple of ints hashes without calling the
+    #: enum's Python ``__hash__``): a junction cycles through a few states
+    _strings: dict[tuple[int, ...], str] = field(default_factory=dict, repr=False)
     #: the controller's ``held_until`` (a plan that reads only the time, e.g. fixed time)
     _held_until: Callable[[float], float] | None = field(default=None, repr=False)
     #: resting (see :meth:`control_step`): steps left, before which time, steps rested
@@ -177,8 +181,12 @@ class SignalledJunction:
             self.stage_changes += 1
         self.guard.check(states)
         if states is not self._encoded[0]:  # else SUMO shows them already
-            self._encoded = (states, self.encoder.encode(states))
-            session.set_signal_state(self.junction.layout.tls, self._encoded[1])
+            key = tuple(map(id, states))
+            text = self._strings.get(key)
+            if text is None:
+                text = self._strings[key] = self.encoder.encode(states)
+            self._encoded = (states, text)
+            session.set_signal_state(self.junction.layout.tls, text)
         if self._held_until is not None:  # rest while the plan holds the stage shown
             self._rest = (seq.rest_ticks() if self._rest_until_s > time_s
                           and now == self._rest_stage else 0)
