@@ -199,11 +199,7 @@ class SignalledJunction:
         """The sequencer's stage, target and time in stage for a batch decision, as
         ticking every step would have left them (a junction resting in a batch is in a
         stage with nothing waiting: only its time in stage runs on)."""
-        seq = self.sequencer
-        if self._rested:
-            return JunctionState(seq.current_stage, seq.target_stage,
-                                 seq.time_in_stage_after(self._rested))
-        return JunctionState(seq.current_stage, seq.target_stage, seq.time_in_stage_s)
+        return _tuple_new(JunctionState, self.sequencer.decision_state(self._rested))
 
     def catch_up(self) -> None:
         """Advance the sequencer and guard over the steps rested (see :meth:`control_step`)."""
@@ -266,6 +262,8 @@ def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: 
 
 
 _new_object = object.__new__
+#: builds a NamedTuple from a tuple of its fields without its Python ``__new__``
+_tuple_new = tuple.__new__
 _set_attribute = object.__setattr__
 
 
