@@ -62,6 +62,22 @@ class ActuatedBatch:
         params = [c.params for c in controllers]
         self._gap = lanes.per_lane([p.max_gap_s for p in params])
         self._blocked_s = lanes.per_lane([p.blocked_s for p in params])
+        # per (junction, stage) cell, for the stages wanted: a stage without detected lanes
+        # is wanted by ``recall_undetected``; a stage with them when called or starved
+        # (``max_red_s`` > 0, not a partial-only stage, red that long)
+        width = lanes.width
+        undetected = np.zeros(lanes.cells, bool)
+        recall = np.zeros(lanes.cells, bool)
+        max_red = np.full(lanes.cells, math.inf)
+        for j, (m, p) in enumerate(zip(maps, params, strict=True)):
+            for st in range(m.n_stages):
+                cell = j * width + st
+                if not m.lanes_of_stage[st]:
+                    undetected[cell], recall[cell] = True, bool(p.recall_undetected)
+                elif p.max_red_s > 0 and not m.partial_only_stages[st]:
+                    max_red[cell] = p.max_red_s
+        self._undetected, self._recall, self._max_red = undetected, recall, max_red
+        self._n_stages = [m.n_stages for m in maps]
         #: the last decision's per-lane activity and head blocking (for tests)
         self.active_full = self.active_partial = self.blocked = np.zeros(lanes.bounds[-1], bool)
 
@@ -97,7 +113,10 @@ class ActuatedBatch:
                                 minlength=cells) > 0
         busy_part = np.bincount(self._part_cell[active_partial[self._part_lane]],
                                 minlength=cells) > 0
-        return [self._decide(j, st, now, called, busy_full, busy_part)
+        # StageHistory.red_s of every cell (now - last shown), compared as the controller does
+        starved = (now - batch.last_shown) >= self._max_red
+        wanted = np.where(self._undetected, self._recall, called | starved)
+        return [self._decide(j, st, now, wanted, busy_full, busy_part)
                 for j, st in enumerate(states)]
 
     def call_pairs(self) -> list[set[tuple[int, int]]]:
@@ -109,9 +128,10 @@ class ActuatedBatch:
                         int(self._pair_stage[k])))
         return out
 
-    def _decide(self, j: int, st: JunctionState, now: float, called: np.ndarray,
+    def _decide(self, j: int, st: JunctionState, now: float, wanted_cells: np.ndarray,
                 busy_full: np.ndarray, busy_part: np.ndarray) -> StageRequest:
-        """:meth:`ActuatedController._decide` after its update, for junction ``j``."""
+        """:meth:`ActuatedController._decide` after its update, for junction ``j``
+        (``wanted_cells``: per (junction, stage) whether the stage is wanted)."""
         stage = st.stage
         if stage is None:
             return hold(st)
@@ -119,17 +139,8 @@ class ActuatedBatch:
         t = st.time_in_stage_s
         if t < c.limits.min_green[stage]:
             return StageRequest(stage, "min green")
-        m, p = c.map, c.params
         base = j * self.lanes.width
-        wanted = []
-        for s in range(m.n_stages):
-            if not m.lanes_of_stage[s]:
-                wanted.append(p.recall_undetected)
-                continue
-            starved = (p.max_red_s > 0 and not m.partial_only_stages[s]
-                       and self.lanes.red_s(j, s, now) >= p.max_red_s)
-            wanted.append(bool(called[base + s]) or starved)
-        nxt = m.next_in_cycle(stage, wanted)
+        nxt = c.map.next_in_cycle(stage, wanted_cells[base:base + self._n_stages[j]].tolist())
         if nxt is None:
             return StageRequest(stage, "rest: no call")
         if t >= c.limits.max_for(self.lanes.previous[j], stage):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from scenarios.observation import Observation
 
@@ -14,6 +14,15 @@ class StageRequest:
 
     stage: int
     reason: str = ""
+
+
+class JunctionState(NamedTuple):
+    """What a decision needs of a junction's sequencer (an ``Observation`` without lanes;
+    the batches of :mod:`controllers.batch` decide from it)."""
+
+    stage: int | None
+    target_stage: int | None
+    time_in_stage_s: float
 
 
 @runtime_checkable

@@ -22,22 +22,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 
-from controllers.base import StageRequest
+from controllers.base import JunctionState, StageRequest
 from controllers.common import StageMap
 from controllers.estimators import QueueTracker
 from scenarios.batchread import LaneArrays
-
-
-class JunctionState(NamedTuple):
-    """What a decision needs of a junction's sequencer (an ``Observation`` without lanes)."""
-
-    stage: int | None
-    target_stage: int | None
-    time_in_stage_s: float
 
 
 class BatchLanes:

@@ -4,31 +4,29 @@
 refused with a one-line ValueError naming the key. ``ctx`` is the :class:`BuildContext`
 shared by all junctions built by the same factory (the queue board, the green wave).
 Builders never write into ``params``.
+
+Each builder imports its controller's module when it runs, so a run imports only the
+controller it uses (``ampel run --controller fixed-time`` loads no adaptive controller).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controllers import sumo_native
-from controllers.actuated import ActuatedController, ActuatedParams, stage_green_bounds
 from controllers.base import Controller
-from controllers.bus_priority import BusPriorityController, BusPriorityParams
 from controllers.common import GreenLimits, parse_params
 from controllers.context import BuildContext
-from controllers.coordination import (
-    CoordinatedActuatedController,
-    CoordinationParams,
-    green_wave,
-)
 from controllers.fixed_time import MAX_CYCLE_S, FixedTimeController, FixedTimePlan
-from controllers.max_pressure import MaxPressureController, MaxPressureParams
-from controllers.sotl import SotlController, SotlParams
-from controllers.webster import WebsterParams, webster_plan
 from scenarios.scenario import Junction, Scenario
 from signals.errors import ParameterError
+
+if TYPE_CHECKING:
+    from controllers.actuated import ActuatedController, ActuatedParams
+    from controllers.max_pressure import MaxPressureParams
+    from controllers.sotl import SotlParams
 
 #: ``ampel run`` passes the period's plan name to every controller; adaptive ones ignore it
 PLAN_KEY = frozenset({"plan"})
@@ -36,6 +34,8 @@ PLAN_KEY = frozenset({"plan"})
 
 def green_limits(junction: Junction) -> GreenLimits:
     """The sequencer's green bounds per stage and predecessor, from the signal model."""
+    from controllers.actuated import stage_green_bounds
+
     model = junction.layout.model
     n = len(model.stages)
     mins, maxs = stage_green_bounds(junction.info, [st.green for st in model.stages])
@@ -83,6 +83,8 @@ def parse_greens(value: Any, junction: Junction) -> tuple[tuple[str, float], ...
 def build_webster(junction: Junction, scenario: Scenario, params: dict[str, Any],
                   ctx: BuildContext | None = None) -> Controller:
     """Fixed-time control running the Webster plan computed from the scenario's demand."""
+    from controllers.webster import WebsterParams, webster_plan
+
     offset = float(params.get("offset_s", 0.0))
     p = parse_params(WebsterParams, params, "webster", extra=frozenset({"offset_s"}))
     ctl = FixedTimeController(webster_plan(junction, scenario, p, offset_s=offset).plan)
@@ -93,6 +95,8 @@ def build_webster(junction: Junction, scenario: Scenario, params: dict[str, Any]
 def build_actuated(junction: Junction, scenario: Scenario, params: dict[str, Any],
                    ctx: BuildContext | None = None) -> ActuatedController:
     """Gap-out / max-out actuated control."""
+    from controllers.actuated import ActuatedController, ActuatedParams
+
     p = parse_params(ActuatedParams, params, "actuated", extra=PLAN_KEY)
     return ActuatedController(junction.info, p, actuated_limits(junction, p, params))
 
@@ -113,6 +117,8 @@ def actuated_limits(junction: Junction, p: ActuatedParams | SotlParams | MaxPres
 def build_sotl(junction: Junction, scenario: Scenario, params: dict[str, Any],
                ctx: BuildContext | None = None) -> Controller:
     """Self-organising traffic light."""
+    from controllers.sotl import SotlController, SotlParams
+
     p = parse_params(SotlParams, params, "sotl", extra=PLAN_KEY)
     return SotlController(junction.info, p, actuated_limits(junction, p, params))
 
@@ -120,6 +126,8 @@ def build_sotl(junction: Junction, scenario: Scenario, params: dict[str, Any],
 def build_max_pressure(junction: Junction, scenario: Scenario, params: dict[str, Any],
                        ctx: BuildContext | None = None) -> Controller:
     """Max-pressure control; the junctions of one factory share a queue board."""
+    from controllers.max_pressure import MaxPressureController, MaxPressureParams
+
     p = parse_params(MaxPressureParams, params, "max-pressure", extra=PLAN_KEY)
     board = (ctx or BuildContext()).board
     return MaxPressureController(junction.info, p, board, actuated_limits(junction, p, params))
@@ -135,6 +143,13 @@ def build_coordinated(junction: Junction, scenario: Scenario, params: dict[str, 
     The green wave is computed once per factory and scenario (the junctions of a run share
     it).
     """
+    from controllers.actuated import ActuatedController, ActuatedParams
+    from controllers.coordination import (
+        CoordinatedActuatedController,
+        CoordinationParams,
+        green_wave,
+    )
+
     control = str(params.get("control", "fixed-time"))
     if control not in ("fixed-time", "actuated"):
         raise ParameterError(f"coordinated: parameter 'control' must be fixed-time or actuated, "
@@ -166,6 +181,8 @@ def build_bus_priority(junction: Junction, scenario: Scenario, params: dict[str,
                        ctx: BuildContext | None = None) -> Controller:
     """Bus priority around a base controller: ``base`` (default fixed-time); parameters
     ``base.KEY`` go to the base controller (``plan`` too)."""
+    from controllers.bus_priority import BusPriorityController, BusPriorityParams
+
     base = str(params.get("base", "fixed-time"))
     if base not in BASES:
         raise ParameterError(f"bus-priority: parameter 'base' must be one of {', '.join(BASES)}, "

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controllers.base import Controller, StageRequest
-from controllers.batch import JunctionState
+from controllers.base import Controller, JunctionState, StageRequest
 from controllers.sumo_native import VIOLATION_SOURCE, StateDecoder, is_reference, write_programs
 from scenarios.layout import StateEncoder
 from scenarios.metrics import summarise
@@ -64,6 +63,10 @@ class SignalledJunction:
     #: the sequencer's last states and their SUMO string (it returns the same tuple object
     #: while nothing changes, so an unchanged tick is not encoded again)
     _encoded: tuple[tuple[Colour, ...] | None, str] = field(default=(None, ""), repr=False)
+    #: SUMO strings of the states shown so far, keyed by the ids of their colours (the
+    #: members of ``Colour`` are singletons; a tuple of ints hashes without calling the
+    #: enum's Python ``__hash__``): a junction cycles through a few states
+    _strings: dict[tuple[int, ...], str] = field(default_factory=dict, repr=False)
     #: the controller's ``held_until`` (a plan that reads only the time, e.g. fixed time)
     _held_until: Callable[[float], float] | None = field(default=None, repr=False)
     #: resting (see :meth:`control_step`): steps left, before which time, steps rested
@@ -71,6 +74,9 @@ class SignalledJunction:
     _rest_until_s: float = field(default=0.0, repr=False)
     _rest_stage: int = field(default=-1, repr=False)
     _rested: int = field(default=0, repr=False)
+    #: whether a junction deciding in a batch rests while its request repeats the stage
+    #: shown (see :meth:`control_step`; off only to compare with ticking in tests)
+    rest_on_repeat: bool = field(default=True, repr=False)
 
     @classmethod
     def create(cls, junction: Junction, controller: Controller,
@@ -135,8 +141,16 @@ class SignalledJunction:
         of the shown stage changes nothing), the sequencer's tick and the guard's check of
         unchanged states; the sequencer and guard are brought level (:meth:`catch_up`)
         at the next step that does the work, with the same outcome.
+
+        A junction deciding in a batch (``decided`` given) rests the same way in a step
+        whose decision requests the stage shown while the sequencer can change nothing
+        (:meth:`Sequencer.rest_ticks`, counted from the last step that did the work): that
+        request and tick would change nothing. :meth:`decision_state` gives the batch the
+        sequencer's state as ticking would have left it.
         """
-        if self._rest and time_s < self._rest_until_s:
+        if self._rest and (time_s < self._rest_until_s
+                           or (decided is not None and decided.stage == self._rest_stage
+                               and self._held_until is None)):
             self._rest -= 1
             self._rested += 1
             if time_s + 1e-9 >= self.next_decision_s:
@@ -167,11 +181,25 @@ class SignalledJunction:
             self.stage_changes += 1
         self.guard.check(states)
         if states is not self._encoded[0]:  # else SUMO shows them already
-            self._encoded = (states, self.encoder.encode(states))
-            session.set_signal_state(self.junction.layout.tls, self._encoded[1])
+            key = tuple(map(id, states))
+            text = self._strings.get(key)
+            if text is None:
+                text = self._strings[key] = self.encoder.encode(states)
+            self._encoded = (states, text)
+            session.set_signal_state(self.junction.layout.tls, text)
         if self._held_until is not None:  # rest while the plan holds the stage shown
             self._rest = (seq.rest_ticks() if self._rest_until_s > time_s
                           and now == self._rest_stage else 0)
+        elif decided is not None and self.rest_on_repeat:
+            # rest while the batch's requests repeat the stage shown (none in a transition)
+            self._rest = seq.rest_ticks()
+            self._rest_stage = -1 if now is None else now
+
+    def decision_state(self) -> JunctionState:
+        """The sequencer's stage, target and time in stage for a batch decision, as
+        ticking every step would have left them (a junction resting in a batch is in a
+        stage with nothing waiting: only its time in stage runs on)."""
+        return _tuple_new(JunctionState, self.sequencer.decision_state(self._rested))
 
     def catch_up(self) -> None:
         """Advance the sequencer and guard over the steps rested (see :meth:`control_step`)."""
@@ -225,10 +253,7 @@ def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: 
         return {}
     if not all(due):
         raise RuntimeError(f"t={time_s:g}: the junctions of one batch are not due together")
-    states = []
-    for sj in sensing:
-        seq = sj.sequencer
-        states.append(JunctionState(seq.current_stage, seq.target_stage, seq.time_in_stage_s))
+    states = [sj.decision_state() for sj in sensing]
     # upstream occupancies only for a batch that reads them (max-pressure's spill-back)
     lanes = session.read_lane_arrays(
         [sj.junction.detectors for sj in sensing], occupancy=False, buses=False,
@@ -237,6 +262,8 @@ def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: 
 
 
 _new_object = object.__new__
+#: builds a NamedTuple from a tuple of its fields without its Python ``__new__``
+_tuple_new = tuple.__new__
 _set_attribute = object.__setattr__
 
 

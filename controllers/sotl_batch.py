@@ -54,9 +54,43 @@ class SotlBatch:
             [[[i for i in m.lanes_of_stage[s] if i not in m.full_sets[s]]
               for s in range(m.n_stages)] for m in maps])
         self._approach_gap = lanes.per_lane([c.params.approach_gap_s for c in controllers])
-        self._kappa = [0.0] * len(controllers)
-        self._kappa_stage: list[int | None] = [None] * len(controllers)
-        self._waiting = [[0.0] * m.n_stages for m in maps]
+        # per (junction, stage) cell: a stage of the junction, one without detected lanes
+        # (always on recall), a partial-only one (waits for nothing: no arrow calls), the
+        # red after which it is starved (``max_red_s`` > 0, else never), the interval
+        width, cells = lanes.width, lanes.cells
+        self._stage_cell = np.zeros(cells, bool)
+        self._undetected = np.zeros(cells, bool)
+        self._partial = np.zeros(cells, bool)
+        self._max_red = np.full(cells, math.inf)
+        for j, (m, c) in enumerate(zip(maps, controllers, strict=True)):
+            for st in range(m.n_stages):
+                cell = j * width + st
+                self._stage_cell[cell] = True
+                self._undetected[cell] = not m.lanes_of_stage[st]
+                self._partial[cell] = m.partial_only_stages[st]
+                if c.params.max_red_s > 0:
+                    self._max_red[cell] = c.params.max_red_s
+        self._interval = np.array([c.decision_interval_s for c in controllers], float)
+        self._interval_cell = np.repeat(self._interval, width)
+        self._column = np.tile(np.arange(width), len(controllers))
+        # the controllers' counters: kappa per junction, the waiting time per cell, and
+        # the stage they count for (width - 1: none yet)
+        self._kappa_j = np.zeros(len(controllers))
+        self._waiting_cell = np.zeros(cells)
+        self._kappa_stage = np.full(len(controllers), width - 1, np.int64)
+        self._n_stages = [m.n_stages for m in maps]
+
+    @property
+    def kappa(self) -> list[float]:
+        """Each junction's kappa (:class:`SotlController`'s ``_kappa``)."""
+        return self._kappa_j.tolist()
+
+    @property
+    def waiting(self) -> list[list[float]]:
+        """Each junction's waiting time per stage (:class:`SotlController`'s ``_waiting``)."""
+        width = self.lanes.width
+        rows = self._waiting_cell.tolist()
+        return [rows[j * width:j * width + n] for j, n in enumerate(self._n_stages)]
 
     def decide(self, now: float, states: Sequence[JunctionState], lanes: LaneArrays
                ) -> list[StageRequest]:
@@ -78,40 +112,53 @@ class SotlBatch:
                                   minlength=cells)
         flowing = np.bincount(self._part_cell, weights=np.where(
             since_count[self._part_lane] < gap[self._part_lane], 1.0, 0.0), minlength=cells)
-        return [self._decide(j, st, now, float(on_red[j]), wait, approaching, flowing)
+        red = self._count(now, batch.shown, on_red, wait)
+        waits = (self._waiting_cell > 0).tolist()
+        kappa = self._kappa_j.tolist()
+        return [self._decide(j, st, red[j], kappa[j], waits, approaching, flowing)
                 for j, st in enumerate(states)]
 
-    def _decide(self, j: int, st: JunctionState, now: float, on_red: float,
-                wait: np.ndarray, approaching: np.ndarray, flowing: np.ndarray
+    def _count(self, now: float, shown: np.ndarray, on_red: np.ndarray, wait: np.ndarray
+               ) -> list[float]:
+        """The controllers' counting for every junction showing a stage (restart on a new
+        stage; waiting time and recalls of the other stages; kappa), cell by cell the
+        controller's arithmetic with the recalls added to the demand on red in stage
+        order; per junction the demand on red with its recalls."""
+        width = self.lanes.width
+        showing = shown < width - 1
+        restart = showing & (shown != self._kappa_stage)
+        if restart.any():
+            self._kappa_stage[restart] = shown[restart]
+            self._kappa_j[restart] = 0.0
+            self._waiting_cell[np.repeat(restart, width)] = 0.0
+        w = np.where(self._partial, 0.0, wait)
+        starved = (now - self.lanes.last_shown) >= self._max_red
+        recall = np.where(self._undetected | (starved & (w <= 0) & ~self._partial), 1.0, 0.0)
+        counted = (self._stage_cell & np.repeat(showing, width)
+                   & (self._column != np.repeat(shown, width)))
+        self._waiting_cell[counted] += ((w + recall) * self._interval_cell)[counted]
+        added = np.where(counted, recall, 0.0).reshape(-1, width)
+        total = on_red.astype(float)  # a copy
+        for col in range(width - 1):  # stage order; a stage not counted adds 0.0
+            total += added[:, col]
+        self._kappa_j[showing] += (total * self._interval)[showing]
+        return total.tolist()
+
+    def _decide(self, j: int, st: JunctionState, on_red: float, kappa: float,
+                waits: list[bool], approaching: np.ndarray, flowing: np.ndarray
                 ) -> StageRequest:
-        """:meth:`SotlController._decide` after its estimators, for junction ``j``."""
+        """:meth:`SotlController._decide` after its estimators and counting, for junction
+        ``j`` (``waits``: per cell whether its waiting time is positive)."""
         stage = st.stage
         if stage is None:
             return hold(st)
         c = self.controllers[j]
         m, p = c.map, c.params
-        if stage != self._kappa_stage[j]:
-            self._kappa_stage[j] = stage
-            self._kappa[j] = 0.0
-            self._waiting[j] = [0.0] * m.n_stages
-        waiting = self._waiting[j]
         base = j * self.lanes.width
-        interval = c.decision_interval_s
-        for s in range(m.n_stages):
-            if s == stage:
-                continue
-            lanes = m.lanes_of_stage[s]
-            partial = m.partial_only_stages[s]
-            w = 0.0 if partial else float(wait[base + s])
-            starved = p.max_red_s > 0 and self.lanes.red_s(j, s, now) >= p.max_red_s
-            recall = 1.0 if (not lanes or (starved and w <= 0 and not partial)) else 0.0
-            waiting[s] += (w + recall) * interval
-            on_red += recall
-        self._kappa[j] += on_red * interval
         t = st.time_in_stage_s
         if t < c.limits.min_green[stage] or on_red <= 0:
             return StageRequest(stage, "min green" if on_red > 0 else "no demand on red")
-        target = m.next_in_cycle(stage, [w > 0 for w in waiting])
+        target = m.next_in_cycle(stage, waits[base:base + m.n_stages])
         if target is None:
             return StageRequest(stage, "no stage waits")
         if t >= c.limits.max_for(self.lanes.previous[j], stage):
@@ -119,7 +166,7 @@ class SotlBatch:
         ahead = float(approaching[base + stage]) + float(flowing[base + stage])
         if ahead <= 0:
             return StageRequest(target, "green empty")
-        if self._kappa[j] >= p.theta:
+        if kappa >= p.theta:
             if 0 < ahead <= p.mu:
                 return StageRequest(stage, "platoon protection")
             return StageRequest(target, "threshold")

@@ -10,7 +10,6 @@ import logging
 import operator
 import os
 import sys
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -199,6 +198,8 @@ class SumoSession:
         if self._sim is not None:
             raise RuntimeError("session already started")
         if self.gui:
+            import uuid
+
             import traci
 
             if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):

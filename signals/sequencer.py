@@ -138,6 +138,17 @@ class Sequencer:
         """Seconds since the current stage was reached (during a transition: since it began)."""
         return (self._tick - self._stage_start) * self._dt
 
+    def decision_state(self, ticks: int = 0) -> tuple[int | None, int | None, float]:
+        """(:attr:`current_stage`, :attr:`target_stage`, :meth:`time_in_stage_after`
+        ``ticks``) in one call."""
+        target = self._target if self._plan is not None else self._pending
+        return self._current, target, (self._tick + ticks - self._stage_start) * self._dt
+
+    def time_in_stage_after(self, ticks: int) -> float:
+        """:attr:`time_in_stage_s` after ``ticks`` more ticks that change nothing (as
+        :meth:`rest` would leave it; the same arithmetic)."""
+        return (self._tick + ticks - self._stage_start) * self._dt
+
     @property
     def in_transition(self) -> bool:
         """Whether a transition between stages is running."""
@@ -184,11 +195,17 @@ class Sequencer:
     # ------------------------------------------------------------------- requests
     def request(self, stage: int) -> RequestOutcome:
         """Ask for ``stage``; the outcome says whether it starts now or why it waits."""
-        if type(stage) is int and stage == self._current and self._plan is None:
-            # the stage shown (a valid index): the common case, decided without the checks
-            self._pending = None
-            self._forced_reason = ""
-            return _ACCEPTED
+        if type(stage) is int:
+            # the stage shown or, during a transition, its target (valid indices): the
+            # common cases, decided without the checks (the same outcome as below)
+            if self._plan is None:
+                if stage == self._current:
+                    self._pending = None
+                    self._forced_reason = ""
+                    return _ACCEPTED
+            elif stage == self._target:
+                self._pending = None
+                return _ACCEPTED
         stage = self._model._check_stage(stage)
         if self._plan is not None:
             if stage == self._target:

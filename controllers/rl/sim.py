@@ -49,6 +49,12 @@ class ActionController:
         """Request the stage the agent chose."""
         return StageRequest(self.stage, "agent")
 
+    def held_until(self, time_s: float) -> float:
+        """A time before which the junction asks for no other decision: its next one is
+        ``decision_interval_s`` on (less 1 µs). Between decisions the junction may rest
+        (``SignalledJunction.control_step``); :meth:`Simulation._observe` catches up."""
+        return time_s + self.decision_interval_s - 1e-6
+
 
 class ResidualDriver:
     """The ``residual`` mode's controller in the control path: plays the request the
@@ -386,6 +392,7 @@ class Simulation:
             self._workdir = None
 
     def _observe(self, agent: Agent) -> Observation:
+        agent.signalled.catch_up()  # the sequencer and guard level after a rest
         seq = agent.signalled.sequencer
         assert self.session is not None
         return Observation(junction=agent.junction.tls, time_s=self.time_s,

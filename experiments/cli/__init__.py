@@ -12,7 +12,6 @@ import logging
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Iterator, Sequence
 
 from experiments.cli import (
@@ -128,6 +127,8 @@ def _logging_to(verbose: bool, log_file: logging.Handler | None) -> Iterator[Non
 
 def _report_bug(exc: BaseException, verbose: bool) -> None:
     """One line for a bug; the traceback under ``-v`` and in any log file."""
+    import traceback
+
     print(f"ampel: internal error: {type(exc).__name__}: {exc} — please report it; "
           "run with -v for the traceback", file=sys.stderr)
     if verbose:

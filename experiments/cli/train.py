@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from dataclasses import replace
 
 from hil.argtypes import (
@@ -100,6 +99,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     plan = ResidualPlan(val_seeds=args.val_seeds, test_seeds=args.test_seeds,
                         follow_bias=args.follow_bias, critic_steps=args.critic_steps,
                         wall_budget_s=args.wall_budget * 60.0)
+    import shlex
+
     command = "ampel train " + shlex.join(_canonical_argv(args))
     cfg = TrainConfig(out=out, algo=args.algo, steps=args.steps, envs=args.envs,
                       seed=args.seed, env=env, eval_seeds=args.eval_seeds,

@@ -128,8 +128,8 @@ def test_actuated_batch_decides_as_each_controller(junctions, params) -> None:
 
 
 def _sotl_state(batch: SotlBatch, singles: list[SotlController]) -> None:
-    assert batch._kappa == [c._kappa for c in singles]
-    assert batch._waiting == [c._waiting for c in singles]
+    assert batch.kappa == [c._kappa for c in singles]
+    assert batch.waiting == [c._waiting for c in singles]
 
 
 @pytest.mark.parametrize("params", [

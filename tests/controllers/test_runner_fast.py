@@ -66,3 +66,46 @@ def test_resting_fixed_time_equals_every_tick(westentor, interval, offset, ticks
     assert rested[:-1] == every[:-1]
     assert every[2] >= 8  # two cycles and more
     assert rested[-1] < every[-1] / 2  # most decisions were skipped
+
+
+@pytest.mark.parametrize("seed, switch", [(1, 0.05), (2, 0.2), (3, 0.0)])
+def test_resting_batch_junction_equals_every_tick(westentor, seed, switch) -> None:
+    """A junction deciding in a batch rests while its requests repeat the stage shown,
+    with the same states, decision states, counts, sequencer and guard as ticking."""
+    import random
+
+    from controllers.base import StageRequest
+    from controllers.builders import build_actuated
+    from controllers.runner import SignalledJunction
+
+    junction = westentor.junctions[0]
+    n_stages = len(junction.layout.model.stages)
+    runs = []
+    for rest in (False, True):
+        sj = SignalledJunction.create(junction, build_actuated(junction, westentor, {}))
+        sj.rest_on_repeat = rest
+        rng = random.Random(seed)
+        session = _Session()
+        trace = []
+        rested = 0
+        for t in range(900):
+            st = sj.decision_state()
+            draw, other = rng.random(), rng.randrange(n_stages)
+            if st.stage is None:
+                stage = st.target_stage if st.target_stage is not None else 0
+            else:
+                stage = other if draw < switch else st.stage
+            before = sj._rested
+            sj.control_step(session, float(t), decided=StageRequest(stage, "test"))  # type: ignore[arg-type]
+            rested += sj._rested > before
+            trace.append((st, session.shown[-1] if session.shown else ""))
+        sj.catch_up()
+        seq = sj.sequencer
+        runs.append((trace, sj.deferred_requests, sj.stage_changes, sj.next_decision_s,
+                     seq.time_s, seq.time_in_stage_s, seq.states, seq.current_stage,
+                     seq.target_stage, sj.guard.time_s, sj.guard.violation_count, rested))
+    every, resting = runs
+    assert resting[:-1] == every[:-1]
+    assert every[-1] == 0 and resting[-1] > 300  # most steps rested
+    if switch:
+        assert every[2] >= 10  # many stage changes, a max green or two forced

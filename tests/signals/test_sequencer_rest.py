@@ -92,3 +92,28 @@ def test_guard_hold_equals_checking_the_same_states() -> None:
     found = [v.message for v in held.check(cut)]
     assert found == [v.message for v in checked.check(cut)]
     assert any("minimum is" in m for m in found)
+
+
+@settings(max_examples=50, deadline=None)
+@given(model=signal_models(), dt=st.sampled_from([1.0, 0.5]), mode=st.sampled_from(MODES),
+       seed=st.integers(0, 2**32 - 1))
+def test_decision_state_foresees_rest(model: SignalModel, dt: float, mode: str,
+                                      seed: int) -> None:
+    """``decision_state(k)`` is the stage, target and time in stage after resting ``k``
+    ticks (and the properties themselves with ``k`` = 0)."""
+    rng = random.Random(seed)
+    seq = Sequencer(model, dt=dt)
+    for t in range(1, round(400 / dt)):
+        assert seq.decision_state() == (seq.current_stage, seq.target_stage,
+                                        seq.time_in_stage_s)
+        quiet = seq.rest_ticks()
+        if quiet > 0 and rng.random() < 0.3:
+            k = min(int(min(quiet, 30)), rng.randint(1, 30))
+            ahead = seq.decision_state(k)
+            seq.rest(k)
+            assert ahead == (seq.current_stage, seq.target_stage, seq.time_in_stage_s)
+        else:
+            stage = choose_request(mode, rng, seq, len(model.stages), t)
+            if stage is not None:
+                seq.request(stage)
+            seq.step()

@@ -147,3 +147,51 @@ def test_parallel_env_passes_pettingzoo_api_test(westentor) -> None:
             assert x.shape[0] == len(infos[agent]["action_mask"])
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("options", [{}, {"action_mode": "keep-switch", "reward": "queue"}])
+def test_resting_between_decisions_changes_no_observation(westentor, options: dict) -> None:
+    """The agent's junction rests between its decisions (``ActionController.held_until``);
+    observations, rewards, stages, counts, sequencer and guard equal ticking every second."""
+    runs = []
+    for rest in (True, False):
+        env = JunctionEnv(westentor, episode_s=600, **options)
+        try:
+            runs.append(_rollout_resting(env, 3, 150, rest))
+        finally:
+            env.close()
+    resting, ticking = runs
+    assert len(resting[0]) == 121  # the 600-s episode: 120 decisions
+    assert all(np.array_equal(x, y) for x, y in zip(resting[0], ticking[0], strict=True))
+    assert resting[1:-1] == ticking[1:-1]
+    assert ticking[-1] == 0 and resting[-1] > 60  # random actions: transitions, rests between
+
+
+def _rollout_resting(env: JunctionEnv, seed: int, steps: int, rest: bool) -> tuple:
+    """Random actions from a reset (the agent's junction resting or ticking every second):
+    observations, rewards, stages, the junction's counts, sequencer and guard times, and
+    the seconds it rested."""
+    obs, info = env.reset(seed=seed)
+    sj = env.sim.agents[env.agent_id].signalled
+    if not rest:
+        sj._held_until = None
+    rested = [0]
+    catch_up = sj.catch_up
+
+    def counting() -> None:
+        rested[0] += sj._rested
+        catch_up()
+
+    sj.catch_up = counting  # type: ignore[method-assign]
+    rng = np.random.default_rng(seed)
+    observations, rewards, stages = [obs], [], [info["stage"]]
+    for _ in range(steps):
+        obs, reward, _, truncated, info = env.step(int(rng.integers(env.action_space.n)))
+        observations.append(obs)
+        rewards.append(reward)
+        stages.append(info["stage"])
+        if truncated:
+            break
+    sj.catch_up()
+    return (observations, rewards, stages, sj.stage_changes, sj.deferred_requests,
+            sj.sequencer.time_s, sj.guard.time_s, sj.guard.violation_count, rested[0])
