@@ -190,8 +190,11 @@ class SignalledJunction:
         if self._held_until is not None:  # rest while the plan holds the stage shown
             self._rest = (seq.rest_ticks() if self._rest_until_s > time_s
                           and now == self._rest_stage else 0)
-        elif decided is not None and self.rest_on_repeat:
-            # rest while the batch's requests repeat the stage shown (none in a transition)
+        elif self.rest_on_repeat and (decided is not None or self._rest):
+            # rest while the batch's requests repeat the stage shown (none in a
+            # transition); recounted at every step that does the work, also one without
+            # a decision (a controller deciding every 2 s), or a stale count would rest
+            # past a maximum green
             self._rest = seq.rest_ticks()
             self._rest_stage = -1 if now is None else now
 

@@ -69,21 +69,25 @@ def test_resting_fixed_time_equals_every_tick(westentor, interval, offset, ticks
 
 
 @pytest.mark.parametrize("seed, switch", [(1, 0.05), (2, 0.2), (3, 0.0)])
-def test_resting_batch_junction_equals_every_tick(westentor, seed, switch) -> None:
+@pytest.mark.parametrize("controller", ["actuated", "max-pressure"])
+def test_resting_batch_junction_equals_every_tick(westentor, seed, switch, controller) -> None:
     """A junction deciding in a batch rests while its requests repeat the stage shown,
-    with the same states, decision states, counts, sequencer and guard as ticking."""
+    with the same states, decision states, counts, sequencer and guard as ticking; also
+    one deciding every 2 s (max-pressure), whose steps without a decision do the work."""
     import random
 
     from controllers.base import StageRequest
-    from controllers.builders import build_actuated
+    from controllers.builders import build_actuated, build_max_pressure
     from controllers.runner import SignalledJunction
 
     junction = westentor.junctions[0]
     n_stages = len(junction.layout.model.stages)
     runs = []
     for rest in (False, True):
-        sj = SignalledJunction.create(junction, build_actuated(junction, westentor, {}))
+        build = build_actuated if controller == "actuated" else build_max_pressure
+        sj = SignalledJunction.create(junction, build(junction, westentor, {}))
         sj.rest_on_repeat = rest
+        interval = round(sj.controller.decision_interval_s)
         rng = random.Random(seed)
         session = _Session()
         trace = []
@@ -96,7 +100,8 @@ def test_resting_batch_junction_equals_every_tick(westentor, seed, switch) -> No
             else:
                 stage = other if draw < switch else st.stage
             before = sj._rested
-            sj.control_step(session, float(t), decided=StageRequest(stage, "test"))  # type: ignore[arg-type]
+            decided = StageRequest(stage, "test") if t % interval == 0 else None
+            sj.control_step(session, float(t), decided=decided)  # type: ignore[arg-type]
             rested += sj._rested > before
             trace.append((st, session.shown[-1] if session.shown else ""))
         sj.catch_up()
@@ -106,6 +111,6 @@ def test_resting_batch_junction_equals_every_tick(westentor, seed, switch) -> No
                      seq.target_stage, sj.guard.time_s, sj.guard.violation_count, rested))
     every, resting = runs
     assert resting[:-1] == every[:-1]
-    assert every[-1] == 0 and resting[-1] > 300  # most steps rested
+    assert every[-1] == 0 and resting[-1] > 300 // interval  # most decision steps rested
     if switch:
         assert every[2] >= 10  # many stage changes, a max green or two forced
