@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -14,8 +16,11 @@ from controllers.rl.multi import JunctionsParallelEnv
 pytestmark = pytest.mark.slow
 
 
-def rollout(env: JunctionEnv, seed: int, steps: int) -> tuple[list, list, list]:
+def rollout(env: JunctionEnv, seed: int, steps: int,
+            after_reset: Callable[[], None] | None = None) -> tuple[list, list, list]:
     obs, info = env.reset(seed=seed)
+    if after_reset is not None:
+        after_reset()
     rng = np.random.default_rng(seed)
     observations, rewards, stages = [obs], [], [info["stage"]]
     for _ in range(steps):
@@ -171,27 +176,24 @@ def _rollout_resting(env: JunctionEnv, seed: int, steps: int, rest: bool) -> tup
     """Random actions from a reset (the agent's junction resting or ticking every second):
     observations, rewards, stages, the junction's counts, sequencer and guard times, and
     the seconds it rested."""
-    obs, info = env.reset(seed=seed)
-    sj = env.sim.agents[env.agent_id].signalled
-    if not rest:
-        sj._held_until = None
     rested = [0]
-    catch_up = sj.catch_up
+    agent: list = []
 
-    def counting() -> None:
-        rested[0] += sj._rested
-        catch_up()
+    def prepare() -> None:  # the agent's junction exists once the episode is reset
+        sj = env.sim.agents[env.agent_id].signalled
+        agent.append(sj)
+        if not rest:
+            sj._held_until = None
+        catch_up = sj.catch_up
 
-    sj.catch_up = counting  # type: ignore[method-assign]
-    rng = np.random.default_rng(seed)
-    observations, rewards, stages = [obs], [], [info["stage"]]
-    for _ in range(steps):
-        obs, reward, _, truncated, info = env.step(int(rng.integers(env.action_space.n)))
-        observations.append(obs)
-        rewards.append(reward)
-        stages.append(info["stage"])
-        if truncated:
-            break
+        def counting() -> None:
+            rested[0] += sj._rested
+            catch_up()
+
+        sj.catch_up = counting  # type: ignore[method-assign]
+
+    observations, rewards, stages = rollout(env, seed, steps, prepare)
+    sj = agent[0]
     sj.catch_up()
     return (observations, rewards, stages, sj.stage_changes, sj.deferred_requests,
             sj.sequencer.time_s, sj.guard.time_s, sj.guard.violation_count, rested[0])
