@@ -20,7 +20,7 @@ from scenarios.junction import Junction, make_junction
 from scenarios.layout import build_layout
 from scenarios.netfile import NetFile, read_net
 from scenarios.registry import find_entry, find_spec
-from scenarios.sensing import SensingProfile
+from scenarios.sensing import SensingProfile, parse_sensing
 from scenarios.session import SumoSession
 from scenarios.spec import DetectorSpec, JunctionSpec, ScenarioSpec
 from signals.errors import ConfigError
@@ -66,9 +66,10 @@ class Scenario:
         return replace(self, spec=spec)
 
     def with_sensing(self, profile: SensingProfile | str) -> Scenario:
-        """This scenario with another sensing profile (its detectors and readings)."""
+        """This scenario with another sensing profile (its detectors and readings); text
+        may carry options, e.g. ``camera:noise=0.1,dropout=0.05``."""
         if isinstance(profile, str):
-            profile = SensingProfile(profile)
+            profile = parse_sensing(profile)
         junctions = tuple(replace(j, detectors=with_sensing(j.detectors, self.net, profile))
                           for j in self.junctions)
         return replace(self, junctions=junctions, sensing=profile)

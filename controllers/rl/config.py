@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 from controllers.rl.encoding import ACTION_MODES, ENCODINGS, SensorNoise
 from controllers.rl.rewards import check_reward
-from scenarios.sensing import SENSING_NAMES
+from scenarios.sensing import parse_sensing
 from signals.errors import ConfigError
 from signals.numbers import check_number
 
@@ -56,7 +56,8 @@ class EnvConfig:
         episode_metrics: at the end of an episode, parse SUMO's tripinfo into
             ``info["episode_metrics"]`` (mean delay etc., unfinished trips included).
         sensing: sensing profile of the simulated junctions (``loops``, ``advance`` or
-            ``camera``, :mod:`scenarios.sensing`); None keeps the scenario's own profile.
+            ``camera``, with options such as ``camera:noise=0.1,dropout=0.05``,
+            :mod:`scenarios.sensing`); None keeps the scenario's own profile.
     """
 
     scenario: str = "westentor"
@@ -75,9 +76,8 @@ class EnvConfig:
     sensing: str | None = None
 
     def __post_init__(self) -> None:
-        if self.sensing is not None and self.sensing not in SENSING_NAMES:
-            raise ConfigError(f"unknown sensing profile {self.sensing!r} "
-                              f"(known: {', '.join(SENSING_NAMES)})")
+        if self.sensing is not None:
+            parse_sensing(self.sensing)  # raises ConfigError on an unknown profile or option
         if not float(self.decision_interval_s).is_integer() or self.decision_interval_s < 1:
             raise ConfigError("decision interval must be a whole number of seconds >= 1, got "
                               f"{self.decision_interval_s}")

@@ -18,6 +18,7 @@ from controllers.rl.nets import ResidualPolicy, ScoreModule, StagePolicy
 from controllers.rl.policy import FORMAT, INPUT_NAME, OUTPUT_NAME
 from scenarios.files import write_json_atomic
 from scenarios.observation import JunctionInfo
+from scenarios.sensing import parse_sensing
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def export_policy(model: Any, algo: str, env_config: EnvConfig, junctions: list[
         os.replace(tmp, onnx_path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    sensing = env_config.sensing or "loops"
+    sensing = parse_sensing(env_config.sensing or "loops").name
     features = {"stage": STAGE_FEATURES, "lane": LANE_FEATURES,
                 "envelope": ENVELOPE_FEATURES}[env_config.encoding]
     spec = {

@@ -39,7 +39,7 @@ class RunTask:
         params: controller parameters (``policy`` = path of ``policy.onnx``).
         seed: demand and SUMO seed.
         duration_s: simulated seconds.
-        sensing: sensing profile name (None: the scenario's own).
+        sensing: sensing profile as text, options allowed (None: the scenario's own).
         demand_scale: demand factor.
     """
 
@@ -59,11 +59,11 @@ def run_task(task: RunTask) -> dict[str, Any]:
     from controllers.runner import build_controllers, run_closed_loop
     from scenarios.periods import apply_period
     from scenarios.scenario import load_scenario
-    from scenarios.sensing import SensingProfile
 
     scenario, params = apply_period(load_scenario(task.scenario), None, dict(task.params))
     factory = controller_factory(task.controller, params or None)
-    scenario = scenario.with_sensing(SensingProfile(task.sensing or scenario.sensing.name))
+    if task.sensing is not None:
+        scenario = scenario.with_sensing(task.sensing)
     controllers = build_controllers(scenario, factory)
     with tempfile.TemporaryDirectory(prefix="ampel-eval-") as tmp:
         result = run_closed_loop(scenario, controllers, seed=task.seed,

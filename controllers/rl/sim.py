@@ -28,6 +28,7 @@ from controllers.runner import SignalledJunction
 from scenarios.metrics import summarise
 from scenarios.observation import Observation
 from scenarios.scenario import Junction, Scenario
+from scenarios.sensing import parse_sensing
 from scenarios.session import SumoSession
 from scenarios.vclass import session_type_classes
 from signals.errors import ConfigError
@@ -104,8 +105,9 @@ class StepReport:
 
 
 def apply_sensing(scenario: Scenario, sensing: str | None) -> Scenario:
-    """The scenario with the sensing profile ``sensing`` (None or its own: unchanged)."""
-    if sensing is None or sensing == scenario.sensing.name:
+    """The scenario with the sensing profile ``sensing`` (text such as ``camera`` or
+    ``camera:noise=0.1,dropout=0.05``; None or its own: unchanged)."""
+    if sensing is None or parse_sensing(sensing) == scenario.sensing:
         return scenario
     return scenario.with_sensing(sensing)
 

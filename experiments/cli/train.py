@@ -13,9 +13,19 @@ from hil.argtypes import (
     positive_int,
     seed_list,
 )
-from scenarios.sensing import SENSING_NAMES
+from scenarios.sensing import parse_sensing
+from signals.errors import ConfigError
 
 _positive_int = positive_int
+
+
+def sensing_text(text: str) -> str:
+    """A sensing profile as text (``camera`` or ``camera:noise=0.1,dropout=0.05``), checked."""
+    try:
+        parse_sensing(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _margins(text: str) -> tuple[float, ...]:
@@ -176,12 +186,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reward", choices=("backlog", "delay", "queue", "waiting", "pressure"),
                    default=None, help="training reward (default: backlog with residual, "
                                       "else delay)")
-    p.add_argument("--sensing", choices=SENSING_NAMES, default="loops",
+    p.add_argument("--sensing", type=sensing_text, default="loops",
                    help="sensing profile of training, validation and labelling runs: loops "
                         "(stop-line + upstream loop), advance (+ a loop 120 m upstream), "
-                        "camera (+ a 100 m video zone); recorded in policy.json, and the rl "
-                        "controller refuses a run without the inputs the policy was trained "
-                        "with (default: loops)")
+                        "camera (+ a 100 m video zone); options after a colon, e.g. "
+                        "camera:noise=0.1,dropout=0.05 to train on noisy cameras; recorded in "
+                        "policy.json, and the rl controller refuses a run without the inputs "
+                        "the policy was trained with (default: loops)")
     p.add_argument("--sensor-noise", type=bounded_float(0.0, 1.0), default=0.0,
                    help="multiplicative detector noise, e.g. 0.1 (default: 0)")
     p.add_argument("--sensor-dropout", type=bounded_float(0.0, 1.0), default=0.0,

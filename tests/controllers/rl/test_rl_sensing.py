@@ -15,6 +15,7 @@ from controllers.rl.policy import SENSING_FIELDS, OnnxPolicy, hidden_fields, hid
 from scenarios.observation import LaneReading, Observation
 from signals.errors import ConfigError, PolicyError
 
+NOISY_CAMERA = "camera:noise=0.1,dropout=0.05"
 CAMERA_COLUMNS = [ENVELOPE_FEATURES.index(f) for f in
                   ("camera_queue", "camera_approaching", "camera_slow")]
 
@@ -28,6 +29,18 @@ def fake_policy(encoding: str = "envelope", sensing: str | None = None) -> OnnxP
 def test_env_config_rejects_an_unknown_profile() -> None:
     with pytest.raises(ConfigError, match="sensing profile"):
         EnvConfig(sensing="radar")
+
+
+def test_env_config_takes_a_noisy_camera_profile(westentor) -> None:
+    from controllers.rl.sim import apply_sensing
+
+    config = EnvConfig(sensing="camera:noise=0.1,dropout=0.05")
+    scenario = apply_sensing(westentor, config.sensing)
+    assert scenario.sensing.name == "camera"
+    assert (scenario.sensing.camera_noise, scenario.sensing.camera_dropout) == (0.1, 0.05)
+    assert apply_sensing(scenario, "camera:noise=0.1,dropout=0.05") is scenario
+    with pytest.raises(ConfigError, match="expected NAME:KEY=VALUE"):
+        EnvConfig(sensing="camera:nois=0.1")
 
 
 def test_camera_policy_is_refused_without_cameras() -> None:
@@ -56,7 +69,7 @@ def test_loops_policy_does_not_see_extra_sensors() -> None:
 
 @pytest.fixture(scope="module")
 def camera_policy(tmp_path_factory: pytest.TempPathFactory, ampel_cache) -> Path:
-    """A tiny ``ampel train --method rollout --sensing camera`` run."""
+    """A tiny ``ampel train --method rollout`` run on noisy cameras."""
     from experiments.cli import main
 
     out = tmp_path_factory.mktemp("rollout-camera")
@@ -64,7 +77,7 @@ def camera_policy(tmp_path_factory: pytest.TempPathFactory, ampel_cache) -> Path
                  "--label-episodes", "1", "--episode", "240", "--eval-episode", "120",
                  "--horizon", "20", "--sample-share", "0.5", "--margin", "0,10",
                  "--val-seeds", "11", "--test-seeds", "500", "--seed", "2",
-                 "--sensing", "camera", "--out", str(out), "--quiet"])
+                 "--sensing", NOISY_CAMERA, "--out", str(out), "--quiet"])
     assert code == 0
     return out
 
@@ -72,15 +85,16 @@ def camera_policy(tmp_path_factory: pytest.TempPathFactory, ampel_cache) -> Path
 @pytest.mark.slow
 def test_camera_training_end_to_end(camera_policy: Path, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    """Labels carry camera features, policy.json records the profile, the policy runs with
-    cameras and is refused (exit 2, one line) on a run with loops only."""
+    """Labels carry camera features, policy.json records the profile (its name for the
+    inputs, the whole text with the noise for training), the policy runs with exact cameras
+    and is refused (exit 2, one line) on a run with loops only."""
     from experiments.cli import main
 
     spec = json.loads((camera_policy / "policy.json").read_text())
     assert spec["observation"]["sensing"] == "camera"
-    assert spec["env_config"]["sensing"] == "camera"
+    assert spec["env_config"]["sensing"] == NOISY_CAMERA
     t = spec["training"]
-    assert "--sensing camera" in t["command"] and "--margin 0,10" in t["command"]
+    assert f"--sensing {NOISY_CAMERA}" in t["command"] and "--margin 0,10" in t["command"]
     assert [v["name"] for v in t["validation"]] == \
         ["warm start (actuated)", "round 1, margin 0", "round 1, margin 10"]
     assert t["method"]["margins_veh_s"] == [0.0, 10.0]
