@@ -65,7 +65,8 @@ def run_hour(scenario: Any, config: Any, seed: int, mode: str, policy: Any = Non
             cost -= sim.reward() * REWARD_SCALE
     finally:
         sim.close()
-    return {"seed": seed, "mode": mode, "cost_veh_s": round(cost, 1),
+    return {"seed": seed, "mode": mode, "sensing": sim.scenario.sensing.name,
+            "cost_veh_s": round(cost, 1),
             "deviations": deviations, "branched_points": branched,
             "wall_s": round(time.perf_counter() - started, 1)}
 
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="westentor",
                         help="registered scenario or .sumocfg (its first junction is run)")
-    parser.add_argument("--sensing", default="camera", help="loops, advance or camera")
+    parser.add_argument("--sensing", default=None,
+                        help="loops, advance or camera (default: the policy's, else camera)")
     parser.add_argument("--seeds", default="2000001", help="demand seeds, e.g. 2000001,2000002")
     parser.add_argument("--policy", help="an exported residual policy.onnx to score as well")
     parser.add_argument("--horizon", type=float, default=120.0, help="branch length [s]")
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from controllers.rl.config import EnvConfig
+    from controllers.rl.env import make_config
     from controllers.rl.policy import OnnxPolicy
     from scenarios.scenario import load_scenario
     from signals.errors import AmpelError
@@ -104,11 +107,17 @@ def main(argv: list[str] | None = None) -> int:
         modes.remove("policy")
     try:
         scenario = load_scenario(args.scenario)
-        config = EnvConfig(scenario=args.scenario, decision_interval_s=1.0,
-                           episode_s=args.duration, action_mode="residual",
-                           encoding="envelope", reward="total", sensing=args.sensing,
-                           hold_extra_s=10.0, demand_jitter=0.0, episode_metrics=False)
         policy = OnnxPolicy.load(args.policy) if args.policy else None
+        # the policy's own environment (sensing, hold_extra_s, ...) when one is scored
+        trained = (make_config(None, dict(policy.spec.get("env_config") or {}))
+                   if policy is not None else None)
+        overrides: dict[str, Any] = dict(
+            scenario=args.scenario, decision_interval_s=1.0, episode_s=args.duration,
+            action_mode="residual", encoding="envelope", reward="total", demand_jitter=0.0,
+            demand_seeds=(), episode_metrics=False)
+        if args.sensing is not None or trained is None:
+            overrides["sensing"] = args.sensing or "camera"
+        config = make_config(trained or EnvConfig(hold_extra_s=10.0), overrides)
     except AmpelError as exc:
         print(f"rollout_ceiling: {exc}", file=sys.stderr)
         return 2

@@ -206,13 +206,14 @@ def test_rollout_ceiling_oracle_branches_and_follow_is_actuated(capsys) -> None:
 
     camera = SHIPPED_POLICY.parent.parent / "westentor-camera-30min" / "policy.onnx"
     code = script("rollout_ceiling").main([
-        "--scenario", "westentor", "--sensing", "camera", "--seeds", "2000001",
+        "--scenario", "westentor", "--seeds", "2000001",  # sensing: the policy's (camera)
         "--duration", "100", "--horizon", "10", "--policy", str(camera), "--json",
         "--modes", "follow,policy,oracle,follow"])
     assert code == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["mode"] for r in rows] == ["follow", "policy", "oracle", "follow"]
     follow, policy, oracle, again = rows
+    assert {r["sensing"] for r in rows} == {"camera"}  # taken from the policy
     assert follow["deviations"] == 0 and follow["cost_veh_s"] > 0
     assert again["cost_veh_s"] == follow["cost_veh_s"]  # same seed, same hour
     assert oracle["branched_points"] > 0 and oracle["deviations"] <= oracle["branched_points"]
