@@ -4,6 +4,7 @@ actions entering as stage requests of an :class:`ActionController`."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -167,7 +168,10 @@ class Simulation:
         self._episodes += 1
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="ampel-rl-"))
-        self.session = self.scenario.session(seed, cfg.episode_s, self._workdir, scale)
+        session = self.scenario.session(seed, cfg.episode_s, self._workdir, scale)
+        if not cfg.episode_metrics:  # nobody reads the emissions: SUMO skips them
+            session = dataclasses.replace(session, emissions=False)
+        self.session = session
         self.session.start()
         self.episode = {"demand_seed": seed, "demand_scale": scale}
         self.agents = {}
