@@ -538,7 +538,8 @@ class SumoSession:
                 if vmax is None:
                     vmax = limits[lane_id] = max(float(self._sim.lane.getMaxSpeed(lane_id)),
                                                  0.1)
-                total += n * (1.0 - min(mean_speed(lane_id), vmax) / vmax)
+                v = mean_speed(lane_id)
+                total += n * (1.0 - (vmax if vmax < v else v) / vmax)  # min(v, vmax)
         return total
 
     def close(self) -> None:
