@@ -144,14 +144,14 @@ class ActuatedBatch:
             return self._requests.hold(st)
         t = st.time_in_stage_s
         min_green, next_in_cycle, max_for, base, n = self._junction[j]
-        request = self._requests.get
+        requests = self._requests
         if t < min_green[stage]:
-            return request(stage, "min green")
+            return requests[stage, "min green"]
         nxt = next_in_cycle(stage, wanted[base:base + n])
         if nxt is None:
-            return request(stage, "rest: no call")
+            return requests[stage, "rest: no call"]
         if t >= max_for(self.lanes.previous[j], stage):
-            return request(nxt, "max-out")
+            return requests[nxt, "max-out"]
         if not busy[base + stage]:
-            return request(nxt, "gap-out")
-        return request(stage, "extend")
+            return requests[nxt, "gap-out"]
+        return requests[stage, "extend"]

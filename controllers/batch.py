@@ -175,22 +175,16 @@ def hold(st: JunctionState) -> StageRequest:
     return StageRequest(st.target_stage if st.target_stage is not None else 0, "transition")
 
 
-class Requests:
-    """Shared :class:`StageRequest` objects of a batch, one per (stage, reason): a frozen
+class Requests(dict[tuple[int, str], StageRequest]):
+    """Shared :class:`StageRequest` objects of a batch by (stage, reason): a frozen
     request equals a new one with the same fields, and a batch asks for the same few
-    every second (a fixed reason each, e.g. "min green")."""
+    every second (a fixed reason each, e.g. "min green"). ``requests[stage, reason]``
+    makes one when first asked for."""
 
-    def __init__(self) -> None:
-        self._made: dict[tuple[int, str], StageRequest] = {}
-
-    def get(self, stage: int, reason: str) -> StageRequest:
-        """The request of ``stage`` for ``reason``."""
-        key = (stage, reason)
-        made = self._made.get(key)
-        if made is None:
-            made = self._made[key] = StageRequest(stage, reason)
+    def __missing__(self, key: tuple[int, str]) -> StageRequest:
+        made = self[key] = StageRequest(*key)
         return made
 
     def hold(self, st: JunctionState) -> StageRequest:
         """:func:`hold` as a shared request."""
-        return self.get(st.target_stage if st.target_stage is not None else 0, "transition")
+        return self[st.target_stage if st.target_stage is not None else 0, "transition"]

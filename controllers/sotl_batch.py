@@ -160,20 +160,20 @@ class SotlBatch:
         if stage is None:
             return self._requests.hold(st)
         min_green, next_in_cycle, max_for, base, n, theta, mu = self._junction[j]
-        request = self._requests.get
+        requests = self._requests
         t = st.time_in_stage_s
         if t < min_green[stage] or on_red <= 0:
-            return request(stage, "min green" if on_red > 0 else "no demand on red")
+            return requests[stage, "min green" if on_red > 0 else "no demand on red"]
         target = next_in_cycle(stage, waits[base:base + n])
         if target is None:
-            return request(stage, "no stage waits")
+            return requests[stage, "no stage waits"]
         if t >= max_for(self.lanes.previous[j], stage):
-            return request(target, "max green")
+            return requests[target, "max green"]
         ahead = approaching[base + stage] + flowing[base + stage]
         if ahead <= 0:
-            return request(target, "green empty")
+            return requests[target, "green empty"]
         if kappa >= theta:
             if 0 < ahead <= mu:
-                return request(stage, "platoon protection")
-            return request(target, "threshold")
-        return request(stage, "counting")
+                return requests[stage, "platoon protection"]
+            return requests[target, "threshold"]
+        return requests[stage, "counting"]
