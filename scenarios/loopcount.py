@@ -372,16 +372,20 @@ class LoopBank:
     def _close_interval(self, now_s: float) -> None:
         """Last step of an interval: note the running count and who stays on the loop
         (they take effect with the next step, when SUMO has started the next interval)."""
-        domain = self._domain
-        for loop_id, loop in self._loops.items():
-            number = domain.getIntervalVehicleNumber(loop_id)
+        interval, _, on_loop, _ = self._direct
+        vehicle_data = self._vehicle_data
+        ids = list(self._loops)  # read-only queries of one step: one map per query
+        numbers = list(map(interval, ids))
+        occupied = list(map(on_loop, ids))
+        for (loop_id, loop), number, on in zip(self._loops.items(), numbers, occupied,
+                                               strict=True):
             if loop.count_buses:
                 self._count_buses(loop_id, loop, number)
             loop.next_base = loop.base + number - loop.gone
             loop.next_carried = {}
-            if domain.getLastStepVehicleNumber(loop_id):
+            if on:
                 loop.next_carried = {vid: entry for vid, _len, entry, leave, _type
-                                     in domain.getVehicleData(loop_id) if leave < 0}
+                                     in vehicle_data(loop_id) if leave < 0}
         self._closing = True
 
     def _start_interval(self) -> None:
