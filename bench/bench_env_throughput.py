@@ -7,6 +7,10 @@ training pays for: detector reads and observation encoding every decision, the d
 reward read from SUMO every tick, the sequencer and safety guard every tick. Target
 (issue 15): at most 1.2x raw, and cheaper than sumo-rl's environment.
 
+The environment runs without episode metrics, so SUMO equips no vehicle with its
+emissions device (:attr:`scenarios.session.SumoSession.emissions`); "raw" steps that same
+command line, "raw full" the one of ``ampel run`` (with the device, as rounds 1-7's raw).
+
 ``--peer`` (a one-junction ``.sumocfg`` only, e.g. RESCO cologne1) also runs sumo-rl's
 ``SumoEnvironment`` (single agent, 5 s decisions, its default observation and reward,
 libsumo, the network's own program: ``fixed_ts``) and raw libsumo stepping of sumo-rl's
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from controllers.fixed_time import FixedTimeController, FixedTimePlan
@@ -36,10 +41,13 @@ from scenarios.scenario import Scenario, load_scenario
 from scenarios.tools import sumo_home
 
 
-def raw_hour(scenario: Scenario, seed: int, duration: float, out: Path) -> float:
-    """CPU seconds to write the demand and step SUMO through the hour with its own program."""
+def raw_hour(scenario: Scenario, seed: int, duration: float, out: Path,
+             emissions: bool = True) -> float:
+    """CPU seconds to write the demand and step SUMO through the hour with its own program
+    (``emissions``: SUMO's emissions device on every vehicle, as ``ampel run`` has it;
+    without, the command line of an environment without episode metrics)."""
     started = time.process_time()
-    session = scenario.session(seed, duration, out)
+    session = replace(scenario.session(seed, duration, out), emissions=emissions)
     with session:
         while not session.finished():
             session.step()
@@ -149,24 +157,30 @@ def main() -> None:
                         help="also run sumo-rl's environment (one-junction .sumocfg only)")
     args = parser.parse_args()
     scenario = load_scenario(args.scenario)
-    runs: dict[str, list[float]] = {"raw": [], "env": []}
+    runs: dict[str, list[float]] = {"raw": [], "env": [], "raw full": []}
     if args.peer:
         runs.update({"peer raw": [], "peer env": []})
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats):
-            runs["raw"].append(raw_hour(scenario, 1, args.duration, Path(tmp) / f"raw{i}"))
+            runs["raw"].append(raw_hour(scenario, 1, args.duration, Path(tmp) / f"raw{i}",
+                                        emissions=False))
             runs["env"].append(env_hour(scenario, 1, args.duration, args.reward))
+            runs["raw full"].append(raw_hour(scenario, 1, args.duration,
+                                             Path(tmp) / f"full{i}"))
             if args.peer:
                 cfg = Path(args.scenario)
                 runs["peer raw"].append(peer_raw(cfg, 1, args.duration))
                 runs["peer env"].append(peer_env(cfg, 1, args.duration))
     med = {k: statistics.median(v) for k, v in runs.items()}
     print(f"raw libsumo stepping      : median {med['raw']:.2f} s, min {min(runs['raw']):.2f} s "
-          f"CPU ({args.repeats} runs)")
+          f"CPU ({args.repeats} runs; the environment's command line: no emissions device)")
+    print(f"raw, ampel run's command  : median {med['raw full']:.2f} s CPU (emissions device)")
     print(f"ampel/Junction-v0, 5 s    : median {med['env']:.2f} s, min {min(runs['env']):.2f} s "
           f"CPU ({args.repeats} runs, reward {args.reward})")
     print(f"ratio env/raw             : median {med['env'] / med['raw']:.2f}x, "
           f"min {min(runs['env']) / min(runs['raw']):.2f}x (target <= 1.20x)")
+    print(f"ratio env/raw full        : median {med['env'] / med['raw full']:.2f}x "
+          "(against stepping with the emissions device, as rounds 1-7 measured)")
     if args.peer:
         print(f"sumo-rl raw (its command) : median {med['peer raw']:.2f} s CPU")
         print(f"sumo-rl env, 5 s          : median {med['peer env']:.2f} s CPU")

@@ -18,7 +18,7 @@ import numpy as np
 
 from controllers.actuated import ActuatedController
 from controllers.base import StageRequest
-from controllers.batch import BatchLanes, JunctionState, hold
+from controllers.batch import BatchLanes, JunctionState, Requests
 from scenarios.batchread import LaneArrays
 
 
@@ -78,6 +78,11 @@ class ActuatedBatch:
                     max_red[cell] = p.max_red_s
         self._undetected, self._recall, self._max_red = undetected, recall, max_red
         self._n_stages = [m.n_stages for m in maps]
+        #: per junction: its minimum greens, next stage in cycle, maximum green, first cell
+        #: and number of stages (looked up once, not per decision)
+        self._junction = [(c.limits.min_green, c.map.next_in_cycle, c.limits.max_for,
+                           j * width, c.map.n_stages) for j, c in enumerate(controllers)]
+        self._requests = Requests()
         #: the last decision's per-lane activity and head blocking (for tests)
         self.active_full = self.active_partial = self.blocked = np.zeros(lanes.bounds[-1], bool)
 
@@ -115,9 +120,10 @@ class ActuatedBatch:
                                 minlength=cells) > 0
         # StageHistory.red_s of every cell (now - last shown), compared as the controller does
         starved = (now - batch.last_shown) >= self._max_red
-        wanted = np.where(self._undetected, self._recall, called | starved)
-        return [self._decide(j, st, now, wanted, busy_full, busy_part)
-                for j, st in enumerate(states)]
+        wanted = np.where(self._undetected, self._recall, called | starved).tolist()
+        busy = (busy_full | busy_part).tolist()
+        decide = self._decide
+        return [decide(j, st, wanted, busy) for j, st in enumerate(states)]
 
     def call_pairs(self) -> list[set[tuple[int, int]]]:
         """Per junction its (lane, stage) calls, as :class:`ActuatedController` keeps them."""
@@ -128,23 +134,24 @@ class ActuatedBatch:
                         int(self._pair_stage[k])))
         return out
 
-    def _decide(self, j: int, st: JunctionState, now: float, wanted_cells: np.ndarray,
-                busy_full: np.ndarray, busy_part: np.ndarray) -> StageRequest:
+    def _decide(self, j: int, st: JunctionState, wanted: list[bool], busy: list[bool]
+                ) -> StageRequest:
         """:meth:`ActuatedController._decide` after its update, for junction ``j``
-        (``wanted_cells``: per (junction, stage) whether the stage is wanted)."""
+        (``wanted``: per (junction, stage) cell whether the stage is wanted; ``busy``:
+        whether a lane of the stage is active)."""
         stage = st.stage
         if stage is None:
-            return hold(st)
-        c = self.controllers[j]
+            return self._requests.hold(st)
         t = st.time_in_stage_s
-        if t < c.limits.min_green[stage]:
-            return StageRequest(stage, "min green")
-        base = j * self.lanes.width
-        nxt = c.map.next_in_cycle(stage, wanted_cells[base:base + self._n_stages[j]].tolist())
+        min_green, next_in_cycle, max_for, base, n = self._junction[j]
+        requests = self._requests
+        if t < min_green[stage]:
+            return requests[stage, "min green"]
+        nxt = next_in_cycle(stage, wanted[base:base + n])
         if nxt is None:
-            return StageRequest(stage, "rest: no call")
-        if t >= c.limits.max_for(self.lanes.previous[j], stage):
-            return StageRequest(nxt, "max-out")
-        if not busy_full[base + stage] and not busy_part[base + stage]:
-            return StageRequest(nxt, "gap-out")
-        return StageRequest(stage, "extend")
+            return requests[stage, "rest: no call"]
+        if t >= max_for(self.lanes.previous[j], stage):
+            return requests[nxt, "max-out"]
+        if not busy[base + stage]:
+            return requests[nxt, "gap-out"]
+        return requests[stage, "extend"]

@@ -173,3 +173,18 @@ class BatchLanes:
 def hold(st: JunctionState) -> StageRequest:
     """The request of a controller during a transition (``common.hold``)."""
     return StageRequest(st.target_stage if st.target_stage is not None else 0, "transition")
+
+
+class Requests(dict[tuple[int, str], StageRequest]):
+    """Shared :class:`StageRequest` objects of a batch by (stage, reason): a frozen
+    request equals a new one with the same fields, and a batch asks for the same few
+    every second (a fixed reason each, e.g. "min green"). ``requests[stage, reason]``
+    makes one when first asked for."""
+
+    def __missing__(self, key: tuple[int, str]) -> StageRequest:
+        made = self[key] = StageRequest(*key)
+        return made
+
+    def hold(self, st: JunctionState) -> StageRequest:
+        """:func:`hold` as a shared request."""
+        return self[st.target_stage if st.target_stage is not None else 0, "transition"]

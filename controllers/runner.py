@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from controllers.actuated_batch import ActuatedBatch
     from controllers.max_pressure_batch import MaxPressureBatch
     from controllers.sotl_batch import SotlBatch
+    from scenarios.detectors import LaneDetectors
 
     Batch = ActuatedBatch | SotlBatch | MaxPressureBatch
 
@@ -77,6 +79,12 @@ class SignalledJunction:
     #: whether a junction deciding in a batch rests while its request repeats the stage
     #: shown (see :meth:`control_step`; off only to compare with ticking in tests)
     rest_on_repeat: bool = field(default=True, repr=False)
+    #: steps a resting junction still skips without being called, and the steps it was
+    #: sent to skip (see :meth:`sleep`)
+    _skip: int = field(default=0, repr=False)
+    _slept: int = field(default=0, repr=False)
+    _slept_from_s: float = field(default=0.0, repr=False)
+    _slept_step_s: float = field(default=1.0, repr=False)
 
     @classmethod
     def create(cls, junction: Junction, controller: Controller,
@@ -148,6 +156,8 @@ class SignalledJunction:
         request and tick would change nothing. :meth:`decision_state` gives the batch the
         sequencer's state as ticking would have left it.
         """
+        if self._slept:
+            self.wake()
         if self._rest and (time_s < self._rest_until_s
                            or (decided is not None and decided.stage == self._rest_stage
                                and self._held_until is None)):
@@ -197,6 +207,38 @@ class SignalledJunction:
             # past a maximum green
             self._rest = seq.rest_ticks()
             self._rest_stage = -1 if now is None else now
+
+    def sleep(self, time_s: float, step_s: float) -> int:
+        """After :meth:`control_step` at ``time_s``: the number of following steps in
+        which this junction certainly rests under its plan (``held_until``; see
+        :meth:`control_step`), which the runner may then skip without calling it; 0 when
+        it must be called every step.
+
+        A skipped step is a rest step: ``time_s`` before the plan's hold ends (with half a
+        step to spare, so that the times of the steps need not be known exactly), a rest
+        count left, and a decision due every step (an interval of at most one step). The
+        next call (or :meth:`wake`) counts the steps skipped as rested, as ticking them
+        one by one would have."""
+        if (self._held_until is None or not self._rest or self.decoder is not None
+                or self.controller.decision_interval_s > step_s):
+            return 0
+        ahead = (self._rest_until_s - time_s) / step_s - 0.5
+        steps = int(min(self._rest, ahead if math.isfinite(ahead) else 1e9)) if ahead >= 1 else 0
+        self._skip = self._slept = steps
+        self._slept_from_s, self._slept_step_s = time_s, step_s
+        return steps
+
+    def wake(self) -> None:
+        """Count the steps skipped since :meth:`sleep` as rested (as many rest steps of
+        :meth:`control_step` would: the rest count, the steps rested, the decision due
+        after the last of them)."""
+        skipped = self._slept - self._skip
+        if skipped:
+            self._rest -= skipped
+            self._rested += skipped
+            last = self._slept_from_s + skipped * self._slept_step_s
+            self.next_decision_s = last + self.controller.decision_interval_s
+        self._skip = self._slept = 0
 
     def decision_state(self) -> JunctionState:
         """The sequencer's stage, target and time in stage for a batch decision, as
@@ -248,20 +290,28 @@ def batch_for(session: SumoSession, sensing: list[SignalledJunction]) -> Batch |
 
 
 def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: Batch,
-                 time_s: float) -> dict[int, StageRequest]:
+                 time_s: float, groups: list[tuple[LaneDetectors, ...]] | None = None
+                 ) -> list[StageRequest] | None:
     """Every sensing junction's decision at ``time_s`` when they are due (all at once:
-    one batch decides at one interval), by ``id`` of the junction; else none."""
-    due = [time_s + 1e-9 >= sj.next_decision_s for sj in sensing]
-    if not any(due):
-        return {}
-    if not all(due):
+    one batch decides at one interval), in ``sensing`` order; else None. ``groups``: the
+    junctions' detectors (looked up when not given)."""
+    due = time_s + 1e-9
+    if due < sensing[0].next_decision_s:
+        if any(due >= sj.next_decision_s for sj in sensing):
+            raise RuntimeError(f"t={time_s:g}: the junctions of one batch are not due "
+                               "together")
+        return None
+    if not all(due >= sj.next_decision_s for sj in sensing):
         raise RuntimeError(f"t={time_s:g}: the junctions of one batch are not due together")
-    states = [sj.decision_state() for sj in sensing]
+    # SignalledJunction.decision_state of each, inlined (one call less per junction)
+    new, state_type = _tuple_new, JunctionState
+    states = [new(state_type, sj.sequencer.decision_state(sj._rested)) for sj in sensing]
     # upstream occupancies only for a batch that reads them (max-pressure's spill-back)
     lanes = session.read_lane_arrays(
-        [sj.junction.detectors for sj in sensing], occupancy=False, buses=False,
+        groups if groups is not None else [sj.junction.detectors for sj in sensing],
+        occupancy=False, buses=False,
         upstream_occupancy=getattr(batch, "reads_upstream_occupancy", False))
-    return dict(zip(map(id, sensing), batch.decide(time_s, states, lanes), strict=True))
+    return batch.decide(time_s, states, lanes)
 
 
 _new_object = object.__new__
@@ -358,11 +408,14 @@ def run_closed_loop(
     gui: bool = False,
     on_step: Callable[[float], None] | None = None,
     queue_sample_s: float | None = None,
+    skip_resting: bool = True,
 ) -> RunResult:
     """Run one simulation, one controller per junction; outputs go to ``out_dir``.
 
     With ``queue_sample_s``, the halting vehicles on every approach are sampled from SUMO
-    every that many simulated seconds (``RunResult.queues``).
+    every that many simulated seconds (``RunResult.queues``). ``skip_resting``: junctions
+    resting under a plan (fixed time) are not called in the steps they rest
+    (:meth:`SignalledJunction.sleep`; off only to compare with calling them in tests).
     """
     if len(controllers) != len(scenario.junctions):
         raise ValueError(f"{len(controllers)} controllers for {len(scenario.junctions)} junctions")
@@ -385,17 +438,37 @@ def run_closed_loop(
     batched = len(sensing) >= BATCH_MIN_JUNCTIONS
     with session:
         batch = batch_for(session, sensing)
+        groups = [sj.junction.detectors for sj in sensing]
+        others = len(sensing) != len(junctions)  # junctions outside the batch, if any
+        # junctions resting under a plan skip whole steps (SignalledJunction.sleep)
+        sleepers = skip_resting and any(sj._held_until is not None for sj in junctions)
+        step_s = session.step_length_s
         t = session.time_s
         while t < session.end_s - 1e-9:
             now = t - session.begin_s
             if batch is not None:
-                decided = decide_batch(session, sensing, batch, now)
-                for sj in junctions:
-                    sj.control_step(session, now, decided=decided.get(id(sj)))
+                decided = decide_batch(session, sensing, batch, now, groups)
+                if decided is None:
+                    for sj in junctions:
+                        sj.control_step(session, now)
+                elif others:
+                    by_id = dict(zip(map(id, sensing), decided, strict=True))
+                    for sj in junctions:
+                        sj.control_step(session, now, decided=by_id.get(id(sj)))
+                else:  # every junction decides in the batch
+                    for sj, request in zip(junctions, decided, strict=True):
+                        sj.control_step(session, now, decided=request)
             elif batched:
                 read = read_due(session, sensing, now)
                 for sj in junctions:
                     sj.control_step(session, now, read.get(id(sj)))
+            elif sleepers:
+                for sj in junctions:
+                    if sj._skip:  # resting under its plan: counted when it wakes
+                        sj._skip -= 1
+                        continue
+                    sj.control_step(session, now)
+                    sj.sleep(now, step_s)
             else:
                 for sj in junctions:
                     sj.control_step(session, now)
@@ -407,6 +480,7 @@ def run_closed_loop(
                 _sample_queues(session, lanes, queues, t - session.begin_s)
                 next_sample_s += queues.interval_s
     for sj in junctions:
+        sj.wake()
         sj.catch_up()
     metrics = summarise(session.files.tripinfo, session.files.statistics, types)
     extra = [c.run_metrics() for c in controllers if hasattr(c, "run_metrics")]

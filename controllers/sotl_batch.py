@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from controllers.base import StageRequest
-from controllers.batch import BatchLanes, JunctionState, hold
+from controllers.batch import BatchLanes, JunctionState, Requests
 from controllers.sotl import SotlController
 from scenarios.batchread import LaneArrays
 
@@ -79,6 +79,12 @@ class SotlBatch:
         self._waiting_cell = np.zeros(cells)
         self._kappa_stage = np.full(len(controllers), width - 1, np.int64)
         self._n_stages = [m.n_stages for m in maps]
+        #: per junction: its minimum greens, next stage in cycle, maximum green, first
+        #: cell, number of stages, theta and mu (looked up once, not per decision)
+        self._junction = [(c.limits.min_green, c.map.next_in_cycle, c.limits.max_for,
+                           j * width, c.map.n_stages, c.params.theta, c.params.mu)
+                          for j, c in enumerate(controllers)]
+        self._requests = Requests()
 
     @property
     def kappa(self) -> list[float]:
@@ -115,7 +121,8 @@ class SotlBatch:
         red = self._count(now, batch.shown, on_red, wait)
         waits = (self._waiting_cell > 0).tolist()
         kappa = self._kappa_j.tolist()
-        return [self._decide(j, st, red[j], kappa[j], waits, approaching, flowing)
+        decide, approaching_, flowing_ = self._decide, approaching.tolist(), flowing.tolist()
+        return [decide(j, st, red[j], kappa[j], waits, approaching_, flowing_)
                 for j, st in enumerate(states)]
 
     def _count(self, now: float, shown: np.ndarray, on_red: np.ndarray, wait: np.ndarray
@@ -145,29 +152,28 @@ class SotlBatch:
         return total.tolist()
 
     def _decide(self, j: int, st: JunctionState, on_red: float, kappa: float,
-                waits: list[bool], approaching: np.ndarray, flowing: np.ndarray
+                waits: list[bool], approaching: list[float], flowing: list[float]
                 ) -> StageRequest:
         """:meth:`SotlController._decide` after its estimators and counting, for junction
         ``j`` (``waits``: per cell whether its waiting time is positive)."""
         stage = st.stage
         if stage is None:
-            return hold(st)
-        c = self.controllers[j]
-        m, p = c.map, c.params
-        base = j * self.lanes.width
+            return self._requests.hold(st)
+        min_green, next_in_cycle, max_for, base, n, theta, mu = self._junction[j]
+        requests = self._requests
         t = st.time_in_stage_s
-        if t < c.limits.min_green[stage] or on_red <= 0:
-            return StageRequest(stage, "min green" if on_red > 0 else "no demand on red")
-        target = m.next_in_cycle(stage, waits[base:base + m.n_stages])
+        if t < min_green[stage] or on_red <= 0:
+            return requests[stage, "min green" if on_red > 0 else "no demand on red"]
+        target = next_in_cycle(stage, waits[base:base + n])
         if target is None:
-            return StageRequest(stage, "no stage waits")
-        if t >= c.limits.max_for(self.lanes.previous[j], stage):
-            return StageRequest(target, "max green")
-        ahead = float(approaching[base + stage]) + float(flowing[base + stage])
+            return requests[stage, "no stage waits"]
+        if t >= max_for(self.lanes.previous[j], stage):
+            return requests[target, "max green"]
+        ahead = approaching[base + stage] + flowing[base + stage]
         if ahead <= 0:
-            return StageRequest(target, "green empty")
-        if kappa >= p.theta:
-            if 0 < ahead <= p.mu:
-                return StageRequest(stage, "platoon protection")
-            return StageRequest(target, "threshold")
-        return StageRequest(stage, "counting")
+            return requests[target, "green empty"]
+        if kappa >= theta:
+            if 0 < ahead <= mu:
+                return requests[stage, "platoon protection"]
+            return requests[target, "threshold"]
+        return requests[stage, "counting"]

@@ -146,6 +146,9 @@ class LoopBank:
         self._direct = tuple(direct_call(self._domain, name) for name in (
             "getIntervalVehicleNumber", "getLastStepOccupancy", "getLastStepVehicleNumber",
             "getTimeSinceDetection"))
+        #: a loop's vehicle data (carried-over vehicles) and interval ids (bus looks)
+        self._vehicle_data = direct_call(self._domain, "getVehicleData")
+        self._interval_ids = direct_call(self._domain, "getIntervalVehicleIDs")
         errors = getattr(sim, "TraCIException", None)
         self._errors: type[Exception] = errors if isinstance(errors, type) else Exception
 
@@ -369,16 +372,20 @@ class LoopBank:
     def _close_interval(self, now_s: float) -> None:
         """Last step of an interval: note the running count and who stays on the loop
         (they take effect with the next step, when SUMO has started the next interval)."""
-        domain = self._domain
-        for loop_id, loop in self._loops.items():
-            number = domain.getIntervalVehicleNumber(loop_id)
+        interval, _, on_loop, _ = self._direct
+        vehicle_data = self._vehicle_data
+        ids = list(self._loops)  # read-only queries of one step: one map per query
+        numbers = list(map(interval, ids))
+        occupied = list(map(on_loop, ids))
+        for (loop_id, loop), number, on in zip(self._loops.items(), numbers, occupied,
+                                               strict=True):
             if loop.count_buses:
                 self._count_buses(loop_id, loop, number)
             loop.next_base = loop.base + number - loop.gone
             loop.next_carried = {}
-            if domain.getLastStepVehicleNumber(loop_id):
+            if on:
                 loop.next_carried = {vid: entry for vid, _len, entry, leave, _type
-                                     in domain.getVehicleData(loop_id) if leave < 0}
+                                     in vehicle_data(loop_id) if leave < 0}
         self._closing = True
 
     def _start_interval(self) -> None:
@@ -399,12 +406,12 @@ class LoopBank:
 
     def _follow_carried(self, now_s: float) -> None:
         """Carried-over vehicles that left early or vanished come off the running count."""
-        domain = self._domain
+        vehicle_data = self._vehicle_data
         still = []
         for loop_id in self._watch:
             loop = self._loops[loop_id]
             data = {(vid, entry): leave for vid, _len, entry, leave, _type
-                    in domain.getVehicleData(loop_id)}
+                    in vehicle_data(loop_id)}
             for vid, entry in list(loop.carried.items()):
                 leave = data.get((vid, entry))
                 if leave is not None and leave < 0:
@@ -424,7 +431,7 @@ class LoopBank:
         if interval_number == loop.last_interval:
             return
         loop.last_interval = interval_number
-        for vid in self._domain.getIntervalVehicleIDs(loop_id):
+        for vid in self._interval_ids(loop_id):
             if vid in loop.bus_ids_seen:
                 continue
             loop.bus_ids_seen.add(vid)

@@ -197,3 +197,23 @@ def _rollout_resting(env: JunctionEnv, seed: int, steps: int, rest: bool) -> tup
     sj.catch_up()
     return (observations, rewards, stages, sj.stage_changes, sj.deferred_requests,
             sj.sequencer.time_s, sj.guard.time_s, sj.guard.violation_count, rested[0])
+
+
+def test_without_episode_metrics_sumo_computes_no_emissions_same_traffic(westentor) -> None:
+    """An environment without episode metrics runs SUMO without the emissions device
+    (nobody reads them); observations, rewards and stages equal those with it."""
+    runs, commands = [], []
+    for metrics in (True, False):
+        env = JunctionEnv(westentor, episode_s=900, episode_metrics=metrics)
+        try:
+            runs.append(rollout(env, 5, 200, lambda e=env: commands.append(
+                e.sim.session.command())))
+        finally:
+            env.close()
+    assert "--device.emissions.probability" in commands[0]
+    assert "--device.emissions.probability" not in commands[1]
+    (oa, ra, sa), (ob, rb, sb) = runs
+    assert len(oa) == len(ob) == 181  # the 900-s episode: 180 decisions
+    assert all(np.array_equal(x, y) for x, y in zip(oa, ob, strict=True))
+    assert ra == rb and sa == sb
+    assert len(set(sa)) > 1  # random actions changed the stage
