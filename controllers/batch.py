@@ -170,9 +170,14 @@ class BatchLanes:
         return now - float(self.last_shown[j * self.width + stage])
 
 
+def _hold_stage(st: JunctionState) -> int:
+    """The stage a controller requests during a transition: the target (``common.hold``)."""
+    return st.target_stage if st.target_stage is not None else 0
+
+
 def hold(st: JunctionState) -> StageRequest:
     """The request of a controller during a transition (``common.hold``)."""
-    return StageRequest(st.target_stage if st.target_stage is not None else 0, "transition")
+    return StageRequest(_hold_stage(st), "transition")
 
 
 class Requests(dict[tuple[int, str], StageRequest]):
@@ -187,4 +192,4 @@ class Requests(dict[tuple[int, str], StageRequest]):
 
     def hold(self, st: JunctionState) -> StageRequest:
         """:func:`hold` as a shared request."""
-        return self[st.target_stage if st.target_stage is not None else 0, "transition"]
+        return self[_hold_stage(st), "transition"]
