@@ -58,8 +58,6 @@ ENVELOPE_FEATURES = (
 OCCUPIED = 0.5
 #: time constant of the count moving averages (seconds)
 RATE_TAU_S = 10.0
-#: a lane's last camera reading stands in for a missing one (a dropped frame) this long
-CAMERA_HOLD_S = 5.0
 
 
 def sat(x: np.ndarray | float, k: float) -> np.ndarray | float:
@@ -86,8 +84,6 @@ class EnvelopeEncoder:
     _rates: np.ndarray = field(init=False, repr=False)
     _last_t: float | None = field(default=None, init=False, repr=False)
     _serve: np.ndarray = field(init=False, repr=False)
-    _camera_held: list[tuple[float, float, float | None, float]] = field(
-        init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._map = StageMap.from_info(self.info)
@@ -114,8 +110,6 @@ class EnvelopeEncoder:
         self.queue_between = [0.0] * len(ids)
         self.demand = [0.0] * len(ids)
         self.upstream_occupied_s = [0.0] * len(ids)
-        #: per lane: camera queue, approaching, speed and the time they were seen
-        self._camera_held = [(0.0, 0.0, None, -math.inf)] * len(ids)
 
     def update(self, obs: Observation) -> None:
         """Feed one observation to the estimators (call once per observation)."""
@@ -135,9 +129,6 @@ class EnvelopeEncoder:
             else:
                 self._occupied_since[i] = None
                 self.upstream_occupied_s[i] = 0.0
-            if r.camera_queue is not None:
-                self._camera_held[i] = (r.camera_queue, r.camera_approaching or 0.0,
-                                        r.camera_speed_mps, obs.time_s)
             counts = (r.stopline_count, r.upstream_count, r.advance_count or 0)
             for k in range(3):
                 self._rates[i, k] += alpha * (counts[k] / dt - self._rates[i, k])
@@ -160,12 +151,11 @@ class EnvelopeEncoder:
         up_t = np.asarray(self.upstream_occupied_s, dtype=np.float64)
         gap = np.array([min(r.gap_s, 30.0) / 30.0 for r in lanes], dtype=np.float64)
         adv_occ = np.array([r.advance_occupancy or 0.0 for r in lanes], dtype=np.float64)
-        cam = self._camera_view(obs)
-        cam_q = np.array([c[0] for c in cam], dtype=np.float64)
-        cam_a = np.array([c[1] for c in cam], dtype=np.float64)
-        cam_seen = np.array([c[2] is not None for c in cam], dtype=np.float64)
-        cam_slow = np.array([1.0 - min(c[2], 14.0) / 14.0 if c[2] is not None else 0.0
-                             for c in cam])
+        cam_q = np.array([r.camera_queue or 0.0 for r in lanes], dtype=np.float64)
+        cam_a = np.array([r.camera_approaching or 0.0 for r in lanes], dtype=np.float64)
+        cam_seen = np.array([r.camera_speed_mps is not None for r in lanes], dtype=np.float64)
+        cam_slow = np.array([1.0 - min(r.camera_speed_mps or 0.0, 14.0) / 14.0 if
+                             r.camera_speed_mps is not None else 0.0 for r in lanes])
 
         def smax(v: np.ndarray) -> np.ndarray:
             return (serve * v[:, None]).max(axis=0, initial=0.0)
@@ -211,20 +201,6 @@ class EnvelopeEncoder:
         out[:, 24] = sat(cam_a @ serve, 10.0)
         out[:, 25] = ((cam_slow * cam_seen) @ serve) / np.maximum(cam_seen @ serve, 1.0)
         return np.clip(out, 0.0, 5.0).astype(np.float32)
-
-    def _camera_view(self, obs: Observation) -> list[tuple[float, float, float | None]]:
-        """Per lane the camera's queue, approaching vehicles and mean speed; a missing
-        reading (a dropped frame) is the lane's last one for up to :data:`CAMERA_HOLD_S`,
-        then nothing (0, 0, no speed), as for a lane without a camera."""
-        view = []
-        for r, held in zip(obs.lanes, self._camera_held, strict=True):
-            if r.camera_queue is not None:
-                view.append((r.camera_queue, r.camera_approaching or 0.0, r.camera_speed_mps))
-            elif obs.time_s - held[3] <= CAMERA_HOLD_S:
-                view.append(held[:3])
-            else:
-                view.append((0.0, 0.0, None))
-        return view
 
 
 def perturb(obs: Observation, noise: float, dropout: float,

@@ -56,33 +56,6 @@ def test_features_stay_bounded_and_unsaturated_over_a_one_hour_jam(westentor) ->
     assert late[-1] >= late[0] > 0.5
 
 
-def test_a_dropped_camera_frame_is_held_briefly(westentor) -> None:
-    """A lane's missing camera reading (dropout) stands at its last value for up to
-    CAMERA_HOLD_S, then reads as no camera; it never reads as an empty lane at once."""
-    from controllers.rl.features import CAMERA_HOLD_S
-
-    info = westentor.junctions[0].info
-    act = _actuated(westentor)
-    enc = EnvelopeEncoder(info)
-    col = {n: i for i, n in enumerate(ENVELOPE_FEATURES)}
-    cams = ("camera_queue", "camera_approaching", "camera_slow")
-
-    def camera_columns(t: float, seen: bool) -> np.ndarray:
-        cam = dict(camera_queue=6.0, camera_approaching=2.0, camera_speed_mps=3.0) if seen \
-            else dict(camera_queue=None, camera_approaching=None, camera_speed_mps=None)
-        obs = _obs(info, t, 0, t, **cam)
-        act.decide(obs)
-        return enc.encode(obs, act)[:, [col[c] for c in cams]]
-
-    seen = camera_columns(0.0, True)
-    assert seen.max() > 0
-    for t in range(1, int(CAMERA_HOLD_S) + 1):
-        np.testing.assert_array_equal(camera_columns(float(t), False), seen)
-    assert camera_columns(CAMERA_HOLD_S + 1.0, False).max() == 0.0
-    enc.reset()
-    assert camera_columns(0.0, False).max() == 0.0  # nothing to hold in a new episode
-
-
 def test_perturb_drops_and_scales_readings(westentor) -> None:
     info = westentor.junctions[0].info
     obs = _obs(info, 10.0, 0, 10.0, upstream_count=3, stopline_count=2, occupancy=0.5,
