@@ -148,7 +148,7 @@ class MaxPressureBatch:
         pressure = np.bincount(self._stage_cell,
                                weights=self._share * lane_pressure[self._stage_lane],
                                minlength=cells)
-        in_stage = np.array([st.time_in_stage_s for st in states])[batch.jol]
+        in_stage = batch.in_stage[batch.jol]
         gap = self._gap
         flowing = (lanes.gap_s < gap) & (blocked < 1.0) & ((down < SPILLBACK_VEH)
                                          | (np.minimum(in_stage, since_count) < self._stuck))
