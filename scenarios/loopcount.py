@@ -57,7 +57,7 @@ def positions(index: np.ndarray) -> Positions:
     return index
 
 
-def direct_call(domain: Any, name: str, prefix: str = "inductionloop") -> Callable[[str], Any]:
+def direct_call(domain: Any, name: str, prefix: str = "inductionloop") -> Callable[..., Any]:
     """``domain.name``, or for libsumo's ``prefix`` domain (induction loops, lanes) the C
     function behind that static method (libsumo's Python method only passes its argument
     on: the same call without one Python frame, a quarter of the cost of the cheapest

@@ -160,7 +160,7 @@ class SumoSession:
     _loops: LoopBank | None = field(default=None, init=False, repr=False)
     #: the traffic lights' state query (libsumo's C function, once started)
     _tls_state: Callable[[str], Any] | None = field(default=None, init=False, repr=False)
-    _tls_set: Callable[[str, str], Any] | None = field(default=None, init=False, repr=False)
+    _tls_set: Callable[..., Any] | None = field(default=None, init=False, repr=False)
     #: libsumo's step and time C functions and its step listeners (see :meth:`step`)
     _direct_step: tuple[Callable[[float], Any], Callable[[], Any], dict] | None = field(
         default=None, init=False, repr=False)
