@@ -318,13 +318,14 @@ class LoopBank:
         loops' all the same.
         """
         quiet_s = 2.0 * self._step
+        a = self.arrays
         stop_n, stop_occupancy, presence, gaps = self._batch_side(stop_ids, stop_index, now_s,
                                                                   quiet_s, True, occupancy)
+        stop_total = a.offset[stop_index] + stop_n  # before the next side's read
         up_n, up_occupancy, _, _ = self._batch_side(up_ids, up_index, now_s, quiet_s, False,
                                                     occupancy or upstream_occupancy)
-        a = self.arrays
-        return (a.offset[stop_index] + stop_n, stop_occupancy, presence, gaps,
-                a.offset[up_index] + up_n, a.buses[up_index].copy(), up_occupancy)
+        return (stop_total, stop_occupancy, presence, gaps, a.offset[up_index] + up_n,
+                a.buses[up_index].copy(), up_occupancy)
 
     def _batch_side(self, ids: list[str], index: Positions, now_s: float, quiet_s: float,
                     presence: bool, occupancy_too: bool = True
