@@ -82,7 +82,13 @@ class ActuatedBatch:
         #: and number of stages (looked up once, not per decision)
         self._junction = [(c.limits.min_green, c.map.next_in_cycle, c.limits.max_for,
                            j * width, c.map.n_stages) for j, c in enumerate(controllers)]
-        self._requests = Requests()
+        self._requests = requests = Requests()
+        #: per (junction, stage) cell its minimum green and the request while it lasts
+        self._min_green = lanes.min_green_cells([c.limits.min_green for c in controllers])
+        self._min_green_request: dict[int, StageRequest] = {}
+        for j, m in enumerate(maps):
+            for st in range(m.n_stages):
+                self._min_green_request[j * width + st] = requests[st, "min green"]
         #: the last decision's per-lane activity and head blocking (for tests)
         self.active_full = self.active_partial = self.blocked = np.zeros(lanes.bounds[-1], bool)
 
@@ -94,7 +100,7 @@ class ActuatedBatch:
         up_gaps, since_count, queues = batch.observe(now, states, lanes)
         full_now, presence = batch.full_now, lanes.presence
         # HeadBlocking (no partial-only calls: arrow_call_s is 0)
-        in_stage = np.array([st.time_in_stage_s for st in states])[batch.jol]
+        in_stage = batch.in_stage[batch.jol]
         standing = np.where(presence & full_now, np.minimum(in_stage, since_count), 0.0)
         blocked = standing >= self._blocked_s
         gap = self._gap
@@ -122,8 +128,12 @@ class ActuatedBatch:
         starved = (now - batch.last_shown) >= self._max_red
         wanted = np.where(self._undetected, self._recall, called | starved).tolist()
         busy = (busy_full | busy_part).tolist()
-        decide = self._decide
-        return [decide(j, st, wanted, busy) for j, st in enumerate(states)]
+        # a junction in its minimum green requests the stage shown (the first rule of
+        # _decide after a transition's hold): found for all at once
+        at, in_min = batch.in_min_green(self._min_green)
+        quick, decide = self._min_green_request, self._decide
+        return [quick[c] if m else decide(j, st, wanted, busy)
+                for j, (st, c, m) in enumerate(zip(states, at, in_min, strict=True))]
 
     def call_pairs(self) -> list[set[tuple[int, int]]]:
         """Per junction its (lane, stage) calls, as :class:`ActuatedController` keeps them."""

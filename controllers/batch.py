@@ -21,6 +21,7 @@ simulation runner uses a batch when one covers its controllers
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -78,8 +79,13 @@ class BatchLanes:
         self._started = False
         self.current: list[int | None] = [None] * len(maps)
         self.previous: list[int | None] = [None] * len(maps)
-        # this observation's
+        #: ``current`` as columns (width - 1: none yet), to find the junctions whose stage
+        #: changed without a Python pass over all of them
+        self._current_col = np.full(len(maps), width - 1, np.int64)
+        self.first_cell = np.arange(len(maps)) * width  # each junction's first cell
+        # this observation's stage shown (column) and time in stage per junction
         self.shown = np.zeros(len(maps), np.int64)
+        self.in_stage = np.zeros(len(maps))
         self.full_now = self.green_now = np.zeros(n_lanes, bool)
 
 
@@ -110,6 +116,7 @@ class BatchLanes:
         width = self.width
         self.shown = shown = np.array(
             [width - 1 if st.stage is None else st.stage for st in states], np.int64)
+        self.in_stage = np.fromiter(map(_time_in_stage, states), float, len(states))
         col = self._lane_col + shown[self.jol]
         self.full_now = self._full[col]
         self.green_now = self._green[col]
@@ -123,10 +130,13 @@ class BatchLanes:
         queues = self._queue_update(now, up_count, stop_count, presence, lanes.gap_s,
                                     self.full_now)
         showing = shown < width - 1
-        self.last_shown[(np.arange(len(states)) * width + shown)[showing]] = now
-        for j, st in enumerate(states):
-            if st.stage is not None and st.stage != self.current[j]:
-                self.previous[j], self.current[j] = self.current[j], st.stage
+        self.last_shown[(self.first_cell + shown)[showing]] = now
+        changed = np.flatnonzero(showing & (shown != self._current_col))
+        if len(changed):  # StageHistory: a new stage shown
+            current, previous = self.current, self.previous
+            for j in changed.tolist():
+                previous[j], current[j] = current[j], states[j].stage
+            self._current_col[changed] = shown[changed]
         return up_gaps, since_count, queues
 
     def _queue_update(self, now: float, entered: np.ndarray, left: np.ndarray,
@@ -165,9 +175,28 @@ class BatchLanes:
                 q[k] -= take
         self.q[a:b] = q
 
+    def min_green_cells(self, limits: Sequence[tuple[float, ...]]) -> np.ndarray:
+        """Per (junction, stage) cell the junctions' minimum greens (``limits``: each
+        junction's per stage); -inf in the cells of no stage (never in minimum green)."""
+        out = np.full(self.cells, -math.inf)
+        for j, per_stage in enumerate(limits):
+            out[j * self.width:j * self.width + len(per_stage)] = per_stage
+        return out
+
+    def in_min_green(self, min_green: np.ndarray) -> tuple[list[int], list[bool]]:
+        """Of the last observation, per junction the cell of the stage shown and whether it
+        shows it for less than its minimum green (``t < min_green[stage]``, as the
+        controllers test it; False in a transition); ``min_green`` from
+        :meth:`min_green_cells`."""
+        cells = self.first_cell + self.shown
+        return cells.tolist(), (self.in_stage < min_green[cells]).tolist()
+
     def red_s(self, j: int, stage: int, now: float) -> float:
         """``StageHistory.red_s`` of junction ``j``."""
         return now - float(self.last_shown[j * self.width + stage])
+
+
+_time_in_stage = operator.itemgetter(2)  # JunctionState.time_in_stage_s
 
 
 def _hold_stage(st: JunctionState) -> int:

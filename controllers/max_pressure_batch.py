@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from controllers.base import StageRequest
-from controllers.batch import BatchLanes, JunctionState, hold
+from controllers.batch import BatchLanes, JunctionState, Requests
 from controllers.max_pressure import SPILLBACK_VEH, MaxPressureController
 from scenarios.batchread import LaneArrays
 
@@ -103,6 +103,24 @@ class MaxPressureBatch:
         self._spill_on = self._spill_s > 0
         self._feed_on = self._spill_on & (lanes.per_lane([p.spillback_feed for p in params]) > 0)
         self._up_count_s = np.full(n_lanes, -math.inf)
+        width = lanes.width
+        self._requests = requests = Requests()
+        #: per (junction, stage) cell its minimum green and the request while it lasts
+        self._min_green = lanes.min_green_cells([c.limits.min_green for c in controllers])
+        self._min_green_request: dict[int, StageRequest] = {
+            j * width + st: requests[st, "min green"]
+            for j, m in enumerate(maps) for st in range(m.n_stages)}
+        #: per junction, looked up once: its first cell, stage count, the stages other
+        #: than each, the stages whose pressure is fixed (no detected lane: the recall
+        #: pressure; partial-only: 0.0), partial-only flags, maximum green and parameters
+        self._junction = [
+            (j * width, m.n_stages,
+             tuple([s for s in range(m.n_stages) if s != shown] for shown in range(m.n_stages)),
+             tuple((s, c.params.recall_pressure if not m.lanes_of_stage[s] else 0.0)
+                   for s in range(m.n_stages)
+                   if not m.lanes_of_stage[s] or m.partial_only_stages[s]),
+             m.partial_only_stages, c.limits.max_for, c.params)
+            for j, (m, c) in enumerate(zip(maps, controllers, strict=True))]
         #: whether the upstream loops' occupancies must be read (spill-back)
         self.reads_upstream_occupancy = bool(self._spill_on.any())
         #: the last decision's per-lane demand, downstream queue, spill-back flag and share
@@ -148,7 +166,7 @@ class MaxPressureBatch:
         pressure = np.bincount(self._stage_cell,
                                weights=self._share * lane_pressure[self._stage_lane],
                                minlength=cells)
-        in_stage = np.array([st.time_in_stage_s for st in states])[batch.jol]
+        in_stage = batch.in_stage[batch.jol]
         gap = self._gap
         flowing = (lanes.gap_s < gap) & (blocked < 1.0) & ((down < SPILLBACK_VEH)
                                          | (np.minimum(in_stage, since_count) < self._stuck))
@@ -157,8 +175,14 @@ class MaxPressureBatch:
                        | (np.bincount(self._part_cell,
                                       weights=(since_count < gap)[self._part_lane],
                                       minlength=cells) > 0))
-        return [self._decide(j, st, now, pressure, discharging)
-                for j, st in enumerate(states)]
+        # per cell as Python lists (the values the per-junction reads would give): the
+        # pressures, whether discharging, the red time (StageHistory.red_s)
+        pressures, flows = pressure.tolist(), discharging.tolist()
+        red = (now - batch.last_shown).tolist()
+        at, in_min = batch.in_min_green(self._min_green)
+        quick, decide = self._min_green_request, self._decide
+        return [quick[c] if m else decide(j, st, pressures, flows, red)
+                for j, (st, c, m) in enumerate(zip(states, at, in_min, strict=True))]
 
     def _demand(self, now: float, between: np.ndarray, lanes: LaneArrays, green: np.ndarray
                 ) -> np.ndarray:
@@ -175,44 +199,38 @@ class MaxPressureBatch:
         self._est = np.minimum(np.maximum(est, floor), self._est_cap)
         return self._est.copy()
 
-    def _decide(self, j: int, st: JunctionState, now: float, pressure: np.ndarray,
-                discharging: np.ndarray) -> StageRequest:
-        """:meth:`MaxPressureController.decide` after its estimators, for junction ``j``."""
+    def _decide(self, j: int, st: JunctionState, pressure: list[float],
+                discharging: list[bool], red: list[float]) -> StageRequest:
+        """:meth:`MaxPressureController.decide` after its estimators, for junction ``j``
+        (per (junction, stage) cell: ``pressure`` from the lanes, whether ``discharging``,
+        the ``red`` time)."""
         stage = st.stage
         if stage is None:
-            return hold(st)
-        c = self.controllers[j]
-        m, p = c.map, c.params
-        if st.time_in_stage_s < c.limits.min_green[stage]:
-            return StageRequest(stage, "min green")
-        n = m.n_stages
-        others = [s for s in range(n) if s != stage]
+            return self._requests.hold(st)
+        base, n, others_of, fixed, partial_only, max_for, p = self._junction[j]
+        others = others_of[stage]
+        if st.time_in_stage_s < self.controllers[j].limits.min_green[stage]:
+            return self._requests[stage, "min green"]
         if not others:
-            return StageRequest(stage, "single stage")
-        base = j * self.lanes.width
-        pressures = []
-        for s in range(n):
-            if not m.lanes_of_stage[s]:
-                pressures.append(p.recall_pressure)
-            elif m.partial_only_stages[s]:
-                pressures.append(0.0)
-            else:
-                pressures.append(float(pressure[base + s]))
-        red = self.lanes.red_s
+            return self._requests[stage, "single stage"]
+        pressures = pressure[base:base + n]
+        for s, value in fixed:  # stages without detected lanes, partial-only stages
+            pressures[s] = value
+        red_j = red[base:base + n]
         if p.age_s > 0:
-            pressures = [q * (1.0 + red(j, s, now) / p.age_s) if s != stage and q > 0 else q
+            pressures = [q * (1.0 + red_j[s] / p.age_s) if s != stage and q > 0 else q
                          for s, q in enumerate(pressures)]
         best = max(others, key=lambda s: (pressures[s], -((s - stage) % n)))
         if p.max_red_s > 0:
-            starved = [s for s in others if (pressures[s] > 0 or not m.partial_only_stages[s])
-                       and red(j, s, now) >= p.max_red_s]
+            starved = [s for s in others if (pressures[s] > 0 or not partial_only[s])
+                       and red_j[s] >= p.max_red_s]
             if starved:
-                return StageRequest(max(starved, key=lambda s: red(j, s, now)), "max red")
+                return StageRequest(max(starved, key=red_j.__getitem__), "max red")
         t = st.time_in_stage_s
-        if t >= c.limits.max_for(self.lanes.previous[j], stage) and pressures[best] > 0:
+        if t >= max_for(self.lanes.previous[j], stage) and pressures[best] > 0:
             return StageRequest(best, "max green")
         if discharging[base + stage]:
-            return StageRequest(stage, "queue discharging")
+            return self._requests[stage, "queue discharging"]
         if pressures[best] > pressures[stage] + p.hysteresis:
             return StageRequest(best, f"pressure {pressures[best]:.1f} > {pressures[stage]:.1f}")
-        return StageRequest(stage, "highest pressure")
+        return self._requests[stage, "highest pressure"]

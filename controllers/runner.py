@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,18 @@ def intergreens_of(controller: Controller) -> str:
     return str(getattr(controller, "intergreens", "rilsa"))
 
 
+#: Why a junction rests (skips the decision, the sequencer's tick and the guard's check of
+#: unchanged states in a step; see :meth:`SignalledJunction.control_step`): each junction
+#: has one reason, fixed when it is created.
+#: ``REST_PLAN``: its controller's plan reads only the time and holds the stage shown until
+#: a known time (``held_until``, e.g. fixed time); the runner may even skip calling it
+#: (:meth:`SignalledJunction.sleep`).
+REST_PLAN = "plan"
+#: ``REST_REPEAT``: it decides in a batch, and the step's decision repeats the stage shown
+#: (or no decision is due) while the sequencer can change nothing.
+REST_REPEAT = "repeat"
+
+
 @dataclass
 class SignalledJunction:
     """One junction under control: its controller, sequencer, guard and SUMO encoder."""
@@ -71,7 +84,10 @@ class SignalledJunction:
     _strings: dict[tuple[int, ...], str] = field(default_factory=dict, repr=False)
     #: the controller's ``held_until`` (a plan that reads only the time, e.g. fixed time)
     _held_until: Callable[[float], float] | None = field(default=None, repr=False)
-    #: resting (see :meth:`control_step`): steps left, before which time, steps rested
+    #: why it rests: :data:`REST_PLAN` with ``held_until``, else :data:`REST_REPEAT`
+    _rest_reason: str = field(default=REST_REPEAT, repr=False)
+    #: resting (see :meth:`control_step`): steps left, before which time (plan), which
+    #: stage shown (repeat), steps rested
     _rest: int | float = field(default=0, repr=False)
     _rest_until_s: float = field(default=0.0, repr=False)
     _rest_stage: int = field(default=-1, repr=False)
@@ -102,10 +118,11 @@ class SignalledJunction:
         stage_of = {frozenset(model.index_of(g) for g in st.green): k
                     for k, st in enumerate(model.stages)}
         held = getattr(controller, "held_until", None)
+        held = held if callable(held) else None
         return cls(junction=junction, controller=controller, sequencer=Sequencer(model),
                    guard=SafetyGuard(model, strict=strict, log_violations=decoder is None),
                    encoder=StateEncoder(junction.layout), decoder=decoder, _stage_of=stage_of,
-                   _held_until=held if callable(held) else None)
+                   _held_until=held, _rest_reason=REST_REPEAT if held is None else REST_PLAN)
 
     def watch_step(self, session: SumoSession) -> None:
         """A traffic light SUMO runs: map its state to groups, let the guard check it."""
@@ -142,25 +159,27 @@ class SignalledJunction:
         (:func:`read_due`); ``decided``: the controller's decision when due, made with
         other junctions' (:func:`decide_batch`).
 
-        A controller with ``held_until(time_s)`` (its decisions read only the time and
-        repeat the same request before that time, e.g. fixed time) lets the junction
-        *rest* while the sequencer shows that stage and can change nothing
-        (:meth:`Sequencer.rest_ticks`): those steps skip the decision (a repeated request
-        of the shown stage changes nothing), the sequencer's tick and the guard's check of
-        unchanged states; the sequencer and guard are brought level (:meth:`catch_up`)
-        at the next step that does the work, with the same outcome.
+        A junction *rests* in a step that would change nothing: it skips the decision, the
+        sequencer's tick and the guard's check of unchanged states, and the sequencer and
+        guard are brought level (:meth:`catch_up`) at the next step that does the work,
+        with the same outcome. The rest count (``_rest``) is what
+        :meth:`Sequencer.rest_ticks` allowed at the last step that did the work: the ticks
+        in which the sequencer can change nothing while no other stage is asked for.
+        Whether a step rests depends on the junction's rest reason (``_rest_reason``):
 
-        A junction deciding in a batch (``decided`` given) rests the same way in a step
-        whose decision requests the stage shown while the sequencer can change nothing
-        (:meth:`Sequencer.rest_ticks`, counted from the last step that did the work): that
-        request and tick would change nothing. :meth:`decision_state` gives the batch the
-        sequencer's state as ticking would have left it.
+        - :data:`REST_PLAN`: the controller's ``held_until(time_s)`` (its decisions read
+          only the time and repeat the same request before that time, e.g. fixed time):
+          before that time, while the sequencer shows the requested stage;
+        - :data:`REST_REPEAT`: a junction deciding in a batch (``decided`` given when
+          due): when the step's decision requests the stage shown, or no decision is due
+          (no request at all). :meth:`decision_state` gives the batch the sequencer's
+          state as ticking would have left it.
         """
         if self._slept:
             self.wake()
-        if self._rest and (time_s < self._rest_until_s
-                           or (decided is not None and decided.stage == self._rest_stage
-                               and self._held_until is None)):
+        if self._rest and (time_s < self._rest_until_s if self._rest_reason is REST_PLAN
+                           else decided.stage == self._rest_stage if decided is not None
+                           else time_s + 1e-9 < self.next_decision_s):
             self._rest -= 1
             self._rested += 1
             if time_s + 1e-9 >= self.next_decision_s:
@@ -296,13 +315,12 @@ def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: 
     one batch decides at one interval), in ``sensing`` order; else None. ``groups``: the
     junctions' detectors (looked up when not given)."""
     due = time_s + 1e-9
-    if due < sensing[0].next_decision_s:
-        if any(due >= sj.next_decision_s for sj in sensing):
+    times = list(map(_next_decision, sensing))
+    if due < max(times):  # not all due: none may be
+        if due >= min(times):
             raise RuntimeError(f"t={time_s:g}: the junctions of one batch are not due "
                                "together")
         return None
-    if not all(due >= sj.next_decision_s for sj in sensing):
-        raise RuntimeError(f"t={time_s:g}: the junctions of one batch are not due together")
     # SignalledJunction.decision_state of each, inlined (one call less per junction)
     new, state_type = _tuple_new, JunctionState
     states = [new(state_type, sj.sequencer.decision_state(sj._rested)) for sj in sensing]
@@ -314,6 +332,7 @@ def decide_batch(session: SumoSession, sensing: list[SignalledJunction], batch: 
     return batch.decide(time_s, states, lanes)
 
 
+_next_decision = operator.attrgetter("next_decision_s")
 _new_object = object.__new__
 #: builds a NamedTuple from a tuple of its fields without its Python ``__new__``
 _tuple_new = tuple.__new__

@@ -84,7 +84,13 @@ class SotlBatch:
         self._junction = [(c.limits.min_green, c.map.next_in_cycle, c.limits.max_for,
                            j * width, c.map.n_stages, c.params.theta, c.params.mu)
                           for j, c in enumerate(controllers)]
-        self._requests = Requests()
+        self._requests = requests = Requests()
+        #: per (junction, stage) cell its minimum green and the request while it lasts
+        self._min_green = lanes.min_green_cells([c.limits.min_green for c in controllers])
+        self._min_green_request: dict[int, StageRequest] = {}
+        for j, m in enumerate(maps):
+            for st in range(m.n_stages):
+                self._min_green_request[j * width + st] = requests[st, "min green"]
 
     @property
     def kappa(self) -> list[float]:
@@ -122,8 +128,13 @@ class SotlBatch:
         waits = (self._waiting_cell > 0).tolist()
         kappa = self._kappa_j.tolist()
         decide, approaching_, flowing_ = self._decide, approaching.tolist(), flowing.tolist()
-        return [decide(j, st, red[j], kappa[j], waits, approaching_, flowing_)
-                for j, st in enumerate(states)]
+        # a junction in its minimum green with demand on red requests the stage shown (the
+        # first rule of _decide after a transition's hold): found for all at once
+        at, in_min = batch.in_min_green(self._min_green)
+        quick = self._min_green_request
+        return [quick[c] if m and r > 0
+                else decide(j, st, r, kappa[j], waits, approaching_, flowing_)
+                for j, (st, c, m, r) in enumerate(zip(states, at, in_min, red, strict=True))]
 
     def _count(self, now: float, shown: np.ndarray, on_red: np.ndarray, wait: np.ndarray
                ) -> list[float]:

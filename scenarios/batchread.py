@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenarios.detectors import LaneDetectors
-from scenarios.loopcount import LoopBank
+from scenarios.loopcount import LoopBank, Positions, positions
 from scenarios.observation import LaneReading
 
 
@@ -55,15 +55,15 @@ class LaneCounts:
 @dataclass(frozen=True)
 class LaneBatch:
     """The lanes of several junctions' detector tuples, flattened, with their positions in
-    the loop bank's and the lane counts' arrays."""
+    the loop bank's and the lane counts' arrays (slices where contiguous)."""
 
     groups: tuple[tuple[LaneDetectors, ...], ...]
     lanes: tuple[str, ...]
     stop_ids: list[str]
     up_ids: list[str]
-    stop_index: np.ndarray
-    up_index: np.ndarray
-    lane_index: np.ndarray
+    stop_index: Positions
+    up_index: Positions
+    lane_index: Positions
     bounds: tuple[tuple[int, int], ...]
 
     @classmethod
@@ -84,10 +84,12 @@ class LaneBatch:
         for g in groups:
             bounds.append((start, start + len(g)))
             start += len(g)
+        # contiguous positions (the usual case: one batch tracks its loops in order) as
+        # slices: every read then takes views instead of fancy-indexed copies
         return cls(tuple(groups), lanes, stop_ids, up_ids,
-                   np.array([lp.index for lp in loops[0]], np.int64),
-                   np.array([lp.index for lp in loops[1]], np.int64),
-                   counts.positions(lanes), tuple(bounds))
+                   positions(np.array([lp.index for lp in loops[0]], np.int64)),
+                   positions(np.array([lp.index for lp in loops[1]], np.int64)),
+                   positions(counts.positions(lanes)), tuple(bounds))
 
 
 _new_object = object.__new__

@@ -44,9 +44,20 @@ FULL_VARS = (_INTERVAL_NUMBER, _VEHICLE_NUMBER, _OCCUPANCY, _TIME_SINCE_DETECTIO
 LoopValue = tuple[int, int, float, bool, float]
 #: one lane's stop-line and upstream loop (:meth:`LoopBank.lane_values`)
 LanePairValue = tuple[int, float, bool, float, int, int, float]
+#: positions in per-loop (or per-lane) arrays: an index array, or a slice when contiguous
+Positions = np.ndarray | slice
 
 
-def direct_call(domain: Any, name: str, prefix: str = "inductionloop") -> Callable[[str], Any]:
+def positions(index: np.ndarray) -> Positions:
+    """``index`` as a slice when it is a contiguous ascending run (numpy then reads views
+    and writes in place, without fancy indexing: the same values), else unchanged."""
+    n = len(index)
+    if n and int(index[-1]) - int(index[0]) == n - 1 and bool((np.diff(index) == 1).all()):
+        return slice(int(index[0]), int(index[0]) + n)
+    return index
+
+
+def direct_call(domain: Any, name: str, prefix: str = "inductionloop") -> Callable[..., Any]:
     """``domain.name``, or for libsumo's ``prefix`` domain (induction loops, lanes) the C
     function behind that static method (libsumo's Python method only passes its argument
     on: the same call without one Python frame, a quarter of the cost of the cheapest
@@ -141,6 +152,8 @@ class LoopBank:
         self._results: dict[str, dict[int, Any]] = {}
         self._results_time: float | None = None
         self._bus_class: dict[str, bool] = {}
+        #: whether any loop is tracked with ``buses`` (else no bus looks at all)
+        self._bus_loops = False
         self.arrays = LoopArrays()
         #: interval number, occupancy, vehicles on the loop, seconds since detection
         self._direct = tuple(direct_call(self._domain, name) for name in (
@@ -180,6 +193,7 @@ class LoopBank:
                     loop.next_carried = {vid: entry for vid, _len, entry, leave, _type
                                          in self._domain.getVehicleData(loop_id) if leave < 0}
             loop.count_buses = loop.count_buses or buses
+            self._bus_loops = self._bus_loops or buses
             if loop.index >= 0:
                 self.arrays.count_buses[loop.index] = loop.count_buses
             elif loop.index == -1:  # new: appended to the arrays below
@@ -289,8 +303,8 @@ class LoopBank:
                     u.buses, up_occupancy))
         return out
 
-    def batch_values(self, stop_ids: list[str], stop_index: np.ndarray, up_ids: list[str],
-                     up_index: np.ndarray, now_s: float, occupancy: bool = True,
+    def batch_values(self, stop_ids: list[str], stop_index: Positions, up_ids: list[str],
+                     up_index: Positions, now_s: float, occupancy: bool = True,
                      upstream_occupancy: bool = False) -> tuple[np.ndarray, ...]:
         """:meth:`lane_values` for many lanes at once (all junctions that decide in a step),
         as arrays: stop-line running counts, occupancies 0..1, presence, seconds since the
@@ -299,23 +313,27 @@ class LoopBank:
         The same libsumo queries for the same loops as :meth:`lane_values` (a quiet loop
         whose interval number is known is not asked for it), one ``map`` per query, and
         the same arithmetic on numpy arrays; ``*_index`` are the loops' ``LoopState.index``
-        (unique within each of the two). Without ``occupancy`` the occupancies are not
-        read (zeros); ``upstream_occupancy`` reads the upstream loops' all the same.
+        (unique within each of the two; :func:`positions` of them). Without ``occupancy``
+        the occupancies are not read (zeros); ``upstream_occupancy`` reads the upstream
+        loops' all the same.
         """
         quiet_s = 2.0 * self._step
+        a = self.arrays
         stop_n, stop_occupancy, presence, gaps = self._batch_side(stop_ids, stop_index, now_s,
                                                                   quiet_s, True, occupancy)
+        stop_total = a.offset[stop_index] + stop_n  # before the next side's read
         up_n, up_occupancy, _, _ = self._batch_side(up_ids, up_index, now_s, quiet_s, False,
                                                     occupancy or upstream_occupancy)
-        a = self.arrays
-        return (a.offset[stop_index] + stop_n, stop_occupancy, presence, gaps,
-                a.offset[up_index] + up_n, a.buses[up_index], up_occupancy)
+        return (stop_total, stop_occupancy, presence, gaps, a.offset[up_index] + up_n,
+                a.buses[up_index].copy(), up_occupancy)
 
-    def _batch_side(self, ids: list[str], index: np.ndarray, now_s: float, quiet_s: float,
+    def _batch_side(self, ids: list[str], index: Positions, now_s: float, quiet_s: float,
                     presence: bool, occupancy_too: bool = True
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Interval numbers, occupancies (if asked), presence (if asked) and gaps of one kind
-        of loop."""
+        of loop (``index``: their positions, a slice when contiguous: then the arrays are
+        read as views and written in place; the numbers returned may be such a view, to be
+        used before the next read)."""
         interval, occupancy, on_loop, since = self._direct
         a = self.arrays
         gaps = np.fromiter(map(since, ids), float, len(ids))
@@ -327,22 +345,24 @@ class LoopBank:
         ask = np.flatnonzero(~known).tolist()
         if ask:
             numbers[ask] = list(map(interval, [ids[k] for k in ask]))
-        busy = np.flatnonzero(~quiet).tolist()
         occupancies = np.zeros(len(ids))
         on = np.zeros(len(ids), bool)
-        if busy and (presence or occupancy_too):
-            busy_ids = [ids[k] for k in busy]
-            if occupancy_too:
-                occupancies[busy] = np.fromiter(map(occupancy, busy_ids), float,
-                                                len(busy)) / 100.0
-            if presence:
-                on[busy] = np.fromiter(map(on_loop, busy_ids), np.int64, len(busy)) > 0
+        if presence or occupancy_too:
+            busy = np.flatnonzero(~quiet).tolist()
+            if busy:
+                busy_ids = [ids[k] for k in busy]
+                if occupancy_too:
+                    occupancies[busy] = np.fromiter(map(occupancy, busy_ids), float,
+                                                    len(busy)) / 100.0
+                if presence:
+                    on[busy] = np.fromiter(map(on_loop, busy_ids), np.int64, len(busy)) > 0
         a.seen_s[index] = now_s
         a.seen_since[index] = gaps
-        a.seen_number[index] = numbers
-        looks = np.flatnonzero(a.count_buses[index] & (numbers != a.last_interval[index]))
-        for k in looks.tolist():
-            self._count_buses(ids[k], self._loops[ids[k]], int(numbers[k]))
+        a.seen_number[index] = numbers  # (a view written in place already: the same)
+        if self._bus_loops:  # only loops tracked with buses are looked at
+            looks = np.flatnonzero(a.count_buses[index] & (numbers != a.last_interval[index]))
+            for k in looks.tolist():
+                self._count_buses(ids[k], self._loops[ids[k]], int(numbers[k]))
         return numbers, occupancies, on, gaps
 
     def _subscribed_values(self, loop_ids: tuple[str, ...], now_s: float) -> list[LoopValue]:

@@ -160,6 +160,7 @@ class SumoSession:
     _loops: LoopBank | None = field(default=None, init=False, repr=False)
     #: the traffic lights' state query (libsumo's C function, once started)
     _tls_state: Callable[[str], Any] | None = field(default=None, init=False, repr=False)
+    _tls_set: Callable[..., Any] | None = field(default=None, init=False, repr=False)
     #: libsumo's step and time C functions and its step listeners (see :meth:`step`)
     _direct_step: tuple[Callable[[float], Any], Callable[[], Any], dict] | None = field(
         default=None, init=False, repr=False)
@@ -270,9 +271,14 @@ class SumoSession:
         return self.time_s >= self.end_s - 1e-9
 
     def set_signal_state(self, tls: str, state: str) -> None:
-        """Apply a link state string to a traffic light (only when it changed)."""
+        """Apply a link state string to a traffic light (only when it changed; libsumo's C
+        function directly, :func:`~scenarios.loopcount.direct_call`)."""
         if self._last_state.get(tls) != state:
-            self._sim.trafficlight.setRedYellowGreenState(tls, state)
+            set_state = self._tls_set
+            if set_state is None:
+                set_state = self._tls_set = direct_call(
+                    self._sim.trafficlight, "setRedYellowGreenState", "trafficlight")
+            set_state(tls, state)
             self._last_state[tls] = state
 
     def signal_state(self, tls: str) -> str:
@@ -551,7 +557,7 @@ class SumoSession:
         finally:
             self._sim = None
             self._time = None
-            self._tls_state = None
+            self._tls_state = self._tls_set = None
             self._direct_step = None
             self._loops = None
             self._lane_direct = None
