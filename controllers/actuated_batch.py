@@ -85,10 +85,7 @@ class ActuatedBatch:
         self._requests = requests = Requests()
         #: per (junction, stage) cell its minimum green and the request while it lasts
         self._min_green = lanes.min_green_cells([c.limits.min_green for c in controllers])
-        self._min_green_request: dict[int, StageRequest] = {}
-        for j, m in enumerate(maps):
-            for st in range(m.n_stages):
-                self._min_green_request[j * width + st] = requests[st, "min green"]
+        self._min_green_request = requests.min_green_by_cell(maps, width)
         #: the last decision's per-lane activity and head blocking (for tests)
         self.active_full = self.active_partial = self.blocked = np.zeros(lanes.bounds[-1], bool)
 

@@ -222,3 +222,9 @@ class Requests(dict[tuple[int, str], StageRequest]):
     def hold(self, st: JunctionState) -> StageRequest:
         """:func:`hold` as a shared request."""
         return self[_hold_stage(st), "transition"]
+
+    def min_green_by_cell(self, maps: Sequence[StageMap], width: int) -> dict[int, StageRequest]:
+        """Per (junction, stage) cell (``junction * width + stage``) the shared request to
+        keep that stage while its minimum green lasts."""
+        return {j * width + st: self[st, "min green"]
+                for j, m in enumerate(maps) for st in range(m.n_stages)}

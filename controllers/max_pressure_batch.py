@@ -107,9 +107,7 @@ class MaxPressureBatch:
         self._requests = requests = Requests()
         #: per (junction, stage) cell its minimum green and the request while it lasts
         self._min_green = lanes.min_green_cells([c.limits.min_green for c in controllers])
-        self._min_green_request: dict[int, StageRequest] = {
-            j * width + st: requests[st, "min green"]
-            for j, m in enumerate(maps) for st in range(m.n_stages)}
+        self._min_green_request = requests.min_green_by_cell(maps, width)
         #: per junction, looked up once: its first cell, stage count, the stages other
         #: than each, the stages whose pressure is fixed (no detected lane: the recall
         #: pressure; partial-only: 0.0), partial-only flags, maximum green and parameters
