@@ -199,16 +199,6 @@ class BatchLanes:
 _time_in_stage = operator.itemgetter(2)  # JunctionState.time_in_stage_s
 
 
-def _hold_stage(st: JunctionState) -> int:
-    """The stage a controller requests during a transition: the target (``common.hold``)."""
-    return st.target_stage if st.target_stage is not None else 0
-
-
-def hold(st: JunctionState) -> StageRequest:
-    """The request of a controller during a transition (``common.hold``)."""
-    return StageRequest(_hold_stage(st), "transition")
-
-
 class Requests(dict[tuple[int, str], StageRequest]):
     """Shared :class:`StageRequest` objects of a batch by (stage, reason): a frozen
     request equals a new one with the same fields, and a batch asks for the same few
@@ -220,8 +210,9 @@ class Requests(dict[tuple[int, str], StageRequest]):
         return made
 
     def hold(self, st: JunctionState) -> StageRequest:
-        """:func:`hold` as a shared request."""
-        return self[_hold_stage(st), "transition"]
+        """The request of a controller during a transition (``common.hold``: the target
+        stage), as a shared request."""
+        return self[st.target_stage if st.target_stage is not None else 0, "transition"]
 
     def min_green_by_cell(self, maps: Sequence[StageMap], width: int) -> dict[int, StageRequest]:
         """Per (junction, stage) cell (``junction * width + stage``) the shared request to
