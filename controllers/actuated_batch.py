@@ -78,10 +78,10 @@ class ActuatedBatch:
                     max_red[cell] = p.max_red_s
         self._undetected, self._recall, self._max_red = undetected, recall, max_red
         self._n_stages = [m.n_stages for m in maps]
-        #: per junction: its minimum greens, next stage in cycle, maximum green, first cell
-        #: and number of stages (looked up once, not per decision)
-        self._junction = [(c.limits.min_green, c.map.next_in_cycle, c.limits.max_for,
-                           j * width, c.map.n_stages) for j, c in enumerate(controllers)]
+        #: per junction: its next stage in cycle, maximum green, first cell and number of
+        #: stages (looked up once, not per decision)
+        self._junction = [(c.map.next_in_cycle, c.limits.max_for, j * width, c.map.n_stages)
+                          for j, c in enumerate(controllers)]
         self._requests = requests = Requests()
         #: per (junction, stage) cell its minimum green and the request while it lasts
         self._min_green = lanes.min_green_cells([c.limits.min_green for c in controllers])
@@ -145,15 +145,14 @@ class ActuatedBatch:
                 ) -> StageRequest:
         """:meth:`ActuatedController._decide` after its update, for junction ``j``
         (``wanted``: per (junction, stage) cell whether the stage is wanted; ``busy``:
-        whether a lane of the stage is active)."""
+        whether a lane of the stage is active). A junction in its minimum green never
+        comes here: :meth:`decide` answers those for all at once."""
         stage = st.stage
         if stage is None:
             return self._requests.hold(st)
         t = st.time_in_stage_s
-        min_green, next_in_cycle, max_for, base, n = self._junction[j]
+        next_in_cycle, max_for, base, n = self._junction[j]
         requests = self._requests
-        if t < min_green[stage]:
-            return requests[stage, "min green"]
         nxt = next_in_cycle(stage, wanted[base:base + n])
         if nxt is None:
             return requests[stage, "rest: no call"]

@@ -201,14 +201,13 @@ class MaxPressureBatch:
                 discharging: list[bool], red: list[float]) -> StageRequest:
         """:meth:`MaxPressureController.decide` after its estimators, for junction ``j``
         (per (junction, stage) cell: ``pressure`` from the lanes, whether ``discharging``,
-        the ``red`` time)."""
+        the ``red`` time). A junction in its minimum green never comes here: :meth:`decide`
+        answers those for all at once."""
         stage = st.stage
         if stage is None:
             return self._requests.hold(st)
         base, n, others_of, fixed, partial_only, max_for, p = self._junction[j]
         others = others_of[stage]
-        if st.time_in_stage_s < self.controllers[j].limits.min_green[stage]:
-            return self._requests[stage, "min green"]
         if not others:
             return self._requests[stage, "single stage"]
         pressures = pressure[base:base + n]
